@@ -1,0 +1,21 @@
+"""csoftmax: fast, exact softmax, log_softmax and logsumexp for NumPy arrays.
+
+>>> import numpy as np
+>>> import csoftmax
+>>> csoftmax.softmax(np.array([[1.0, 2.0], [3.0, 3.0]]))
+array([[0.26894142, 0.73105858],
+       [0.5       , 0.5       ]])
+
+See csoftmax.special for drop-in replacements of scipy.special's functions.
+"""
+__version__ = "0.1.0"
+
+from . import special
+from ._api import log_softmax, logsumexp, softmax
+from ._config import show_config
+from ._threads import get_num_threads, set_num_threads
+
+__all__ = [
+    "softmax", "log_softmax", "logsumexp", "special",
+    "set_num_threads", "get_num_threads", "show_config", "__version__",
+]

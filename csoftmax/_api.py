@@ -1,0 +1,274 @@
+"""softmax, log_softmax and logsumexp: validation, dtype and layout policy in
+Python; the arithmetic runs in csoftmax._core (or csoftmax._generic for
+complex and longdouble input)."""
+import math
+import operator
+
+import numpy as np
+
+from . import _core, _generic
+from ._dtypes import as_numeric_array, compute_dtype, is_generic, result_dtype
+from ._layout import Reduction, broadcast_mask, check_out, reduction_axes, same_memory_layout
+from ._threads import threads_for_call
+
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
+
+def _check_temperature(temperature):
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise TypeError(f"temperature must be a real number, got {temperature!r}") from None
+    if not t > 0:  # also rejects nan
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    return t
+
+
+def _as_1d_if_0d(x, axis):
+    """0-d input is a single slice of one element: returned as shape (1,) with
+    the axis that selects it. Other input is returned unchanged."""
+    if x.ndim != 0:
+        return x, axis
+    if axis is None or axis == () or axis == (0,) or axis == (-1,):
+        return x.reshape(1), (0,)
+    try:
+        if operator.index(axis) in (0, -1):
+            return x.reshape(1), 0
+    except TypeError:
+        pass
+    raise np.exceptions.AxisError(f"axis {axis!r} is out of bounds for a 0-dimensional array")
+
+
+def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
+    """Shared body of softmax and log_softmax."""
+    x = as_numeric_array(x)
+    rdtype = result_dtype(x.dtype, dtype)
+    t = _check_temperature(temperature)
+    if out is not None:
+        check_out(out, x.shape, rdtype)
+    mask = None if where is None else broadcast_mask(where, x.shape)
+    threads = threads_for_call(num_threads, x.size)
+    shape = x.shape
+    x, axis = _as_1d_if_0d(x, axis)
+    axes = reduction_axes(axis, x.ndim)
+    if mask is not None:
+        mask = mask.reshape(x.shape)
+
+    if is_generic(rdtype):
+        result = _generic.normalize(x.astype(rdtype), axes, t, mask, log).reshape(shape)
+        return _deliver(result, out)
+
+    cdtype = compute_dtype(rdtype)
+    geometry = Reduction(x.shape, axes)
+    scale = 1.0 / t
+    # x / t is formed in advance only where 1 / t is not representable.
+    pre_divide = not math.isfinite(float(cdtype.type(scale)))
+    source = x if x.dtype == cdtype else x.astype(cdtype)
+
+    target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
+    target3 = None if target is None else geometry.view3(target)
+    if target3 is not None and np.may_share_memory(target, source) and not (
+            mask is None and not pre_divide and same_memory_layout(target, source)):
+        target3 = None  # overlapping but not element for element: go through a buffer
+    if target3 is None:
+        result, target3 = geometry.new_output(cdtype)
+    else:
+        result = target
+
+    if mask is not None or pre_divide:
+        # Masked entries become -inf in the output buffer; the kernel then runs in place.
+        prepared = geometry.arranged(result)
+        np.copyto(prepared, geometry.arranged(source / t if pre_divide else source))
+        if mask is not None:
+            np.copyto(prepared, -np.inf, where=~geometry.arranged(mask))
+        source3 = target3
+        scale = 1.0
+    else:
+        source3 = geometry.input3(source)
+
+    if source3.size:
+        _core.normalize(source3, target3, log, scale, mask is not None, threads)
+    return _deliver(result.reshape(shape), out, rdtype)
+
+
+def _deliver(result, out, rdtype=None):
+    """Copies into `out` (if given and not already written) and returns it, or
+    returns the result in the result dtype; 0-d results become NumPy scalars
+    as NumPy reductions and SciPy give them."""
+    if out is not None:
+        if not (result is out or same_memory_layout(result, out)):
+            np.copyto(out, result, casting="unsafe")
+        return out
+    if rdtype is not None and result.dtype != rdtype:
+        result = result.astype(rdtype)
+    return result[()] if result.ndim == 0 else result
+
+
+def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, num_threads=None):
+    """Softmax of `x` along `axis`: exp(x) / sum(exp(x)), computed stably.
+
+    Parameters
+    ----------
+    x : array_like
+        Input. float32 and float64 are computed natively; float16 (and
+        bfloat16) in float32 and returned in their dtype; bool and integers
+        become float64; complex follows scipy.special.softmax.
+    axis : int or tuple of ints, default -1
+        Axis or axes the softmax is normalised over (None: all).
+    temperature : float, default 1.0
+        Computes softmax(x / temperature) without forming x / temperature.
+        Must be > 0.
+    where : array_like of bool, optional
+        Mask broadcastable to x. Masked-out entries act as -inf and get 0; a
+        fully masked slice gives 0 everywhere (JAX semantics). A slice whose
+        unmasked entries are all -inf is treated as fully masked too.
+    dtype : dtype, optional
+        The compute and result dtype (e.g. float64 for float32 input).
+    out : ndarray, optional
+        Where to write the result: the input's shape and the result dtype;
+        may be x itself (in place) or a strided view. It is returned.
+    num_threads : int, optional
+        Threads to use; None is the library default (`set_num_threads`).
+        Results are bitwise identical for any thread count.
+
+    Returns
+    -------
+    ndarray
+        Same shape as x. Slices holding nan or +inf give nan; a slice of all
+        -inf gives nan (as SciPy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import csoftmax
+    >>> csoftmax.softmax(np.array([1.0, 2.0, 3.0]))
+    array([0.09003057, 0.24472847, 0.66524096])
+    >>> csoftmax.softmax(np.array([[1.0, 1.0], [0.0, 50.0]]), axis=0)
+    array([[1.00000000e+00, 1.92874985e-22],
+           [3.67879441e-01, 1.00000000e+00]])
+    >>> csoftmax.softmax([0.0, 1.0, 2.0], where=[True, True, False])
+    array([0.26894142, 0.73105858, 0.        ])
+    """
+    return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=False)
+
+
+def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None,
+                num_threads=None):
+    """Logarithm of the softmax of `x` along `axis`: x - logsumexp(x).
+
+    Computed as (x - max) - log(sum(exp(x - max))), so float32 results are
+    accurate relative to the spread of a slice, not its magnitude, and the
+    log of the sum is taken with log1p when the other terms are tiny.
+    Parameters are those of `softmax`. Masked-out entries give -inf; a fully
+    masked slice gives -inf everywhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import csoftmax
+    >>> csoftmax.log_softmax(np.array([1000.0, 1.0]))
+    array([   0., -999.])
+    >>> csoftmax.log_softmax(np.array([1.0, 2.0]), temperature=0.5)
+    array([-2.12692801, -0.12692801])
+    """
+    return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=True)
+
+
+def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=None, dtype=None,
+              out=None, num_threads=None):
+    """log(sum(b * exp(x))) along `axis`, computed stably and exactly near 0.
+
+    Parameters
+    ----------
+    x : array_like
+        Input, with the dtype rules of `softmax`.
+    axis : int or tuple of ints, default -1
+        Axis or axes to reduce (None: all).
+    b : array_like, optional
+        Scale factors broadcastable to x, as scipy.special.logsumexp: entries
+        with b == 0 add nothing (even where x is inf or nan); negative b may
+        make the sum negative, which gives nan unless return_sign.
+    keepdims : bool
+        Keep the reduced axes with length 1.
+    return_sign : bool
+        Return (log|sum|, sign(sum)) instead of nan for negative sums.
+    where : array_like of bool, optional
+        Masked-out entries are left out of the sum; a fully masked slice gives
+        -inf.
+    dtype, out, num_threads
+        As for `softmax`; `out` has the reduced shape and receives the result
+        (not the sign).
+
+    Returns
+    -------
+    ndarray or scalar, or (result, sign)
+        A NumPy scalar where the result is 0-d and no `out` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import csoftmax
+    >>> float(csoftmax.logsumexp(np.array([0.0, -40.0])))
+    4.248354255291589e-18
+    >>> csoftmax.logsumexp(np.arange(6.0).reshape(2, 3), axis=0)
+    array([3.04858735, 4.04858735, 5.04858735])
+    >>> csoftmax.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
+    (np.float64(1.5413248546129181), np.float64(-1.0))
+    """
+    x = as_numeric_array(x)
+    rdtype = result_dtype(x.dtype, dtype)
+    weights = None if b is None else as_numeric_array(b, "b")
+    if weights is not None and weights.dtype.kind == "c" and rdtype.kind != "c":
+        rdtype = np.result_type(rdtype, weights.dtype)
+    if weights is not None:
+        try:
+            weights = np.broadcast_to(weights, x.shape)
+        except ValueError:
+            raise ValueError(f"b with shape {weights.shape} does not broadcast to x's shape "
+                             f"{x.shape}") from None
+    mask = None if where is None else broadcast_mask(where, x.shape)
+    threads = threads_for_call(num_threads, x.size)
+    x_shape = x.shape
+    x, axis = _as_1d_if_0d(x, axis)
+    axes = reduction_axes(axis, x.ndim)
+    geometry = Reduction(x.shape, axes)
+    if x_shape == ():
+        out_shape = ()
+    else:
+        out_shape = geometry.keepdims_shape if keepdims else geometry.reduced_shape
+    generic = is_generic(rdtype)
+    # SciPy returns the real log|sum| of complex input when return_sign is set.
+    value_dtype = np.empty(0, rdtype).real.dtype if generic and return_sign else rdtype
+    if out is not None:
+        check_out(out, out_shape, value_dtype)
+
+    if weights is not None:
+        weights = weights.reshape(x.shape)
+    if mask is not None:
+        x = np.where(mask.reshape(x.shape), x, -np.inf)
+
+    if generic:
+        result, sign = _generic.logsumexp(
+            x.astype(rdtype), axes, None if weights is None else weights.astype(rdtype),
+            return_sign)
+    else:
+        cdtype = compute_dtype(rdtype)
+        outer, n, inner = geometry.shape3
+        result = np.empty((outer, inner), cdtype)
+        sign = np.empty((outer, inner), cdtype) if return_sign else None
+        if n == 0:
+            result.fill(-np.inf)
+            if return_sign:
+                sign.fill(-1.0)  # SciPy: sign(-inf)
+        elif result.size:
+            x3 = geometry.input3(x.astype(cdtype, copy=False))
+            b3 = None if weights is None else geometry.input3(weights.astype(cdtype, copy=False))
+            _core.logsumexp(x3, b3, result, sign, return_sign, threads)
+        result = result.astype(rdtype, copy=False)
+        sign = None if sign is None else sign.astype(rdtype, copy=False)
+
+    result = _deliver(result.reshape(out_shape), out)
+    if not return_sign:
+        return result
+    sign = sign.reshape(out_shape)
+    return result, sign[()] if sign.ndim == 0 else sign

@@ -1,0 +1,349 @@
+"""Speed of csoftmax against NumPy, SciPy and PyTorch: ``python -m csoftmax bench``.
+
+The machines this runs on are shared and noisy, so every library is timed in
+interleaved rounds (round-robin, rotating who goes first) and the median of the
+rounds is reported. Each library's result is checked against a float64 NumPy
+computation before it is timed; a wrong result is reported, never timed.
+
+benchmarks/test_bench_normalizers.py measures the same cases with
+pytest-benchmark, reusing the definitions below.
+"""
+
+import argparse
+import gc
+import sys
+import time
+
+import numpy as np
+
+OPS = ("softmax", "log_softmax", "logsumexp")
+PEERS = ("numpy", "scipy", "torch")
+
+# (shape, axis, dtype): rows that fit in a vector, in-cache rows, vocabulary
+# sized rows, and shapes far larger than the cache (memory-bound).
+FULL_CASES = (
+    ((1, 10), -1, np.float32),
+    ((32, 10), -1, np.float32),
+    ((1024, 1000), -1, np.float32),
+    ((64, 32000), -1, np.float32),
+    ((8, 128256), -1, np.float32),
+    ((1000000, 10), -1, np.float32),
+    ((4096, 4096), -1, np.float32),
+    ((32, 64, 56, 56), 1, np.float32),
+    ((32, 10), -1, np.float64),
+    ((1024, 1000), -1, np.float64),
+)
+QUICK_CASES = (
+    ((1, 10), -1, np.float32),
+    ((1024, 1000), -1, np.float32),
+    ((8, 128256), -1, np.float32),
+)
+
+
+def numpy_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def numpy_log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
+
+
+def numpy_logsumexp(x, axis):
+    m = x.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+NUMPY_FUNCTIONS = {
+    "softmax": numpy_softmax,
+    "log_softmax": numpy_log_softmax,
+    "logsumexp": numpy_logsumexp,
+}
+
+
+def make_input(shape, dtype, seed=0):
+    """Standard normal logits scaled by 3, so rows hold a realistic spread."""
+    rng = np.random.default_rng(seed)
+    return (3 * rng.standard_normal(shape)).astype(dtype)
+
+
+def reference(op, x, axis):
+    """The float64 result of `op`, the oracle every library is checked against."""
+    return NUMPY_FUNCTIONS[op](x.astype(np.float64), axis)
+
+
+def check(op, result, expected, dtype):
+    """Raise AssertionError unless `result` matches the float64 `expected`.
+
+    float32 tolerances allow a few hundred ulp, the error of a float32 running
+    sum over 128k-long rows (PyTorch's worst case).  softmax gets no absolute
+    slack: probabilities of long rows are themselves ~1e-5.
+    """
+    result = np.asarray(result)
+    if result.shape != expected.shape or result.dtype != dtype:
+        raise AssertionError(
+            f"{op}: got {result.dtype} {result.shape}, "
+            f"expected {np.dtype(dtype)} {expected.shape}"
+        )
+    if dtype == np.float32:
+        rtol, atol = 1e-4, 1e-5
+    else:
+        rtol, atol = 1e-10, 1e-12
+    if op == "softmax":
+        atol = 0.0
+    np.testing.assert_allclose(result, expected, rtol=rtol, atol=atol, err_msg=op)
+
+
+def bind(library, op, x, axis, threads=1):
+    """A zero-argument callable computing `op` of `x` along `axis` with `library`.
+
+    `library` is "csoftmax" or one of PEERS; ImportError if it is not installed.
+    PyTorch gets a zero-copy tensor made here, outside the timed call, and runs
+    on its global thread count (torch.set_num_threads, set by the caller).
+    """
+    if library == "csoftmax":
+        import csoftmax
+
+        function = getattr(csoftmax, op)
+        return lambda: function(x, axis, num_threads=threads)
+    if library == "numpy":
+        function = NUMPY_FUNCTIONS[op]
+        return lambda: function(x, axis)
+    if library == "scipy":
+        import scipy.special
+
+        function = getattr(scipy.special, op)
+        return lambda: function(x, axis=axis)
+    if library == "torch":
+        import torch
+
+        function = getattr(torch, op)
+        tensor = torch.from_numpy(x)
+        return lambda: function(tensor, axis)
+    raise ValueError(f"unknown library {library!r}")
+
+
+def installed_peers():
+    """The peers in PEERS that can be imported here."""
+    found = []
+    for peer in PEERS:
+        try:
+            if peer == "scipy":
+                import scipy.special  # noqa: F401
+            elif peer == "torch":
+                import torch  # noqa: F401
+            found.append(peer)
+        except ImportError:
+            pass
+    return found
+
+
+def _seconds_per_call(function, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        function()
+    return (time.perf_counter() - start) / number
+
+
+def _calls_per_sample(function, target):
+    """How many calls make one timing sample last about `target` seconds."""
+    number = 1
+    while True:
+        total = _seconds_per_call(function, number) * number
+        if total >= target / 10 or number >= 10**6:
+            return max(1, round(number * target / max(total, 1e-9)))
+        number *= 10
+
+
+def _median_times(functions, repeats, target):
+    """Median seconds per call of each function, timed in interleaved rounds."""
+    names = list(functions)
+    numbers = {name: _calls_per_sample(functions[name], target) for name in names}
+    samples = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(_seconds_per_call(functions[name], numbers[name]))
+    return {name: float(np.median(samples[name])) for name in names}
+
+
+def _format_time(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _case_label(shape, axis, dtype):
+    return f"{shape} axis={axis} {np.dtype(dtype).name}"
+
+
+def _set_torch_threads(threads):
+    """Set PyTorch's thread count if it is installed; return the previous one."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return previous
+
+
+def _plot(rows, peers, threads, path):
+    from matplotlib.figure import Figure
+
+    labels = [f"{row['op']}\n{_case_label(*row['case'])}" for row in rows]
+    figure = Figure(figsize=(max(8.0, 0.6 * len(rows)), 6.0), layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.8 / len(peers)
+    for i, peer in enumerate(peers):
+        positions = [j + (i - (len(peers) - 1) / 2) * width for j in range(len(rows))]
+        ratios = [row["ratios"].get(peer, np.nan) for row in rows]
+        axes.bar(positions, ratios, width, label=peer)
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(rows)), labels, rotation=90, fontsize=7)
+    axes.set_ylabel("peer time / csoftmax time (> 1: csoftmax faster)")
+    axes.set_title(f"csoftmax speed-up, {threads} thread(s)")
+    axes.legend()
+    figure.savefig(path, dpi=120)
+
+
+def run_bench(threads=1, plot=None, quick=False, file=None):
+    """Time csoftmax against the installed peers and print a table of ratios.
+
+    ratio = peer time / csoftmax time, so > 1 means csoftmax is faster.
+    threads: threads for csoftmax and PyTorch (NumPy and SciPy use one).
+    plot: path of a PNG drawing the ratios (needs matplotlib).
+    quick: a few small and medium shapes, done in a few seconds.
+    file: where the table goes (default sys.stdout).
+
+    Returns one dict per (case, op): case, op, seconds (median seconds per
+    call of each library that passed its check), ratios, and failures
+    (library -> message of the check or error that kept it from being timed).
+    """
+    if plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "--plot needs matplotlib: pip install matplotlib"
+            ) from None
+    import csoftmax
+
+    file = sys.stdout if file is None else file
+    peers = installed_peers()
+    repeats, target = (5, 0.002) if quick else (7, 0.01)
+    versions = ", ".join(f"{peer} {sys.modules[peer].__version__}" for peer in peers)
+    print(
+        f"csoftmax {csoftmax.__version__} vs {versions}; {threads} thread(s); "
+        f"median of {repeats} interleaved rounds\n"
+        "ratio = peer time / csoftmax time (> 1: csoftmax is faster); "
+        "shared machines are noisy, expect +-10-20% between runs\n",
+        file=file,
+    )
+    header = f"{'shape':<18} {'axis':>4} {'dtype':<8} {'op':<12} {'csoftmax':>9}"
+    header += "".join(f" {peer:>7}" for peer in peers)
+    print(header, file=file)
+    print("-" * len(header), file=file, flush=True)
+
+    rows = []
+    previous_torch_threads = _set_torch_threads(threads)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for shape, axis, dtype in QUICK_CASES if quick else FULL_CASES:
+            x = make_input(shape, dtype)
+            for op in OPS:
+                row = _bench_one(op, x, axis, ["csoftmax", *peers], threads, repeats, target)
+                row["case"] = (shape, axis, dtype)
+                rows.append(row)
+                print(_format_row(row, peers), file=file, flush=True)
+            del x
+            gc.collect()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        if previous_torch_threads is not None:
+            _set_torch_threads(previous_torch_threads)
+
+    failures = [
+        f"{library} {row['op']} {_case_label(*row['case'])}: {message}"
+        for row in rows
+        for library, message in row["failures"].items()
+    ]
+    if failures:
+        print("\nnot timed (wrong result or error):", file=file)
+        for failure in failures:
+            print("  " + failure.replace("\n", "\n    "), file=file)
+    if plot is not None:
+        _plot(rows, peers, threads, plot)
+        print(f"\nplot written to {plot}", file=file)
+    return rows
+
+
+def _bench_one(op, x, axis, libraries, threads, repeats, target):
+    expected = reference(op, x, axis)
+    functions, failures = {}, {}
+    for library in libraries:
+        function = bind(library, op, x, axis, threads)
+        try:
+            check(op, function(), expected, x.dtype)
+        except Exception as error:  # a wrong or failing library is reported, not timed
+            failures[library] = f"{type(error).__name__}: {error}".strip()
+        else:
+            functions[library] = function
+    del expected
+    seconds = _median_times(functions, repeats, target) if functions else {}
+    ratios = {}
+    if "csoftmax" in seconds:
+        ratios = {
+            library: seconds[library] / seconds["csoftmax"]
+            for library in seconds
+            if library != "csoftmax"
+        }
+    return {"op": op, "seconds": seconds, "ratios": ratios, "failures": failures}
+
+
+def _format_row(row, peers):
+    shape, axis, dtype = row["case"]
+    if "csoftmax" in row["seconds"]:
+        own = _format_time(row["seconds"]["csoftmax"])
+    else:
+        own = "wrong"
+    line = f"{str(shape):<18} {axis:>4} {np.dtype(dtype).name:<8} {row['op']:<12} {own:>9}"
+    for peer in peers:
+        if peer in row["ratios"]:
+            cell = f"{row['ratios'][peer]:.2f}x"
+        elif peer in row["failures"]:
+            cell = "wrong"
+        else:
+            cell = "-"
+        line += f" {cell:>7}"
+    return line
+
+
+def main(argv=None):
+    """``python -m csoftmax bench [--plot FILE.png] [--threads N] [--quick]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m csoftmax bench",
+        description="Time csoftmax against NumPy, SciPy and PyTorch (those "
+        "installed) and print peer time / csoftmax time.",
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the ratios (needs matplotlib)")
+    parser.add_argument(
+        "--threads", type=int, default=1, metavar="N",
+        help="threads for csoftmax and PyTorch (default 1)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few small shapes only")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    try:
+        rows = run_bench(threads=args.threads, plot=args.plot, quick=args.quick)
+    except ImportError as error:
+        parser.exit(1, f"error: {error}\n")
+    return 1 if any(row["failures"] for row in rows) else 0

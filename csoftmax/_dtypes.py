@@ -1,0 +1,47 @@
+"""Which dtype a call computes in and which it returns.
+
+float32 and float64 run in the compiled kernels. float16 and bfloat16 (from
+ml_dtypes) are computed in float32 and returned in their own dtype. bool and
+integer inputs become float64, as in SciPy. Complex and extended-precision
+(longdouble) inputs take the NumPy path in csoftmax._generic.
+"""
+import numpy as np
+
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_HALF_NAMES = ("float16", "bfloat16")
+
+
+def _is_half(dtype):
+    return dtype.name in _HALF_NAMES
+
+
+def is_generic(dtype):
+    """True for dtypes the compiled kernels do not cover (complex, longdouble)."""
+    return dtype.kind == "c" or (dtype.kind == "f" and dtype.itemsize > 8)
+
+
+def result_dtype(input_dtype, requested=None, what="x"):
+    """The dtype of the result, from the input's dtype and the `dtype=` argument."""
+    if requested is not None:
+        dtype = np.dtype(requested)
+        if not (dtype.kind in "fc" or _is_half(dtype)):
+            raise TypeError(f"dtype must be a floating or complex dtype, got {dtype}")
+        return dtype
+    if input_dtype.kind in "fc" or _is_half(input_dtype):
+        return input_dtype.newbyteorder("=")
+    if input_dtype.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{what} must be a numeric array, got dtype {input_dtype}")
+
+
+def compute_dtype(result):
+    """The dtype the kernels run in for a given result dtype."""
+    return np.dtype(np.float32) if _is_half(result) else result
+
+
+def as_numeric_array(value, what="x"):
+    """np.asarray with a TypeError naming the argument for non-numeric input."""
+    array = np.asarray(value)
+    if not (array.dtype.kind in "biufc" or _is_half(array.dtype)):
+        raise TypeError(f"{what} must be a numeric array, got dtype {array.dtype}")
+    return array

@@ -1,0 +1,62 @@
+"""The library's default thread count and how many threads one call gets."""
+import operator
+import os
+
+from . import _core
+
+# Below this many elements per thread, starting threads costs more than it saves.
+MIN_ELEMENTS_PER_THREAD = 1 << 15
+
+_user_default = None
+
+
+def _check_count(n, what):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(n).__name__}") from None
+    if n < 1:
+        raise ValueError(f"{what} must be >= 1, got {n}")
+    return n
+
+
+def set_num_threads(n):
+    """Set the default number of threads for csoftmax calls (num_threads=None).
+
+    Results do not depend on it: they are bitwise identical for any thread
+    count.
+
+    >>> import csoftmax
+    >>> old = csoftmax.get_num_threads()
+    >>> csoftmax.set_num_threads(1)
+    >>> csoftmax.get_num_threads()
+    1
+    >>> csoftmax.set_num_threads(old)
+    """
+    global _user_default
+    _user_default = _check_count(n, "number of threads")
+
+
+def get_num_threads():
+    """The default number of threads: set_num_threads(), else env
+    CSOFTMAX_NUM_THREADS, else what the OpenMP runtime offers (all cores, or
+    OMP_NUM_THREADS, or a threadpoolctl limit).
+
+    >>> import csoftmax
+    >>> csoftmax.get_num_threads() >= 1
+    True
+    """
+    if _user_default is not None:
+        return _user_default
+    env = os.environ.get("CSOFTMAX_NUM_THREADS", "").strip()
+    if env:
+        return _check_count(int(env), "CSOFTMAX_NUM_THREADS")
+    return max(1, _core.max_threads())
+
+
+def threads_for_call(num_threads, elements):
+    """Threads for one call: an explicit num_threads as given, else the default
+    throttled so that small inputs stay on one thread."""
+    if num_threads is not None:
+        return _check_count(num_threads, "num_threads")
+    return max(1, min(get_num_threads(), elements // MIN_ELEMENTS_PER_THREAD))

@@ -1,0 +1,59 @@
+"""Build of the compiled core: one extension, the Cython layer plus the C kernels.
+
+The kernels are compiled for several x86 ISA levels inside their own sources
+(src/isa_target.h), so the flags here stay portable: no -march, no -ffast-math
+(it would break inf/nan handling and set flush-to-zero for the whole process).
+OpenMP is used when the compiler has it, unless CSOFTMAX_NO_OPENMP=1.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+C_SOURCES = [
+    "src/dispatch.c",
+    "src/kernels_baseline.c",
+    "src/kernels_avx2.c",
+    "src/kernels_avx512.c",
+]
+
+COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
+
+
+def openmp_flags():
+    """['-fopenmp'] if the C compiler builds and links an OpenMP program, else []."""
+    if os.environ.get("CSOFTMAX_NO_OPENMP", "") not in ("", "0"):
+        return []
+    if sys.platform == "win32":
+        return []
+    compiler = os.environ.get("CC", "cc")
+    if shutil.which(compiler.split()[0]) is None:
+        return []
+    program = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "check_openmp.c")
+        with open(source, "w") as f:
+            f.write(program)
+        command = compiler.split() + ["-fopenmp", source, "-o", os.path.join(tmp, "check")]
+        result = subprocess.run(command, capture_output=True)
+    return ["-fopenmp"] if result.returncode == 0 else []
+
+
+openmp = openmp_flags()
+extensions = [
+    Extension(
+        "csoftmax._core",
+        sources=["csoftmax/_core.pyx"] + C_SOURCES,
+        include_dirs=["src"],
+        depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
+                 "src/isa_target.h"],
+        extra_compile_args=COMPILE_ARGS + openmp,
+        extra_link_args=openmp,
+    )
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives={}))

@@ -1,0 +1,38 @@
+/*
+ * Body of one ISA build (kernels_baseline.c, kernels_avx2.c, kernels_avx512.c):
+ * instantiates the kernel template for float and double and exports the table
+ * as csm_table_<CSM_ISA_NAME>(). The including file has already set the target.
+ */
+#include "csoftmax.h"
+#include "simd.h"
+
+#define T float
+#define SUF f32
+#define VT csm_vf32
+#define VI csm_vi32
+#include "kernels_impl.h"
+#undef T
+#undef SUF
+#undef VT
+#undef VI
+
+#define T double
+#define SUF f64
+#define VT csm_vf64
+#define VI csm_vi64
+#include "kernels_impl.h"
+#undef T
+#undef SUF
+#undef VT
+#undef VI
+
+#define CSM_TABLE_ENTRIES(SUF) \
+    norm_rows_##SUF, norm_cols_##SUF, lse_rows_##SUF, lse_cols_##SUF
+
+static const csm_kernel_table table = {
+    CSM_ISA_NAME_STR,
+    CSM_TABLE_ENTRIES(f32),
+    CSM_TABLE_ENTRIES(f64),
+};
+
+const csm_kernel_table *CSM_TABLE_FN(void) { return &table; }

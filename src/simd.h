@@ -1,0 +1,174 @@
+/*
+ * Portable SIMD layer on GCC/Clang vector extensions.
+ *
+ * Each ISA build sets CSM_VBYTES to its native vector width (16 bytes SSE2, 32
+ * AVX2, 64 AVX-512) before including this file: GCC lowers comparisons on wider
+ * than native vectors lane by lane, in scalar code. Within a build every lane is
+ * computed by the same operations, so a row gives the same bits whether its
+ * elements sit in a full vector or in a padded tail.
+ *
+ * Included by each ISA translation unit after its target pragma, so every
+ * function here is compiled for that ISA.
+ */
+#ifndef CSOFTMAX_SIMD_H
+#define CSOFTMAX_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define CSM_INLINE static inline __attribute__((always_inline))
+#ifndef CSM_VBYTES
+#error "the ISA build must define CSM_VBYTES"
+#endif
+
+typedef float csm_vf32 __attribute__((vector_size(CSM_VBYTES)));
+typedef int32_t csm_vi32 __attribute__((vector_size(CSM_VBYTES)));
+typedef double csm_vf64 __attribute__((vector_size(CSM_VBYTES)));
+typedef int64_t csm_vi64 __attribute__((vector_size(CSM_VBYTES)));
+
+/* Load/store/select helpers, generated for both element types. `loadp`/`storep`
+ * move only the first `count` lanes (tails); the other lanes of a partial load
+ * hold `fill`. */
+#define CSM_DEFINE_VECTOR_OPS(T, SUF, VT, VI)                                             \
+    enum { csm_lanes_##SUF = CSM_VBYTES / sizeof(T) };                                    \
+    CSM_INLINE VT csm_splat_##SUF(T v) { return (VT){0} + v; }                            \
+    CSM_INLINE VT csm_load_##SUF(const T *p) {                                            \
+        VT v;                                                                             \
+        memcpy(&v, p, sizeof v);                                                          \
+        return v;                                                                         \
+    }                                                                                     \
+    CSM_INLINE void csm_store_##SUF(T *p, VT v) { memcpy(p, &v, sizeof v); }              \
+    CSM_INLINE VT csm_loadp_##SUF(const T *p, ptrdiff_t count, T fill) {                  \
+        VT v = csm_splat_##SUF(fill);                                                     \
+        memcpy(&v, p, (size_t)count * sizeof(T));                                         \
+        return v;                                                                         \
+    }                                                                                     \
+    CSM_INLINE void csm_storep_##SUF(T *p, VT v, ptrdiff_t count) {                       \
+        memcpy(p, &v, (size_t)count * sizeof(T));                                         \
+    }                                                                                     \
+    /* lanes of `mask` are all-ones or zero, as vector comparisons produce */             \
+    CSM_INLINE VT csm_select_##SUF(VI mask, VT a, VT b) {                                 \
+        return (VT)((mask & (VI)a) | (~mask & (VI)b));                                    \
+    }                                                                                     \
+    /* max/min ignore nan lanes: nan reaches results through the sums instead */          \
+    CSM_INLINE VT csm_max_##SUF(VT a, VT b) { return csm_select_##SUF(b > a, b, a); }     \
+    CSM_INLINE VT csm_min_##SUF(VT a, VT b) { return csm_select_##SUF(b < a, b, a); }     \
+    CSM_INLINE T csm_hmin_##SUF(VT v) {                                                   \
+        T m = v[0];                                                                       \
+        for (int i = 1; i < csm_lanes_##SUF; i++) m = v[i] < m ? v[i] : m;                \
+        return m;                                                                         \
+    }                                                                                     \
+    CSM_INLINE T csm_hmax_##SUF(VT v) {                                                   \
+        T m = v[0];                                                                       \
+        for (int i = 1; i < csm_lanes_##SUF; i++) m = v[i] > m ? v[i] : m;                \
+        return m;                                                                         \
+    }                                                                                     \
+    /* pairwise, in a fixed order, so the result depends only on the lanes */            \
+    CSM_INLINE T csm_hsum_##SUF(VT v) {                                                   \
+        for (int width = csm_lanes_##SUF / 2; width > 0; width /= 2)                      \
+            for (int i = 0; i < width; i++) v[i] += v[i + width];                         \
+        return v[0];                                                                      \
+    }                                                                                     \
+    CSM_INLINE int csm_any_##SUF(VI mask) {                                               \
+        int any = 0;                                                                      \
+        for (int i = 0; i < csm_lanes_##SUF; i++) any |= (mask[i] != 0);                  \
+        return any;                                                                       \
+    }                                                                                     \
+    /* all-ones in the first `count` lanes: the valid part of a tail */                   \
+    CSM_INLINE VI csm_first_lanes_##SUF(ptrdiff_t count) {                                \
+        VI mask;                                                                          \
+        for (int i = 0; i < csm_lanes_##SUF; i++) mask[i] = -(i < count);                 \
+        return mask;                                                                      \
+    }
+
+CSM_DEFINE_VECTOR_OPS(float, f32, csm_vf32, csm_vi32)
+CSM_DEFINE_VECTOR_OPS(double, f64, csm_vf64, csm_vi64)
+
+/*
+ * exp: Cody-Waite range reduction x = k ln2 + r, |r| <= ln2/2, a polynomial for
+ * e^r, then scaling by 2^k. float32 uses Cephes' degree-6 minimax polynomial
+ * (about 1 ulp); float64 a degree-13 Taylor polynomial (truncation < 1e-17 on
+ * |r| <= ln2/2, below 1 ulp overall).
+ *
+ * csm_exp_poly_* returns e^r and leaves in *t a float whose low bits hold k.
+ * csm_exp_* is right over the whole range: it applies 2^k as two factors
+ * 2^(k/2) 2^(k - k/2), so results that underflow into subnormals or overflow to
+ * inf are rounded once, like libm; inputs are clamped to a range wide enough for
+ * both, and nan passes through. csm_exp_normal_* is the fast form for slices
+ * whose results are all normal numbers (x >= CSM_EXP_NORMAL_MIN_*, as in a
+ * softmax, where x <= 0): 2^k goes straight into the exponent bits. Both give
+ * the same bits where both apply, so a kernel may pick either per slice.
+ */
+#define CSM_EXP_NORMAL_MIN_f32 (-87.0f)
+#define CSM_EXP_NORMAL_MIN_f64 (-708.0)
+
+CSM_INLINE csm_vf32 csm_exp_poly_f32(csm_vf32 x, csm_vf32 *t) {
+    const float shifter = 0x1.8p23f; /* adding it rounds to an integer held in the low bits */
+    *t = x * 1.44269504088896341f + shifter;
+    csm_vf32 kf = *t - shifter;
+    csm_vf32 r = x - kf * 0.693359375f; /* ln2 high part: 9 bits, so kf * it is exact */
+    r = r - kf * -2.12194440e-4f;       /* ln2 low part */
+    csm_vf32 p = csm_splat_f32(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    return p * (r * r) + r + 1.0f;
+}
+
+CSM_INLINE csm_vf32 csm_exp_f32(csm_vf32 x) {
+    x = csm_select_f32(x < -150.0f, csm_splat_f32(-150.0f), x);
+    x = csm_select_f32(x > 100.0f, csm_splat_f32(100.0f), x);
+    csm_vf32 t, p = csm_exp_poly_f32(x, &t);
+    csm_vi32 k = (csm_vi32)t - (csm_vi32)csm_splat_f32(0x1.8p23f);
+    csm_vi32 k_half = k >> 1;
+    csm_vf32 scale_1 = (csm_vf32)((k_half + 127) << 23);
+    csm_vf32 scale_2 = (csm_vf32)((k - k_half + 127) << 23);
+    return p * scale_1 * scale_2;
+}
+
+CSM_INLINE csm_vf32 csm_exp_normal_f32(csm_vf32 x) {
+    csm_vf32 t, p = csm_exp_poly_f32(x, &t);
+    /* t's low bits hold k; shifted by 23 they land in the exponent field */
+    return (csm_vf32)((csm_vi32)p + ((csm_vi32)t << 23));
+}
+
+CSM_INLINE csm_vf64 csm_exp_poly_f64(csm_vf64 x, csm_vf64 *t) {
+    const double shifter = 0x1.8p52;
+    *t = x * 1.4426950408889634074 + shifter;
+    csm_vf64 kf = *t - shifter;
+    csm_vf64 r = x - kf * 6.93145751953125e-1;
+    r = r - kf * 1.42860682030941723212e-6;
+    csm_vf64 p = csm_splat_f64(1.0 / 6227020800.0); /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    return p * (r * r) + r + 1.0;
+}
+
+CSM_INLINE csm_vf64 csm_exp_f64(csm_vf64 x) {
+    x = csm_select_f64(x < -1100.0, csm_splat_f64(-1100.0), x);
+    x = csm_select_f64(x > 720.0, csm_splat_f64(720.0), x);
+    csm_vf64 t, p = csm_exp_poly_f64(x, &t);
+    csm_vi64 k = (csm_vi64)t - (csm_vi64)csm_splat_f64(0x1.8p52);
+    csm_vi64 k_half = k >> 1;
+    csm_vf64 scale_1 = (csm_vf64)((k_half + 1023) << 52);
+    csm_vf64 scale_2 = (csm_vf64)((k - k_half + 1023) << 52);
+    return p * scale_1 * scale_2;
+}
+
+CSM_INLINE csm_vf64 csm_exp_normal_f64(csm_vf64 x) {
+    csm_vf64 t, p = csm_exp_poly_f64(x, &t);
+    return (csm_vf64)((csm_vi64)p + ((csm_vi64)t << 52));
+}
+
+#endif
