@@ -39,8 +39,18 @@ def _as_1d_if_0d(x, axis):
     raise np.exceptions.AxisError(f"axis {axis!r} is out of bounds for a 0-dimensional array")
 
 
+def _overflowing_slices(x, axes):
+    """Mask (keepdims) of the slices whose max - min overflows although both are
+    finite, or None if there are none."""
+    with np.errstate(all="ignore"):
+        high = np.max(x, axis=axes, keepdims=True)
+        low = np.min(x, axis=axes, keepdims=True)
+        bad = np.isfinite(high) & np.isfinite(low) & np.isinf(high - low)
+    return bad if bad.any() else None
+
+
 def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
-    """Shared body of softmax and log_softmax."""
+    """Shared body of softmax and log_softmax: validation and dtype policy."""
     x = as_numeric_array(x)
     rdtype = result_dtype(x.dtype, dtype)
     t = _check_temperature(temperature)
@@ -59,19 +69,33 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
         return _deliver(result, out)
 
     cdtype = compute_dtype(rdtype)
-    geometry = Reduction(x.shape, axes)
-    scale = 1.0 / t
-    # x / t is formed in advance only where 1 / t is not representable.
-    pre_divide = not math.isfinite(float(cdtype.type(scale)))
     source = x if x.dtype == cdtype else x.astype(cdtype)
-
     target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
+    # The kernels compute (x - max) / t. Slices where x - max overflows while
+    # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
+    overflowing = _overflowing_slices(source, axes) if t > 1 and source.size else None
+    redo = None if overflowing is None else source / t
+    result = _normalize_kernel(source, axes, t, mask, log, target, threads)
+    if overflowing is not None:
+        fixed = _normalize_kernel(redo, axes, 1.0, mask, log, None, threads)
+        np.copyto(result, fixed, where=overflowing)
+    return _deliver(result.reshape(shape), out, rdtype)
+
+
+def _normalize_kernel(source, axes, t, mask, log, target, threads):
+    """softmax or log_softmax of `source` (a kernel dtype) over `axes` by the
+    compiled kernels, into `target` where its layout allows, else a new array;
+    returns the array written."""
+    geometry = Reduction(source.shape, axes)
+    scale = 1.0 / t
+    # where 1 / t is not representable, x / t is formed in advance
+    pre_divide = not math.isfinite(float(source.dtype.type(scale)))
     target3 = None if target is None else geometry.view3(target)
     if target3 is not None and np.may_share_memory(target, source) and not (
             mask is None and not pre_divide and same_memory_layout(target, source)):
         target3 = None  # overlapping but not element for element: go through a buffer
     if target3 is None:
-        result, target3 = geometry.new_output(cdtype)
+        result, target3 = geometry.new_output(source.dtype)
     else:
         result = target
 
@@ -88,7 +112,7 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
 
     if source3.size:
         _core.normalize(source3, target3, log, scale, mask is not None, threads)
-    return _deliver(result.reshape(shape), out, rdtype)
+    return result
 
 
 def _deliver(result, out, rdtype=None):
@@ -100,7 +124,8 @@ def _deliver(result, out, rdtype=None):
             np.copyto(out, result, casting="unsafe")
         return out
     if rdtype is not None and result.dtype != rdtype:
-        result = result.astype(rdtype)
+        with np.errstate(over="ignore"):  # float16 results may round to +-inf
+            result = result.astype(rdtype)
     return result[()] if result.ndim == 0 else result
 
 
@@ -220,11 +245,11 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     weights = None if b is None else as_numeric_array(b, "b")
     if weights is not None and weights.dtype.kind == "c" and rdtype.kind != "c":
         rdtype = np.result_type(rdtype, weights.dtype)
-    if weights is not None:
+    if weights is not None:  # x and b broadcast against each other, as in SciPy
         try:
-            weights = np.broadcast_to(weights, x.shape)
+            x, weights = np.broadcast_arrays(x, weights)
         except ValueError:
-            raise ValueError(f"b with shape {weights.shape} does not broadcast to x's shape "
+            raise ValueError(f"b with shape {weights.shape} does not broadcast with x's shape "
                              f"{x.shape}") from None
     mask = None if where is None else broadcast_mask(where, x.shape)
     threads = threads_for_call(num_threads, x.size)

@@ -11,6 +11,7 @@ pytest-benchmark, reusing the definitions below.
 
 import argparse
 import gc
+import importlib
 import sys
 import time
 
@@ -18,6 +19,7 @@ import numpy as np
 
 OPS = ("softmax", "log_softmax", "logsumexp")
 PEERS = ("numpy", "scipy", "torch")
+PEER_MODULES = {"numpy": "numpy", "scipy": "scipy.special", "torch": "torch"}
 
 # (shape, axis, dtype): rows that fit in a vector, in-cache rows, vocabulary
 # sized rows, and shapes far larger than the cache (memory-bound).
@@ -131,13 +133,10 @@ def installed_peers():
     found = []
     for peer in PEERS:
         try:
-            if peer == "scipy":
-                import scipy.special  # noqa: F401
-            elif peer == "torch":
-                import torch  # noqa: F401
-            found.append(peer)
+            importlib.import_module(PEER_MODULES[peer])
         except ImportError:
-            pass
+            continue
+        found.append(peer)
     return found
 
 
@@ -177,11 +176,11 @@ def _format_time(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def _case_label(shape, axis, dtype):
+def case_label(shape, axis, dtype):
     return f"{shape} axis={axis} {np.dtype(dtype).name}"
 
 
-def _set_torch_threads(threads):
+def set_torch_threads(threads):
     """Set PyTorch's thread count if it is installed; return the previous one."""
     try:
         import torch
@@ -195,7 +194,7 @@ def _set_torch_threads(threads):
 def _plot(rows, peers, threads, path):
     from matplotlib.figure import Figure
 
-    labels = [f"{row['op']}\n{_case_label(*row['case'])}" for row in rows]
+    labels = [f"{row['op']}\n{case_label(*row['case'])}" for row in rows]
     figure = Figure(figsize=(max(8.0, 0.6 * len(rows)), 6.0), layout="constrained")
     axes = figure.add_subplot()
     width = 0.8 / len(peers)
@@ -207,7 +206,7 @@ def _plot(rows, peers, threads, path):
     axes.set_yscale("log")
     axes.set_xticks(range(len(rows)), labels, rotation=90, fontsize=7)
     axes.set_ylabel("peer time / csoftmax time (> 1: csoftmax faster)")
-    axes.set_title(f"csoftmax speed-up, {threads} thread(s)")
+    axes.set_title(f"csoftmax speed-up, threads={threads}")
     axes.legend()
     figure.savefig(path, dpi=120)
 
@@ -239,10 +238,10 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     repeats, target = (5, 0.002) if quick else (7, 0.01)
     versions = ", ".join(f"{peer} {sys.modules[peer].__version__}" for peer in peers)
     print(
-        f"csoftmax {csoftmax.__version__} vs {versions}; {threads} thread(s); "
+        f"csoftmax {csoftmax.__version__} vs {versions}; threads={threads}; "
         f"median of {repeats} interleaved rounds\n"
         "ratio = peer time / csoftmax time (> 1: csoftmax is faster); "
-        "shared machines are noisy, expect +-10-20% between runs\n",
+        "on a shared machine, rerun before trusting small differences\n",
         file=file,
     )
     header = f"{'shape':<18} {'axis':>4} {'dtype':<8} {'op':<12} {'csoftmax':>9}"
@@ -251,7 +250,7 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     print("-" * len(header), file=file, flush=True)
 
     rows = []
-    previous_torch_threads = _set_torch_threads(threads)
+    previous_torch_threads = set_torch_threads(threads)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -262,16 +261,14 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
                 row["case"] = (shape, axis, dtype)
                 rows.append(row)
                 print(_format_row(row, peers), file=file, flush=True)
-            del x
-            gc.collect()
     finally:
         if gc_was_enabled:
             gc.enable()
         if previous_torch_threads is not None:
-            _set_torch_threads(previous_torch_threads)
+            set_torch_threads(previous_torch_threads)
 
     failures = [
-        f"{library} {row['op']} {_case_label(*row['case'])}: {message}"
+        f"{library} {row['op']} {case_label(*row['case'])}: {message}"
         for row in rows
         for library, message in row["failures"].items()
     ]
@@ -296,7 +293,6 @@ def _bench_one(op, x, axis, libraries, threads, repeats, target):
             failures[library] = f"{type(error).__name__}: {error}".strip()
         else:
             functions[library] = function
-    del expected
     seconds = _median_times(functions, repeats, target) if functions else {}
     ratios = {}
     if "csoftmax" in seconds:

@@ -23,6 +23,12 @@
 #define EXP_NORMAL_MIN CSM_CAT(CSM_EXP_NORMAL_MIN_, SUF)
 
 /*
+ * Sums run in T within blocks of SUM_BLOCK vectors per accumulator and in double
+ * across blocks, so their error does not grow with the length of a slice.
+ */
+#define SUM_BLOCK 16
+
+/*
  * Rows are walked UNROLL vectors at a time into UNROLL accumulators, so that
  * the exps' dependency chains overlap; the accumulators are combined in a fixed
  * order, so a row's result depends on its values and length only.
@@ -130,27 +136,40 @@ CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t valid, VT m, VT 
     *count += V(select)(at_max, w, V(splat)(0));
 }
 
+/* Row blocks for the sums: ROW_BLOCK elements each. */
+#define ROW_BLOCK (UNROLL * SUM_BLOCK * LANES)
+
 /* Sums of a contiguous row: pass 2, in one of the two exp forms. */
-CSM_INLINE T K(row_sum)(const T *x, T *y, ptrdiff_t n, T m, T scale, int normal) {
+CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T m, T scale, int normal) {
     VT vm = V(splat)(m), vscale = V(splat)(scale), acc[UNROLL];
-    for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define SUM_STEP(i, valid, u) K(sum_step)(x + (i), y + (i), valid, vm, vscale, normal, &acc[u])
-    ROW_LOOP(n, SUM_STEP);
+    double total = 0;
+    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
+        const T *xb = x + start;
+        T *yb = y + start;
+        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
+#define SUM_STEP(i, valid, u) K(sum_step)(xb + (i), yb + (i), valid, vm, vscale, normal, &acc[u])
+        ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SUM_STEP);
 #undef SUM_STEP
-    return V(hsum)(K(combine)(acc));
+        total += V(hsum)(K(combine)(acc));
+    }
+    return total;
 }
 
 CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T scale, int normal,
                              double *rest, double *count) {
     VT vm = V(splat)(m), vscale = V(splat)(scale), rest_acc[UNROLL], count_acc[UNROLL];
-    for (int u = 0; u < UNROLL; u++) rest_acc[u] = count_acc[u] = V(splat)(0);
-#define SPLIT_STEP(i, valid, u)                                                         \
-    K(split_step)(x + (i), b ? b + (i) : NULL, valid, vm, vscale, normal, &rest_acc[u], \
+    *rest = *count = 0;
+    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
+        const T *xb = x + start, *bb = b ? b + start : NULL;
+        for (int u = 0; u < UNROLL; u++) rest_acc[u] = count_acc[u] = V(splat)(0);
+#define SPLIT_STEP(i, valid, u)                                                              \
+    K(split_step)(xb + (i), bb ? bb + (i) : NULL, valid, vm, vscale, normal, &rest_acc[u], \
                   &count_acc[u])
-    ROW_LOOP(n, SPLIT_STEP);
+        ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SPLIT_STEP);
 #undef SPLIT_STEP
-    *rest = V(hsum)(K(combine)(rest_acc));
-    *count = V(hsum)(K(combine)(count_acc));
+        *rest += V(hsum)(K(combine)(rest_acc));
+        *count += V(hsum)(K(combine)(count_acc));
+    }
 }
 
 /* log(count + rest), exact when rest is tiny next to count */
@@ -202,8 +221,8 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
         else K(row_split)(x, NULL, n, m, scale, 0, &rest, &count);
         shift = V(splat)((T)K(log_norm)(rest, count));
     } else {
-        T sum = normal ? K(row_sum)(x, y, n, m, scale, 1) : K(row_sum)(x, y, n, m, scale, 0);
-        factor = V(splat)((T)1 / sum);
+        double sum = normal ? K(row_sum)(x, y, n, m, scale, 1) : K(row_sum)(x, y, n, m, scale, 0);
+        factor = V(splat)((T)(1 / sum));
     }
     VT vm = V(splat)(m), vscale = V(splat)(scale);
 #define FINISH_STEP(i, valid, u) \
@@ -240,6 +259,11 @@ CSM_INLINE int K(block_normal)(K(range) r, ptrdiff_t valid, T scale) {
     return 1;
 }
 
+/* totals[lane] += v[lane], in double */
+CSM_INLINE void K(add_lanes)(double totals[LANES], VT v) {
+    for (int lane = 0; lane < LANES; lane++) totals[lane] += v[lane];
+}
+
 /* One block of up to LANES side-by-side slices, vectorised across them. */
 CSM_INLINE void K(norm_col_block)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step,
                                   ptrdiff_t n, ptrdiff_t valid, T scale, int flags) {
@@ -251,15 +275,23 @@ CSM_INLINE void K(norm_col_block)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t 
     T fill[LANES];
     for (ptrdiff_t lane = 0; lane < valid; lane++)
         filled[lane] = K(norm_fill)(r.max[lane], x + lane, x_step, n, flags, &fill[lane]);
-    VT vscale = V(splat)(scale), sum = V(splat)(0), rest = V(splat)(0), count = V(splat)(0);
-    for (ptrdiff_t j = 0; j < n; j++) {
-        const T *xj = x + j * x_step;
-        if (log_mode) K(split_step)(xj, NULL, valid, r.max, vscale, normal, &rest, &count);
-        else K(sum_step)(xj, y + j * y_step, valid, r.max, vscale, normal, &sum);
+    VT vscale = V(splat)(scale);
+    double sum[LANES] = {0}, rest[LANES] = {0}, count[LANES] = {0};
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
+        VT block_sum = V(splat)(0), block_rest = V(splat)(0), block_count = V(splat)(0);
+        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
+            const T *xj = x + j * x_step;
+            if (log_mode)
+                K(split_step)(xj, NULL, valid, r.max, vscale, normal, &block_rest, &block_count);
+            else K(sum_step)(xj, y + j * y_step, valid, r.max, vscale, normal, &block_sum);
+        }
+        K(add_lanes)(sum, block_sum);
+        K(add_lanes)(rest, block_rest);
+        K(add_lanes)(count, block_count);
     }
     VT factor, shift;
     for (int lane = 0; lane < LANES; lane++) {
-        factor[lane] = (T)1 / sum[lane];
+        factor[lane] = (T)(1 / sum[lane]);
         shift[lane] = (T)K(log_norm)(rest[lane], count[lane]);
     }
     for (ptrdiff_t j = 0; j < n; j++)
@@ -337,11 +369,17 @@ CSM_INLINE void K(lse_col_block)(const T *x, ptrdiff_t x_step, const T *b, ptrdi
                                  T *result, T *sign, ptrdiff_t n, ptrdiff_t valid, int flags) {
     K(range) r = K(col_range)(x, x_step, b, b_step, n, valid);
     int normal = K(block_normal)(r, valid, 1);
-    VT rest = V(splat)(0), count = V(splat)(0), one = V(splat)(1);
+    VT one = V(splat)(1);
+    double rest[LANES] = {0}, count[LANES] = {0};
     /* lanes with a non-finite max give nan sums here and are redone by lse_direct */
-    for (ptrdiff_t j = 0; j < n; j++)
-        K(split_step)(x + j * x_step, b ? b + j * b_step : NULL, valid, r.max, one, normal,
-                      &rest, &count);
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
+        VT block_rest = V(splat)(0), block_count = V(splat)(0);
+        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++)
+            K(split_step)(x + j * x_step, b ? b + j * b_step : NULL, valid, r.max, one, normal,
+                          &block_rest, &block_count);
+        K(add_lanes)(rest, block_rest);
+        K(add_lanes)(count, block_count);
+    }
     for (ptrdiff_t lane = 0; lane < valid; lane++) {
         T *sign_lane = sign ? sign + lane : NULL;
         T m = r.max[lane];
@@ -368,4 +406,6 @@ static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_st
 #undef LANES
 #undef EXP_NORMAL_MIN
 #undef UNROLL
+#undef SUM_BLOCK
+#undef ROW_BLOCK
 #undef ROW_LOOP

@@ -63,11 +63,13 @@ typedef int64_t csm_vi64 __attribute__((vector_size(CSM_VBYTES)));
         for (int i = 1; i < csm_lanes_##SUF; i++) m = v[i] > m ? v[i] : m;                \
         return m;                                                                         \
     }                                                                                     \
-    /* pairwise, in a fixed order, so the result depends only on the lanes */            \
-    CSM_INLINE T csm_hsum_##SUF(VT v) {                                                   \
+    /* in double, pairwise, in a fixed order: depends only on the lanes */                \
+    CSM_INLINE double csm_hsum_##SUF(VT v) {                                              \
+        double s[csm_lanes_##SUF];                                                        \
+        for (int i = 0; i < csm_lanes_##SUF; i++) s[i] = v[i];                            \
         for (int width = csm_lanes_##SUF / 2; width > 0; width /= 2)                      \
-            for (int i = 0; i < width; i++) v[i] += v[i + width];                         \
-        return v[0];                                                                      \
+            for (int i = 0; i < width; i++) s[i] += s[i + width];                         \
+        return s[0];                                                                      \
     }                                                                                     \
     CSM_INLINE int csm_any_##SUF(VI mask) {                                               \
         int any = 0;                                                                      \
