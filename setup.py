@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -48,7 +49,8 @@ extensions = [
     Extension(
         "csoftmax._core",
         sources=["csoftmax/_core.pyx"] + C_SOURCES,
-        include_dirs=["src"],
+        include_dirs=["src", numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
                  "src/isa_target.h"],
         extra_compile_args=COMPILE_ARGS + openmp,

@@ -129,6 +129,24 @@ def _deliver(result, out, rdtype=None):
     return result[()] if result.ndim == 0 else result
 
 
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _takes_fast_path(x, axis, temperature, where, dtype, out):
+    """The common call (a C-contiguous float32/float64 array, the last axis, no
+    options) skips the general layout machinery: it dominates small inputs."""
+    return (type(x) is np.ndarray and out is None and where is None and dtype is None
+            and temperature == 1.0 and x.ndim > 0 and x.size > 0
+            and (axis == -1 or axis == x.ndim - 1) and x.dtype in _FAST_DTYPES
+            and x.flags.c_contiguous)
+
+
+def _normalize_fast(x, num_threads, log):
+    y = np.empty_like(x)
+    _core.normalize_last_axis(x, y, log, threads_for_call(num_threads, x.size))
+    return y
+
+
 def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, num_threads=None):
     """Softmax of `x` along `axis`: exp(x) / sum(exp(x)), computed stably.
 
@@ -174,6 +192,8 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
     >>> csoftmax.softmax([0.0, 1.0, 2.0], where=[True, True, False])
     array([0.26894142, 0.73105858, 0.        ])
     """
+    if _takes_fast_path(x, axis, temperature, where, dtype, out):
+        return _normalize_fast(x, num_threads, log=False)
     return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=False)
 
 
@@ -196,6 +216,8 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None
     >>> csoftmax.log_softmax(np.array([1.0, 2.0]), temperature=0.5)
     array([-2.12692801, -0.12692801])
     """
+    if _takes_fast_path(x, axis, temperature, where, dtype, out):
+        return _normalize_fast(x, num_threads, log=True)
     return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=True)
 
 
@@ -240,6 +262,11 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     >>> csoftmax.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
+    if (b is None and not return_sign and _takes_fast_path(x, axis, 1.0, where, dtype, out)
+            and x.ndim > 1):
+        result = np.empty(x.shape[:-1] + (1,) * keepdims, x.dtype)
+        _core.logsumexp_last_axis(x, result, threads_for_call(num_threads, x.size))
+        return result
     x = as_numeric_array(x)
     rdtype = result_dtype(x.dtype, dtype)
     weights = None if b is None else as_numeric_array(b, "b")

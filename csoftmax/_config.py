@@ -1,4 +1,5 @@
 """show_config(): what this build of csoftmax has and uses."""
+import os
 import sys
 
 from . import _core
@@ -30,6 +31,7 @@ def show_config(file=None):
     print(f"csoftmax {info['version']}", file=file)
     print(f"  ISA levels compiled: {', '.join(info['isa_compiled'])}", file=file)
     print(f"  ISA levels usable:   {', '.join(info['isa_usable'])}", file=file)
-    print(f"  ISA level in use:    {info['isa_in_use']} (env CSOFTMAX_ISA)", file=file)
+    how = "forced by CSOFTMAX_ISA" if os.environ.get("CSOFTMAX_ISA") else "best usable"
+    print(f"  ISA level in use:    {info['isa_in_use']} ({how})", file=file)
     print(f"  OpenMP:              {'yes' if info['openmp'] else 'no (serial build)'}", file=file)
     print(f"  threads:             {info['num_threads']}", file=file)

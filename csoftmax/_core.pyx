@@ -8,7 +8,10 @@ chooses the kernel table, partitions the work and releases the GIL.
 """
 import os
 
+cimport numpy as cnp
 from cython.parallel cimport prange
+
+cnp.import_array()
 
 cdef extern from "csoftmax.h" nogil:
     int CSM_LOG, CSM_MASKED, CSM_RETURN_SIGN
@@ -105,6 +108,47 @@ cdef inline int _threads_for(Py_ssize_t tasks, int num_threads) noexcept nogil:
     return <int>(tasks if tasks < num_threads else num_threads) if tasks > 0 else 1
 
 
+cdef void _norm_rows(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y_row_step,
+                     Py_ssize_t rows, Py_ssize_t n, real scale, int flags,
+                     int num_threads) noexcept nogil:
+    """Rows split into one contiguous range per thread (deterministic: a row's
+    result does not depend on which thread computes it)."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if threads == 1:  # no parallel region: it costs microseconds on small inputs
+        if real is float:
+            kernels.norm_rows_f32(x, x_row_step, y, y_row_step, rows, n, scale, flags)
+        else:
+            kernels.norm_rows_f64(x, x_row_step, y, y_row_step, rows, n, scale, flags)
+        return
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = rows * t // threads
+        hi = rows * (t + 1) // threads
+        if real is float:
+            kernels.norm_rows_f32(x + lo * x_row_step, x_row_step, y + lo * y_row_step,
+                                  y_row_step, hi - lo, n, scale, flags)
+        else:
+            kernels.norm_rows_f64(x + lo * x_row_step, x_row_step, y + lo * y_row_step,
+                                  y_row_step, hi - lo, n, scale, flags)
+
+
+def normalize_last_axis(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
+    """The common case without memoryview set-up: softmax or log_softmax over
+    the last axis of a non-empty C-contiguous float32/float64 array x into y
+    (same shape and dtype, C-contiguous)."""
+    cdef Py_ssize_t n = x.shape[x.ndim - 1]
+    cdef Py_ssize_t rows = x.size // n
+    cdef int flags = CSM_LOG if log else 0
+    if x.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _norm_rows(<const float *>cnp.PyArray_DATA(x), n, <float *>cnp.PyArray_DATA(y), n,
+                       rows, n, <float>1, flags, num_threads)
+    else:
+        with nogil:
+            _norm_rows(<const double *>cnp.PyArray_DATA(x), n, <double *>cnp.PyArray_DATA(y), n,
+                       rows, n, <double>1, flags, num_threads)
+
+
 def normalize(const real[:, :, :] x, real[:, :, :] y, bint log, double scale, bint masked,
               int num_threads):
     """softmax (log=False) or log_softmax of x over axis 1 into y.
@@ -120,24 +164,15 @@ def normalize(const real[:, :, :] x, real[:, :, :] y, bint log, double scale, bi
     cdef real *yp
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
     cdef Py_ssize_t ys0 = y.strides[0] // item, ys1 = y.strides[1] // item
-    cdef Py_ssize_t t, lo, hi, task, o, c, blocks, tasks
+    cdef Py_ssize_t task, o, c, blocks, tasks
     cdef int threads
     if outer == 0 or n == 0 or inner == 0:
         return
     xp = &x[0, 0, 0]
     yp = &y[0, 0, 0]
     if inner == 1 and (n == 1 or (x.strides[1] == item and y.strides[1] == item)):
-        threads = _threads_for(outer, num_threads)
         with nogil:
-            for t in prange(threads, num_threads=threads, schedule='static'):
-                lo = outer * t // threads
-                hi = outer * (t + 1) // threads
-                if real is float:
-                    kernels.norm_rows_f32(xp + lo * xs0, xs0, yp + lo * ys0, ys0, hi - lo, n,
-                                          cscale, flags)
-                else:
-                    kernels.norm_rows_f64(xp + lo * xs0, xs0, yp + lo * ys0, ys0, hi - lo, n,
-                                          cscale, flags)
+            _norm_rows(xp, xs0, yp, ys0, outer, n, cscale, flags, num_threads)
     else:
         blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
         tasks = outer * blocks
@@ -154,6 +189,47 @@ def normalize(const real[:, :, :] x, real[:, :, :] y, bint log, double scale, bi
                                           min(COLUMN_BLOCK, inner - c), cscale, flags)
 
 
+def logsumexp_last_axis(cnp.ndarray x, cnp.ndarray result, int num_threads):
+    """logsumexp over the last axis of a non-empty C-contiguous float32/float64
+    array x into result (x's shape without the last axis, C-contiguous), without
+    memoryview set-up."""
+    cdef Py_ssize_t n = x.shape[x.ndim - 1]
+    cdef Py_ssize_t rows = x.size // n
+    if x.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _lse_rows(<const float *>cnp.PyArray_DATA(x), n, NULL, 0,
+                      <float *>cnp.PyArray_DATA(result), NULL, rows, n, 0, num_threads)
+    else:
+        with nogil:
+            _lse_rows(<const double *>cnp.PyArray_DATA(x), n, NULL, 0,
+                      <double *>cnp.PyArray_DATA(result), NULL, rows, n, 0, num_threads)
+
+
+cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, Py_ssize_t b_row_step,
+                    real *result, real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
+                    int num_threads) noexcept nogil:
+    """logsumexp rows split into one contiguous range per thread."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if threads == 1:
+        if real is float:
+            kernels.lse_rows_f32(x, x_row_step, b, b_row_step, result, sign, rows, n, flags)
+        else:
+            kernels.lse_rows_f64(x, x_row_step, b, b_row_step, result, sign, rows, n, flags)
+        return
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = rows * t // threads
+        hi = rows * (t + 1) // threads
+        if real is float:
+            kernels.lse_rows_f32(x + lo * x_row_step, x_row_step, b + lo * b_row_step if b else NULL,
+                                 b_row_step, result + lo, sign + lo if sign else NULL, hi - lo, n,
+                                 flags)
+        else:
+            kernels.lse_rows_f64(x + lo * x_row_step, x_row_step, b + lo * b_row_step if b else NULL,
+                                 b_row_step, result + lo, sign + lo if sign else NULL, hi - lo, n,
+                                 flags)
+
+
 def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
               real[:, ::1] sign, bint return_sign, int num_threads):
     """logsumexp of x over axis 1 into result (outer, inner), optional weights b
@@ -167,7 +243,7 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
     cdef real *sp = NULL
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
     cdef Py_ssize_t bs0 = 0, bs1 = 0
-    cdef Py_ssize_t t, lo, hi, task, o, c, blocks, tasks
+    cdef Py_ssize_t task, o, c, blocks, tasks
     cdef int threads
     if outer == 0 or n == 0 or inner == 0:
         return
@@ -180,17 +256,8 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
     if sign is not None:
         sp = &sign[0, 0]
     if inner == 1 and (n == 1 or (x.strides[1] == item and (bp == NULL or b.strides[1] == item))):
-        threads = _threads_for(outer, num_threads)
         with nogil:
-            for t in prange(threads, num_threads=threads, schedule='static'):
-                lo = outer * t // threads
-                hi = outer * (t + 1) // threads
-                if real is float:
-                    kernels.lse_rows_f32(xp + lo * xs0, xs0, bp + lo * bs0 if bp else NULL, bs0,
-                                         rp + lo, sp + lo if sp else NULL, hi - lo, n, flags)
-                else:
-                    kernels.lse_rows_f64(xp + lo * xs0, xs0, bp + lo * bs0 if bp else NULL, bs0,
-                                         rp + lo, sp + lo if sp else NULL, hi - lo, n, flags)
+            _lse_rows(xp, xs0, bp, bs0, rp, sp, outer, n, flags, num_threads)
     else:
         blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
         tasks = outer * blocks

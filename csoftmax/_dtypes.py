@@ -8,11 +8,11 @@ integer inputs become float64, as in SciPy. Complex and extended-precision
 import numpy as np
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_HALF_NAMES = ("float16", "bfloat16")
 
 
 def _is_half(dtype):
-    return dtype.name in _HALF_NAMES
+    """float16, or ml_dtypes' bfloat16 (a void-kind dtype to NumPy)."""
+    return dtype.char == "e" or (dtype.kind == "V" and dtype.name == "bfloat16")
 
 
 def is_generic(dtype):

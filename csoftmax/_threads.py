@@ -10,6 +10,7 @@ MIN_ELEMENTS_PER_THREAD = 1 << 15
 _user_default = None
 
 
+
 def _check_count(n, what):
     try:
         n = operator.index(n)
@@ -18,6 +19,15 @@ def _check_count(n, what):
     if n < 1:
         raise ValueError(f"{what} must be >= 1, got {n}")
     return n
+
+
+def _read_env_default():
+    value = os.environ.get("CSOFTMAX_NUM_THREADS", "").strip()
+    return _check_count(int(value), "CSOFTMAX_NUM_THREADS") if value else None
+
+
+# read once at import, like OMP_NUM_THREADS
+_env_default = _read_env_default()
 
 
 def set_num_threads(n):
@@ -48,9 +58,8 @@ def get_num_threads():
     """
     if _user_default is not None:
         return _user_default
-    env = os.environ.get("CSOFTMAX_NUM_THREADS", "").strip()
-    if env:
-        return _check_count(int(env), "CSOFTMAX_NUM_THREADS")
+    if _env_default is not None:
+        return _env_default
     return max(1, _core.max_threads())
 
 

@@ -38,13 +38,14 @@ typedef int64_t csm_vi64 __attribute__((vector_size(CSM_VBYTES)));
         return v;                                                                         \
     }                                                                                     \
     CSM_INLINE void csm_store_##SUF(T *p, VT v) { memcpy(p, &v, sizeof v); }              \
+    /* lane loops rather than a variable-length memcpy, which is a library call */        \
     CSM_INLINE VT csm_loadp_##SUF(const T *p, ptrdiff_t count, T fill) {                  \
         VT v = csm_splat_##SUF(fill);                                                     \
-        memcpy(&v, p, (size_t)count * sizeof(T));                                         \
+        for (ptrdiff_t i = 0; i < count; i++) v[i] = p[i];                                \
         return v;                                                                         \
     }                                                                                     \
     CSM_INLINE void csm_storep_##SUF(T *p, VT v, ptrdiff_t count) {                       \
-        memcpy(p, &v, (size_t)count * sizeof(T));                                         \
+        for (ptrdiff_t i = 0; i < count; i++) p[i] = v[i];                                \
     }                                                                                     \
     /* lanes of `mask` are all-ones or zero, as vector comparisons produce */             \
     CSM_INLINE VT csm_select_##SUF(VI mask, VT a, VT b) {                                 \
