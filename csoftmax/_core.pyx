@@ -87,6 +87,7 @@ def set_isa(name):
         raise ValueError(f"ISA level {name!r} is not available on this CPU or build "
                          f"(usable: {usable_isa_levels()})")
     kernels = csm_isa_table(level)
+    _select_loss_kernels(level)
     active_level = level
 
 
@@ -276,6 +277,9 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
                                          bp + o * bs0 + c if bp else NULL, bs1,
                                          rp + o * inner + c, sp + o * inner + c if sp else NULL,
                                          n, min(COLUMN_BLOCK, inner - c), flags)
+
+
+include "_loss_core.pxi"
 
 
 def _select_initial_isa():

@@ -10,8 +10,11 @@ CSM_TARGET_BEGIN("avx,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,avx512f,avx512bw
 #define CSM_VBYTES 64
 #define CSM_ISA_NAME_STR "avx512"
 #define CSM_TABLE_FN csm_table_avx512
+#define CSM_LOSS_TABLE_FN csm_loss_table_avx512
 #include "kernels_isa.h"
 CSM_TARGET_END
 #else
+#include "loss.h"
 const csm_kernel_table *csm_table_avx512(void) { return NULL; }
+const csm_loss_table *csm_loss_table_avx512(void) { return NULL; }
 #endif

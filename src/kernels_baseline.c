@@ -5,4 +5,5 @@
 #define CSM_VBYTES 16
 #define CSM_ISA_NAME_STR "baseline"
 #define CSM_TABLE_FN csm_table_baseline
+#define CSM_LOSS_TABLE_FN csm_loss_table_baseline
 #include "kernels_isa.h"

@@ -11,6 +11,7 @@
 #define VT csm_vf32
 #define VI csm_vi32
 #include "kernels_impl.h"
+#include "loss_impl.h"
 #undef T
 #undef SUF
 #undef VT
@@ -21,6 +22,7 @@
 #define VT csm_vf64
 #define VI csm_vi64
 #include "kernels_impl.h"
+#include "loss_impl.h"
 #undef T
 #undef SUF
 #undef VT
@@ -36,3 +38,5 @@ static const csm_kernel_table table = {
 };
 
 const csm_kernel_table *CSM_TABLE_FN(void) { return &table; }
+
+#include "loss_isa.h"
