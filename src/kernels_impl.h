@@ -400,12 +400,3 @@ static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_st
         K(lse_col_block)(x + c, x_step, b ? b + c : NULL, b_step, result + c,
                          sign ? sign + c : NULL, n, width - c, flags);
 }
-
-#undef V
-#undef K
-#undef LANES
-#undef EXP_NORMAL_MIN
-#undef UNROLL
-#undef SUM_BLOCK
-#undef ROW_BLOCK
-#undef ROW_LOOP

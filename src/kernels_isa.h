@@ -11,7 +11,15 @@
 #define VT csm_vf32
 #define VI csm_vi32
 #include "kernels_impl.h"
-#include "loss_impl.h"
+#include "loss_impl.h" /* may use kernels_impl.h's helpers */
+#undef V
+#undef K
+#undef LANES
+#undef EXP_NORMAL_MIN
+#undef UNROLL
+#undef SUM_BLOCK
+#undef ROW_BLOCK
+#undef ROW_LOOP
 #undef T
 #undef SUF
 #undef VT
@@ -22,7 +30,15 @@
 #define VT csm_vf64
 #define VI csm_vi64
 #include "kernels_impl.h"
-#include "loss_impl.h"
+#include "loss_impl.h" /* may use kernels_impl.h's helpers */
+#undef V
+#undef K
+#undef LANES
+#undef EXP_NORMAL_MIN
+#undef UNROLL
+#undef SUM_BLOCK
+#undef ROW_BLOCK
+#undef ROW_LOOP
 #undef T
 #undef SUF
 #undef VT
