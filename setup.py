@@ -53,7 +53,7 @@ extensions = [
         include_dirs=["src", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
-                 "src/isa_target.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h"],
+                 "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h"],
         extra_compile_args=COMPILE_ARGS + openmp,
         extra_link_args=openmp,
     )

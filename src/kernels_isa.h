@@ -1,7 +1,8 @@
 /*
  * Body of one ISA build (kernels_baseline.c, kernels_avx2.c, kernels_avx512.c):
- * instantiates the kernel template for float and double and exports the table
- * as csm_table_<CSM_ISA_NAME>(). The including file has already set the target.
+ * instantiates the kernel templates for float and double and exports the
+ * tables as csm_table_<isa>() and csm_loss_table_<isa>(). The including file
+ * has already set the target and CSM_VBYTES.
  */
 #include "csoftmax.h"
 #include "simd.h"
@@ -10,39 +11,13 @@
 #define SUF f32
 #define VT csm_vf32
 #define VI csm_vi32
-#include "kernels_impl.h"
-#include "loss_impl.h" /* may use kernels_impl.h's helpers */
-#undef V
-#undef K
-#undef LANES
-#undef EXP_NORMAL_MIN
-#undef UNROLL
-#undef SUM_BLOCK
-#undef ROW_BLOCK
-#undef ROW_LOOP
-#undef T
-#undef SUF
-#undef VT
-#undef VI
+#include "kernels_instance.h"
 
 #define T double
 #define SUF f64
 #define VT csm_vf64
 #define VI csm_vi64
-#include "kernels_impl.h"
-#include "loss_impl.h" /* may use kernels_impl.h's helpers */
-#undef V
-#undef K
-#undef LANES
-#undef EXP_NORMAL_MIN
-#undef UNROLL
-#undef SUM_BLOCK
-#undef ROW_BLOCK
-#undef ROW_LOOP
-#undef T
-#undef SUF
-#undef VT
-#undef VI
+#include "kernels_instance.h"
 
 #define CSM_TABLE_ENTRIES(SUF) \
     norm_rows_##SUF, norm_cols_##SUF, lse_rows_##SUF, lse_cols_##SUF
