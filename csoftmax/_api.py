@@ -315,6 +315,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
         elif result.size:
             x3 = geometry.input3(x.astype(cdtype, copy=False))
             b3 = None if weights is None else geometry.input3(weights.astype(cdtype, copy=False))
+            if b3 is not None and b3.strides != x3.strides:  # the kernels read both alike
+                x3, b3 = np.ascontiguousarray(x3), np.ascontiguousarray(b3)
             _core.logsumexp(x3, b3, result, sign, return_sign, threads)
         result = result.astype(rdtype, copy=False)
         sign = None if sign is None else sign.astype(rdtype, copy=False)

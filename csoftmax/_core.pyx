@@ -22,20 +22,18 @@ cdef extern from "csoftmax.h" nogil:
                            Py_ssize_t rows, Py_ssize_t n, float scale, int flags) noexcept nogil
         void (*norm_cols_f32)(const float *x, Py_ssize_t x_step, float *y, Py_ssize_t y_step,
                            Py_ssize_t n, Py_ssize_t width, float scale, int flags) noexcept nogil
-        void (*lse_rows_f32)(const float *x, Py_ssize_t x_row_step, const float *b,
-                          Py_ssize_t b_row_step, float *result, float *sign, Py_ssize_t rows,
-                          Py_ssize_t n, int flags) noexcept nogil
-        void (*lse_cols_f32)(const float *x, Py_ssize_t x_step, const float *b, Py_ssize_t b_step,
-                          float *result, float *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
+        void (*lse_rows_f32)(const float *x, Py_ssize_t x_row_step, const float *b, float *result,
+                             float *sign, Py_ssize_t rows, Py_ssize_t n, int flags) noexcept nogil
+        void (*lse_cols_f32)(const float *x, Py_ssize_t x_step, const float *b, float *result,
+                             float *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
         void (*norm_rows_f64)(const double *x, Py_ssize_t x_row_step, double *y, Py_ssize_t y_row_step,
                            Py_ssize_t rows, Py_ssize_t n, double scale, int flags) noexcept nogil
         void (*norm_cols_f64)(const double *x, Py_ssize_t x_step, double *y, Py_ssize_t y_step,
                            Py_ssize_t n, Py_ssize_t width, double scale, int flags) noexcept nogil
-        void (*lse_rows_f64)(const double *x, Py_ssize_t x_row_step, const double *b,
-                          Py_ssize_t b_row_step, double *result, double *sign, Py_ssize_t rows,
-                          Py_ssize_t n, int flags) noexcept nogil
-        void (*lse_cols_f64)(const double *x, Py_ssize_t x_step, const double *b, Py_ssize_t b_step,
-                          double *result, double *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
+        void (*lse_rows_f64)(const double *x, Py_ssize_t x_row_step, const double *b, double *result,
+                             double *sign, Py_ssize_t rows, Py_ssize_t n, int flags) noexcept nogil
+        void (*lse_cols_f64)(const double *x, Py_ssize_t x_step, const double *b, double *result,
+                             double *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
     int csm_isa_usable(int level)
     int csm_isa_compiled(int level)
     const csm_kernel_table *csm_isa_table(int level)
@@ -198,43 +196,42 @@ def logsumexp_last_axis(cnp.ndarray x, cnp.ndarray result, int num_threads):
     cdef Py_ssize_t rows = x.size // n
     if x.dtype.num == cnp.NPY_FLOAT:
         with nogil:
-            _lse_rows(<const float *>cnp.PyArray_DATA(x), n, NULL, 0,
+            _lse_rows(<const float *>cnp.PyArray_DATA(x), n, NULL,
                       <float *>cnp.PyArray_DATA(result), NULL, rows, n, 0, num_threads)
     else:
         with nogil:
-            _lse_rows(<const double *>cnp.PyArray_DATA(x), n, NULL, 0,
+            _lse_rows(<const double *>cnp.PyArray_DATA(x), n, NULL,
                       <double *>cnp.PyArray_DATA(result), NULL, rows, n, 0, num_threads)
 
 
-cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, Py_ssize_t b_row_step,
-                    real *result, real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
+cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *result,
+                    real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
                     int num_threads) noexcept nogil:
-    """logsumexp rows split into one contiguous range per thread."""
+    """logsumexp rows (weights b in x's layout, or NULL) split into one contiguous
+    range per thread."""
     cdef int threads = _threads_for(rows, num_threads)
     cdef Py_ssize_t t, lo, hi
     if threads == 1:
         if real is float:
-            kernels.lse_rows_f32(x, x_row_step, b, b_row_step, result, sign, rows, n, flags)
+            kernels.lse_rows_f32(x, x_row_step, b, result, sign, rows, n, flags)
         else:
-            kernels.lse_rows_f64(x, x_row_step, b, b_row_step, result, sign, rows, n, flags)
+            kernels.lse_rows_f64(x, x_row_step, b, result, sign, rows, n, flags)
         return
     for t in prange(threads, num_threads=threads, schedule='static'):
         lo = rows * t // threads
         hi = rows * (t + 1) // threads
         if real is float:
-            kernels.lse_rows_f32(x + lo * x_row_step, x_row_step, b + lo * b_row_step if b else NULL,
-                                 b_row_step, result + lo, sign + lo if sign else NULL, hi - lo, n,
-                                 flags)
+            kernels.lse_rows_f32(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
+                                 result + lo, sign + lo if sign else NULL, hi - lo, n, flags)
         else:
-            kernels.lse_rows_f64(x + lo * x_row_step, x_row_step, b + lo * b_row_step if b else NULL,
-                                 b_row_step, result + lo, sign + lo if sign else NULL, hi - lo, n,
-                                 flags)
+            kernels.lse_rows_f64(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
+                                 result + lo, sign + lo if sign else NULL, hi - lo, n, flags)
 
 
 def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
               real[:, ::1] sign, bint return_sign, int num_threads):
     """logsumexp of x over axis 1 into result (outer, inner), optional weights b
-    (same shape and layout as x, or None) and sign (or None)."""
+    (same shape and strides as x, or None) and sign (or None)."""
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t item = sizeof(real)
     cdef int flags = CSM_RETURN_SIGN if return_sign else 0
@@ -243,7 +240,6 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
     cdef real *rp
     cdef real *sp = NULL
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
-    cdef Py_ssize_t bs0 = 0, bs1 = 0
     cdef Py_ssize_t task, o, c, blocks, tasks
     cdef int threads
     if outer == 0 or n == 0 or inner == 0:
@@ -252,13 +248,11 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
     rp = &result[0, 0]
     if b is not None:
         bp = &b[0, 0, 0]
-        bs0 = b.strides[0] // item
-        bs1 = b.strides[1] // item
     if sign is not None:
         sp = &sign[0, 0]
-    if inner == 1 and (n == 1 or (x.strides[1] == item and (bp == NULL or b.strides[1] == item))):
+    if inner == 1 and (n == 1 or x.strides[1] == item):
         with nogil:
-            _lse_rows(xp, xs0, bp, bs0, rp, sp, outer, n, flags, num_threads)
+            _lse_rows(xp, xs0, bp, rp, sp, outer, n, flags, num_threads)
     else:
         blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
         tasks = outer * blocks
@@ -268,13 +262,11 @@ def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
                 o = task // blocks
                 c = (task % blocks) * COLUMN_BLOCK
                 if real is float:
-                    kernels.lse_cols_f32(xp + o * xs0 + c, xs1,
-                                         bp + o * bs0 + c if bp else NULL, bs1,
+                    kernels.lse_cols_f32(xp + o * xs0 + c, xs1, bp + o * xs0 + c if bp else NULL,
                                          rp + o * inner + c, sp + o * inner + c if sp else NULL,
                                          n, min(COLUMN_BLOCK, inner - c), flags)
                 else:
-                    kernels.lse_cols_f64(xp + o * xs0 + c, xs1,
-                                         bp + o * bs0 + c if bp else NULL, bs1,
+                    kernels.lse_cols_f64(xp + o * xs0 + c, xs1, bp + o * xs0 + c if bp else NULL,
                                          rp + o * inner + c, sp + o * inner + c if sp else NULL,
                                          n, min(COLUMN_BLOCK, inner - c), flags)
 

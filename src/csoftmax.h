@@ -7,6 +7,8 @@
  *         elements apart.
  *   cols: `width` slices that sit side by side in memory (stride 1 across them),
  *         element j of each slice `step` elements after element j - 1.
+ * logsumexp's weights b (or NULL) share x's layout and strides. Rows shorter
+ * than two vectors are processed a vector of rows at a time.
  * Strides are in elements. Kernels never fail and never allocate: Python has
  * validated everything before the call, and kernels run without the GIL.
  * Pointers may alias (in-place softmax), so none is marked restrict.
@@ -32,11 +34,10 @@
                             ptrdiff_t rows, ptrdiff_t n, T scale, int flags);              \
     void (*norm_cols_##SUF)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step,          \
                             ptrdiff_t n, ptrdiff_t width, T scale, int flags);             \
-    void (*lse_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const T *b,                   \
-                           ptrdiff_t b_row_step, T *result, T *sign, ptrdiff_t rows,       \
-                           ptrdiff_t n, int flags);                                        \
-    void (*lse_cols_##SUF)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_step,     \
-                           T *result, T *sign, ptrdiff_t n, ptrdiff_t width, int flags);
+    void (*lse_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,        \
+                           T *sign, ptrdiff_t rows, ptrdiff_t n, int flags);               \
+    void (*lse_cols_##SUF)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,   \
+                           ptrdiff_t n, ptrdiff_t width, int flags);
 
 typedef struct csm_kernel_table {
     const char *name;

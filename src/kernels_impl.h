@@ -61,10 +61,31 @@ CSM_INLINE void K(store_valid)(T *p, VT v, ptrdiff_t valid) {
     else V(storep)(p, v, valid);
 }
 
+/*
+ * Lanes `lane_step` elements apart: 1 is a plain vector (rows, columns), larger
+ * steps gather one element from each of several short rows (so that rows
+ * shorter than a vector are still processed a vector at a time). Callers pass
+ * a constant 1 where they can, which compiles to the plain load.
+ */
+CSM_INLINE VT K(load_lanes)(const T *p, ptrdiff_t lane_step, ptrdiff_t valid, T fill) {
+    if (lane_step == 1) return K(load_valid)(p, valid, fill);
+    VT v = V(splat)(fill);
+    for (ptrdiff_t i = 0; i < valid; i++) v[i] = p[i * lane_step];
+    return v;
+}
+
+CSM_INLINE void K(store_lanes)(T *p, ptrdiff_t lane_step, VT v, ptrdiff_t valid) {
+    if (lane_step == 1) {
+        K(store_valid)(p, v, valid);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < valid; i++) p[i * lane_step] = v[i];
+}
+
 /* x, with the entries whose weight b is 0 read as -inf (they add nothing). */
-CSM_INLINE VT K(load_weighted)(const T *x, const T *b, ptrdiff_t valid) {
-    VT v = K(load_valid)(x, valid, -(T)INFINITY);
-    if (b) v = V(select)(K(load_valid)(b, valid, 0) == 0, V(splat)(-(T)INFINITY), v);
+CSM_INLINE VT K(load_weighted)(const T *x, const T *b, ptrdiff_t lane_step, ptrdiff_t valid) {
+    VT v = K(load_lanes)(x, lane_step, valid, -(T)INFINITY);
+    if (b) v = V(select)(K(load_lanes)(b, lane_step, valid, 0) == 0, V(splat)(-(T)INFINITY), v);
     return v;
 }
 
@@ -102,7 +123,7 @@ CSM_INLINE void K(row_range)(const T *x, const T *b, ptrdiff_t n, T *max, T *min
     K(range) acc[UNROLL];
     for (int u = 0; u < UNROLL; u++) acc[u] = K(range_init)();
 #define RANGE_STEP(i, valid, u) \
-    K(range_update)(&acc[u], K(load_weighted)(x + (i), b ? b + (i) : NULL, valid))
+    K(range_update)(&acc[u], K(load_weighted)(x + (i), b ? b + (i) : NULL, 1, valid))
     ROW_LOOP(n, RANGE_STEP);
 #undef RANGE_STEP
     for (int u = 1; u < UNROLL; u++) {
@@ -115,20 +136,21 @@ CSM_INLINE void K(row_range)(const T *x, const T *b, ptrdiff_t n, T *max, T *min
 
 /* ---------- pass 2: sums ---------- */
 
-/* softmax: e = exp(scale (x - m)), stored; sum += e. */
-CSM_INLINE void K(sum_step)(const T *x, T *y, ptrdiff_t valid, VT m, VT scale, int normal,
-                            VT *sum) {
-    VT e = K(exp_of)((K(load_valid)(x, valid, 0) - m) * scale, normal);
+/* softmax: e = exp(scale (x - m)), stored; sum += e. Lanes `lane_step` apart in
+ * both x and y (the short-row path has y's in y_lane_step). */
+CSM_INLINE void K(sum_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
+                            ptrdiff_t valid, VT m, VT scale, int normal, VT *sum) {
+    VT e = K(exp_of)((K(load_lanes)(x, lane_step, valid, 0) - m) * scale, normal);
     *sum += valid == LANES ? e : V(select)(V(first_lanes)(valid), e, V(splat)(0));
-    K(store_valid)(y, e, valid);
+    K(store_lanes)(y, y_lane_step, e, valid);
 }
 
 /* log_softmax and logsumexp: weighted exps split into the max terms (count) and
  * the others (rest). */
-CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t valid, VT m, VT scale, int normal,
-                              VT *rest, VT *count) {
-    VT v = K(load_weighted)(x, b, valid);
-    VT w = b ? K(load_valid)(b, valid, 0) : V(splat)(1);
+CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t lane_step, ptrdiff_t valid, VT m,
+                              VT scale, int normal, VT *rest, VT *count) {
+    VT v = K(load_weighted)(x, b, lane_step, valid);
+    VT w = b ? K(load_lanes)(b, lane_step, valid, 0) : V(splat)(1);
     VI in = V(first_lanes)(valid);
     VI at_max = (v == m) & in;
     VT e = K(exp_of)((v - m) * scale, normal) * w;
@@ -147,7 +169,8 @@ CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T m, T scale, int no
         const T *xb = x + start;
         T *yb = y + start;
         for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define SUM_STEP(i, valid, u) K(sum_step)(xb + (i), yb + (i), valid, vm, vscale, normal, &acc[u])
+#define SUM_STEP(i, valid, u) \
+    K(sum_step)(xb + (i), 1, yb + (i), 1, valid, vm, vscale, normal, &acc[u])
         ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SUM_STEP);
 #undef SUM_STEP
         total += V(hsum)(K(combine)(acc));
@@ -163,7 +186,7 @@ CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T scale, 
         const T *xb = x + start, *bb = b ? b + start : NULL;
         for (int u = 0; u < UNROLL; u++) rest_acc[u] = count_acc[u] = V(splat)(0);
 #define SPLIT_STEP(i, valid, u)                                                              \
-    K(split_step)(xb + (i), bb ? bb + (i) : NULL, valid, vm, vscale, normal, &rest_acc[u], \
+    K(split_step)(xb + (i), bb ? bb + (i) : NULL, 1, valid, vm, vscale, normal, &rest_acc[u], \
                   &count_acc[u])
         ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SPLIT_STEP);
 #undef SPLIT_STEP
@@ -174,7 +197,7 @@ CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T scale, 
 
 /* log(count + rest), exact when rest is tiny next to count */
 CSM_INLINE double K(log_norm)(double rest, double count) {
-    return log1p(rest / count) + log(count);
+    return count == 1 ? log1p(rest) : log1p(rest / count) + log(count);
 }
 
 /* ---------- softmax / log_softmax ---------- */
@@ -198,11 +221,12 @@ static int K(norm_fill)(T max, const T *x, ptrdiff_t step, ptrdiff_t n, int flag
 }
 
 /* Pass 3: y = e * factor (softmax, e already in y) or scale (x - m) - shift (log). */
-CSM_INLINE void K(finish_step)(const T *x, T *y, ptrdiff_t valid, VT m, VT scale, VT factor,
-                               VT shift, int log_mode) {
-    VT out = log_mode ? (K(load_valid)(x, valid, 0) - m) * scale - shift
-                      : K(load_valid)(y, valid, 0) * factor;
-    K(store_valid)(y, out, valid);
+CSM_INLINE void K(finish_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
+                               ptrdiff_t valid, VT m, VT scale, VT factor, VT shift,
+                               int log_mode) {
+    VT out = log_mode ? (K(load_lanes)(x, lane_step, valid, 0) - m) * scale - shift
+                      : K(load_lanes)(y, y_lane_step, valid, 0) * factor;
+    K(store_lanes)(y, y_lane_step, out, valid);
 }
 
 CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
@@ -226,29 +250,26 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
     }
     VT vm = V(splat)(m), vscale = V(splat)(scale);
 #define FINISH_STEP(i, valid, u) \
-    K(finish_step)(x + (i), y + (i), valid, vm, vscale, factor, shift, log_mode)
+    K(finish_step)(x + (i), 1, y + (i), 1, valid, vm, vscale, factor, shift, log_mode)
     ROW_LOOP(n, FINISH_STEP);
 #undef FINISH_STEP
 }
 
-static void K(norm_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
-                         ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
-    const int masked = flags & CSM_MASKED;
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const T *xr = x + r * x_row_step;
-        T *yr = y + r * y_row_step;
-        /* separate calls, so that each inlined copy knows its mode */
-        if (flags & CSM_LOG) K(norm_row)(xr, yr, n, scale, CSM_LOG | masked);
-        else K(norm_row)(xr, yr, n, scale, masked);
-    }
-}
+/*
+ * Blocks: up to LANES slices processed a vector at a time, one slice per lane.
+ * Element j of lane l sits at x[l * x_lane + j * x_step] (y likewise). Columns
+ * of a non-last axis have adjacent lanes (x_lane 1); rows shorter than
+ * SHORT_ROW have adjacent elements (x_step 1) and lanes a row apart, gathered.
+ */
+#define SHORT_ROW (2 * LANES)
 
-/* The range of a block of `valid` side-by-side slices, one per lane. */
-CSM_INLINE K(range) K(col_range)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_step,
-                                 ptrdiff_t n, ptrdiff_t valid) {
+/* The range of a block, one per lane. */
+CSM_INLINE K(range) K(block_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
+                                   ptrdiff_t b_step, ptrdiff_t n, ptrdiff_t valid) {
     K(range) r = K(range_init)();
     for (ptrdiff_t j = 0; j < n; j++)
-        K(range_update)(&r, K(load_weighted)(x + j * x_step, b ? b + j * b_step : NULL, valid));
+        K(range_update)(&r, K(load_weighted)(x + j * x_step, b ? b + j * b_step : NULL, x_lane,
+                                              valid));
     return r;
 }
 
@@ -264,17 +285,17 @@ CSM_INLINE void K(add_lanes)(double totals[LANES], VT v) {
     for (int lane = 0; lane < LANES; lane++) totals[lane] += v[lane];
 }
 
-/* One block of up to LANES side-by-side slices, vectorised across them. */
-CSM_INLINE void K(norm_col_block)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step,
-                                  ptrdiff_t n, ptrdiff_t valid, T scale, int flags) {
+CSM_INLINE void K(norm_block)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
+                              ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t valid,
+                              T scale, int flags) {
     const int log_mode = flags & CSM_LOG;
-    K(range) r = K(col_range)(x, x_step, NULL, 0, n, valid);
+    K(range) r = K(block_range)(x, x_step, x_lane, NULL, 0, n, valid);
     int normal = K(block_normal)(r, valid, scale);
     /* decided before any write: y may be x */
     int filled[LANES];
     T fill[LANES];
     for (ptrdiff_t lane = 0; lane < valid; lane++)
-        filled[lane] = K(norm_fill)(r.max[lane], x + lane, x_step, n, flags, &fill[lane]);
+        filled[lane] = K(norm_fill)(r.max[lane], x + lane * x_lane, x_step, n, flags, &fill[lane]);
     VT vscale = V(splat)(scale);
     double sum[LANES] = {0}, rest[LANES] = {0}, count[LANES] = {0};
     for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
@@ -282,32 +303,63 @@ CSM_INLINE void K(norm_col_block)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t 
         for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
             const T *xj = x + j * x_step;
             if (log_mode)
-                K(split_step)(xj, NULL, valid, r.max, vscale, normal, &block_rest, &block_count);
-            else K(sum_step)(xj, y + j * y_step, valid, r.max, vscale, normal, &block_sum);
+                K(split_step)(xj, NULL, x_lane, valid, r.max, vscale, normal, &block_rest,
+                              &block_count);
+            else
+                K(sum_step)(xj, x_lane, y + j * y_step, y_lane, valid, r.max, vscale, normal,
+                            &block_sum);
         }
         K(add_lanes)(sum, block_sum);
         K(add_lanes)(rest, block_rest);
         K(add_lanes)(count, block_count);
     }
-    VT factor, shift;
-    for (int lane = 0; lane < LANES; lane++) {
-        factor[lane] = (T)(1 / sum[lane]);
-        shift[lane] = (T)K(log_norm)(rest[lane], count[lane]);
+    VT factor = V(splat)(0), shift = V(splat)(0);
+    for (ptrdiff_t lane = 0; lane < valid; lane++) {
+        if (log_mode) shift[lane] = (T)K(log_norm)(rest[lane], count[lane]);
+        else factor[lane] = (T)(1 / sum[lane]);
     }
     for (ptrdiff_t j = 0; j < n; j++)
-        K(finish_step)(x + j * x_step, y + j * y_step, valid, r.max, vscale, factor, shift,
-                       log_mode);
+        K(finish_step)(x + j * x_step, x_lane, y + j * y_step, y_lane, valid, r.max, vscale,
+                       factor, shift, log_mode);
     for (ptrdiff_t lane = 0; lane < valid; lane++)
         if (filled[lane])
-            for (ptrdiff_t j = 0; j < n; j++) y[j * y_step + lane] = fill[lane];
+            for (ptrdiff_t j = 0; j < n; j++) y[lane * y_lane + j * y_step] = fill[lane];
+}
+
+/* Rows shorter than SHORT_ROW, LANES rows at a time. */
+static void K(norm_short_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
+                               ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
+    ptrdiff_t r;
+    for (r = 0; r + LANES <= rows; r += LANES)
+        K(norm_block)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1, y_row_step, n,
+                      LANES, scale, flags);
+    if (r < rows)
+        K(norm_block)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1, y_row_step, n,
+                      rows - r, scale, flags);
+}
+
+static void K(norm_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
+                         ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
+    const int masked = flags & CSM_MASKED;
+    if (n < SHORT_ROW) {
+        K(norm_short_rows)(x, x_row_step, y, y_row_step, rows, n, scale, flags);
+        return;
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const T *xr = x + r * x_row_step;
+        T *yr = y + r * y_row_step;
+        /* separate calls, so that each inlined copy knows its mode */
+        if (flags & CSM_LOG) K(norm_row)(xr, yr, n, scale, CSM_LOG | masked);
+        else K(norm_row)(xr, yr, n, scale, masked);
+    }
 }
 
 static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, ptrdiff_t n,
                          ptrdiff_t width, T scale, int flags) {
     ptrdiff_t c;
     for (c = 0; c + LANES <= width; c += LANES)
-        K(norm_col_block)(x + c, x_step, y + c, y_step, n, LANES, scale, flags);
-    if (c < width) K(norm_col_block)(x + c, x_step, y + c, y_step, n, width - c, scale, flags);
+        K(norm_block)(x + c, x_step, 1, y + c, y_step, 1, n, LANES, scale, flags);
+    if (c < width) K(norm_block)(x + c, x_step, 1, y + c, y_step, 1, n, width - c, scale, flags);
 }
 
 /* ---------- logsumexp ---------- */
@@ -347,11 +399,46 @@ static int K(lse_finish)(T m, double rest, double count, int flags, T *result, T
     return 1;
 }
 
-static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, ptrdiff_t b_row_step,
-                        T *result, T *sign, ptrdiff_t rows, ptrdiff_t n, int flags) {
+/* A block of slices (layout as norm_block; b shares x's). Results go to
+ * result[lane] (and sign[lane]). */
+CSM_INLINE void K(lse_block)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
+                             T *result, T *sign, ptrdiff_t n, ptrdiff_t valid, int flags) {
+    K(range) r = K(block_range)(x, x_step, x_lane, b, x_step, n, valid);
+    int normal = K(block_normal)(r, valid, 1);
+    VT one = V(splat)(1);
+    double rest[LANES] = {0}, count[LANES] = {0};
+    /* lanes with a non-finite max give nan sums here and are redone by lse_direct */
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
+        VT block_rest = V(splat)(0), block_count = V(splat)(0);
+        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++)
+            K(split_step)(x + j * x_step, b ? b + j * x_step : NULL, x_lane, valid, r.max, one,
+                          normal, &block_rest, &block_count);
+        K(add_lanes)(rest, block_rest);
+        K(add_lanes)(count, block_count);
+    }
+    for (ptrdiff_t lane = 0; lane < valid; lane++) {
+        T *sign_lane = sign ? sign + lane : NULL;
+        T m = r.max[lane];
+        if (!isfinite(m) || !K(lse_finish)(m, rest[lane], count[lane], flags, result + lane,
+                                           sign_lane))
+            K(lse_direct)(x + lane * x_lane, x_step, b ? b + lane * x_lane : NULL, x_step, n,
+                          flags, result + lane, sign_lane);
+    }
+}
+
+static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result, T *sign,
+                        ptrdiff_t rows, ptrdiff_t n, int flags) {
+    if (n < SHORT_ROW) {
+        ptrdiff_t r;
+        for (r = 0; r < rows; r += LANES)
+            K(lse_block)(x + r * x_row_step, 1, x_row_step, b ? b + r * x_row_step : NULL,
+                         result + r, sign ? sign + r : NULL, n,
+                         rows - r < LANES ? rows - r : LANES, flags);
+        return;
+    }
     for (ptrdiff_t r = 0; r < rows; r++) {
         const T *xr = x + r * x_row_step;
-        const T *br = b ? b + r * b_row_step : NULL;
+        const T *br = b ? b + r * x_row_step : NULL;
         T *sign_r = sign ? sign + r : NULL;
         T m, min;
         double rest = 0, count = 0;
@@ -365,38 +452,13 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, ptrdiff_t 
     }
 }
 
-CSM_INLINE void K(lse_col_block)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_step,
-                                 T *result, T *sign, ptrdiff_t n, ptrdiff_t valid, int flags) {
-    K(range) r = K(col_range)(x, x_step, b, b_step, n, valid);
-    int normal = K(block_normal)(r, valid, 1);
-    VT one = V(splat)(1);
-    double rest[LANES] = {0}, count[LANES] = {0};
-    /* lanes with a non-finite max give nan sums here and are redone by lse_direct */
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
-        VT block_rest = V(splat)(0), block_count = V(splat)(0);
-        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++)
-            K(split_step)(x + j * x_step, b ? b + j * b_step : NULL, valid, r.max, one, normal,
-                          &block_rest, &block_count);
-        K(add_lanes)(rest, block_rest);
-        K(add_lanes)(count, block_count);
-    }
-    for (ptrdiff_t lane = 0; lane < valid; lane++) {
-        T *sign_lane = sign ? sign + lane : NULL;
-        T m = r.max[lane];
-        if (!isfinite(m) || !K(lse_finish)(m, rest[lane], count[lane], flags, result + lane,
-                                           sign_lane))
-            K(lse_direct)(x + lane, x_step, b ? b + lane : NULL, b_step, n, flags, result + lane,
-                          sign_lane);
-    }
-}
-
-static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, ptrdiff_t b_step, T *result,
-                        T *sign, ptrdiff_t n, ptrdiff_t width, int flags) {
+static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,
+                        ptrdiff_t n, ptrdiff_t width, int flags) {
     ptrdiff_t c;
     for (c = 0; c + LANES <= width; c += LANES)
-        K(lse_col_block)(x + c, x_step, b ? b + c : NULL, b_step, result + c,
-                         sign ? sign + c : NULL, n, LANES, flags);
+        K(lse_block)(x + c, x_step, 1, b ? b + c : NULL, result + c, sign ? sign + c : NULL, n,
+                     LANES, flags);
     if (c < width)
-        K(lse_col_block)(x + c, x_step, b ? b + c : NULL, b_step, result + c,
-                         sign ? sign + c : NULL, n, width - c, flags);
+        K(lse_block)(x + c, x_step, 1, b ? b + c : NULL, result + c, sign ? sign + c : NULL, n,
+                     width - c, flags);
 }

@@ -13,6 +13,7 @@
 #undef SUM_BLOCK
 #undef ROW_BLOCK
 #undef ROW_LOOP
+#undef SHORT_ROW
 #undef T
 #undef SUF
 #undef VT
