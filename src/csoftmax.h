@@ -37,7 +37,8 @@
     void (*lse_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,        \
                            T *sign, ptrdiff_t rows, ptrdiff_t n, int flags);               \
     void (*lse_cols_##SUF)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,   \
-                           ptrdiff_t n, ptrdiff_t width, int flags);
+                           ptrdiff_t n, ptrdiff_t width, int flags);               \
+    void (*exp_##SUF)(const T *x, T *y, ptrdiff_t n); /* elementwise, for tests */
 
 typedef struct csm_kernel_table {
     const char *name;

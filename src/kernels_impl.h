@@ -200,6 +200,14 @@ CSM_INLINE double K(log_norm)(double rest, double count) {
     return count == 1 ? log1p(rest) : log1p(rest / count) + log(count);
 }
 
+/* ---------- elementwise exp (exposed for testing its accuracy) ---------- */
+
+static void K(exp_array)(const T *x, T *y, ptrdiff_t n) {
+    ptrdiff_t i;
+    for (i = 0; i + LANES <= n; i += LANES) V(store)(y + i, V(exp)(V(load)(x + i)));
+    if (i < n) V(storep)(y + i, V(exp)(V(loadp)(x + i, n - i, 0)), n - i);
+}
+
 /* ---------- softmax / log_softmax ---------- */
 
 /*
