@@ -61,7 +61,7 @@ ISA_LEVELS = ("baseline", "avx2", "avx512")
 
 # Slices of the column layout are handed out in blocks this wide (a multiple of
 # every vector width), the unit of work a thread takes.
-cdef Py_ssize_t COLUMN_BLOCK = 256
+cdef Py_ssize_t COLUMN_BLOCK = 1024
 
 cdef const csm_kernel_table *kernels = NULL
 cdef int active_level = -1

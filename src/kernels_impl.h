@@ -264,93 +264,158 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
 }
 
 /*
- * Blocks: up to LANES slices processed a vector at a time, one slice per lane.
- * Element j of lane l sits at x[l * x_lane + j * x_step] (y likewise). Columns
- * of a non-last axis have adjacent lanes (x_lane 1); rows shorter than
- * SHORT_ROW have adjacent elements (x_step 1) and lanes a row apart, gathered.
+ * Slices side by side, a vector of them at a time (one slice per lane), for the
+ * columns of a non-last axis and for rows shorter than SHORT_ROW. Element j of
+ * slice s sits at x[s * x_lane + j * x_step] (y likewise): columns have
+ * adjacent slices (x_lane 1); short rows have adjacent elements (x_step 1) and
+ * slices a row apart, gathered into vectors. Up to MAX_SLICES slices are done
+ * together, row j of all of them before row j + 1, so that memory is walked in
+ * contiguous runs (a 12 KB stride per vector defeats the prefetcher and TLB).
  */
 #define SHORT_ROW (2 * LANES)
+#define MAX_SLICES 1024
+#define MAX_VECTORS (MAX_SLICES / LANES)
+/* Short rows are gathered in smaller groups, so that all three passes over a
+ * group stay in L1. */
+#define SHORT_ROWS_GROUP (4 * LANES)
 
-/* The range of a block, one per lane. */
-CSM_INLINE K(range) K(block_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
-                                   ptrdiff_t b_step, ptrdiff_t n, ptrdiff_t valid) {
-    K(range) r = K(range_init)();
-    for (ptrdiff_t j = 0; j < n; j++)
-        K(range_update)(&r, K(load_weighted)(x + j * x_step, b ? b + j * b_step : NULL, x_lane,
-                                              valid));
-    return r;
+/*
+ * SLICES_LOOP(width, STEP) calls STEP(v, valid) for each vector of slices:
+ * full vectors with the constant LANES (no tail masks), then the partial one.
+ */
+#define SLICES_LOOP(width, STEP)                                                       \
+    do {                                                                               \
+        ptrdiff_t v_ = 0;                                                              \
+        for (; (v_ + 1) * LANES <= (width); v_++) { STEP(v_, LANES); }                 \
+        if (v_ * LANES < (width)) { STEP(v_, (width) - v_ * LANES); }                  \
+    } while (0)
+
+/* The range of each slice, one vector of slices per entry of `ranges`. */
+CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
+                                ptrdiff_t n, ptrdiff_t width, K(range) ranges[MAX_VECTORS]) {
+    ptrdiff_t vectors = (width + LANES - 1) / LANES;
+    for (ptrdiff_t v = 0; v < vectors; v++) ranges[v] = K(range_init)();
+    for (ptrdiff_t j = 0; j < n; j++) {
+#define RANGE_STEP(v, valid)                                                              \
+    K(range_update)(&ranges[v], K(load_weighted)(x + j * x_step + (v) * LANES * x_lane,    \
+                                                  b ? b + j * x_step + (v) * LANES * x_lane \
+                                                    : NULL,                                \
+                                                  x_lane, valid))
+        SLICES_LOOP(width, RANGE_STEP);
+#undef RANGE_STEP
+    }
 }
 
-/* Whether every lane of a block has only normal exps (the fast form for all). */
-CSM_INLINE int K(block_normal)(K(range) r, ptrdiff_t valid, T scale) {
-    for (ptrdiff_t lane = 0; lane < valid; lane++)
-        if (!K(exps_normal)(r.min[lane], r.max[lane], scale)) return 0;
+/* Whether every slice has only normal exps (the fast form for all). */
+CSM_INLINE int K(slices_normal)(const K(range) ranges[MAX_VECTORS], ptrdiff_t width, T scale) {
+    for (ptrdiff_t s = 0; s < width; s++)
+        if (!K(exps_normal)(ranges[s / LANES].min[s % LANES], ranges[s / LANES].max[s % LANES],
+                            scale))
+            return 0;
     return 1;
 }
 
 /* totals[lane] += v[lane], in double */
-CSM_INLINE void K(add_lanes)(double totals[LANES], VT v) {
+CSM_INLINE void K(add_lanes)(double *totals, VT v) {
     for (int lane = 0; lane < LANES; lane++) totals[lane] += v[lane];
 }
 
-CSM_INLINE void K(norm_block)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
-                              ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t valid,
-                              T scale, int flags) {
-    const int log_mode = flags & CSM_LOG;
-    K(range) r = K(block_range)(x, x_step, x_lane, NULL, 0, n, valid);
-    int normal = K(block_normal)(r, valid, scale);
-    /* decided before any write: y may be x */
-    int filled[LANES];
-    T fill[LANES];
-    for (ptrdiff_t lane = 0; lane < valid; lane++)
-        filled[lane] = K(norm_fill)(r.max[lane], x + lane * x_lane, x_step, n, flags, &fill[lane]);
+/*
+ * Pass 2 of norm_slices: softmax stores the exps in y and sums them into
+ * totals; log_softmax splits them into totals (rest) and counts.
+ */
+CSM_INLINE void K(slices_sums)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
+                               ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
+                               const K(range) ranges[MAX_VECTORS], T scale, int normal,
+                               int log_mode, double *totals, double *counts) {
+    const ptrdiff_t vectors = (width + LANES - 1) / LANES;
     VT vscale = V(splat)(scale);
-    double sum[LANES] = {0}, rest[LANES] = {0}, count[LANES] = {0};
     for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
-        VT block_sum = V(splat)(0), block_rest = V(splat)(0), block_count = V(splat)(0);
+        VT block_total[MAX_VECTORS], block_count[MAX_VECTORS];
+        for (ptrdiff_t v = 0; v < vectors; v++) block_total[v] = block_count[v] = V(splat)(0);
         for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
             const T *xj = x + j * x_step;
-            if (log_mode)
-                K(split_step)(xj, NULL, x_lane, valid, r.max, vscale, normal, &block_rest,
-                              &block_count);
-            else
-                K(sum_step)(xj, x_lane, y + j * y_step, y_lane, valid, r.max, vscale, normal,
-                            &block_sum);
+            T *yj = y + j * y_step;
+#define SUMS_STEP(v, valid)                                                                     \
+    if (log_mode)                                                                               \
+        K(split_step)(xj + (v) * LANES * x_lane, NULL, x_lane, valid, ranges[v].max, vscale,    \
+                      normal, &block_total[v], &block_count[v]);                                \
+    else                                                                                        \
+        K(sum_step)(xj + (v) * LANES * x_lane, x_lane, yj + (v) * LANES * y_lane, y_lane, valid, \
+                    ranges[v].max, vscale, normal, &block_total[v])
+            SLICES_LOOP(width, SUMS_STEP);
+#undef SUMS_STEP
         }
-        K(add_lanes)(sum, block_sum);
-        K(add_lanes)(rest, block_rest);
-        K(add_lanes)(count, block_count);
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            K(add_lanes)(totals + v * LANES, block_total[v]);
+            if (log_mode) K(add_lanes)(counts + v * LANES, block_count[v]);
+        }
     }
-    VT factor = V(splat)(0), shift = V(splat)(0);
-    for (ptrdiff_t lane = 0; lane < valid; lane++) {
-        if (log_mode) shift[lane] = (T)K(log_norm)(rest[lane], count[lane]);
-        else factor[lane] = (T)(1 / sum[lane]);
-    }
-    for (ptrdiff_t j = 0; j < n; j++)
-        K(finish_step)(x + j * x_step, x_lane, y + j * y_step, y_lane, valid, r.max, vscale,
-                       factor, shift, log_mode);
-    for (ptrdiff_t lane = 0; lane < valid; lane++)
-        if (filled[lane])
-            for (ptrdiff_t j = 0; j < n; j++) y[lane * y_lane + j * y_step] = fill[lane];
 }
 
-/* Rows shorter than SHORT_ROW, LANES rows at a time. */
-static void K(norm_short_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
-                               ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
-    ptrdiff_t r;
-    for (r = 0; r + LANES <= rows; r += LANES)
-        K(norm_block)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1, y_row_step, n,
-                      LANES, scale, flags);
-    if (r < rows)
-        K(norm_block)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1, y_row_step, n,
-                      rows - r, scale, flags);
+CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
+                               ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
+                               T scale, int flags) {
+    const int log_mode = flags & CSM_LOG;
+    const ptrdiff_t vectors = (width + LANES - 1) / LANES;
+    K(range) ranges[MAX_VECTORS];
+    K(slices_range)(x, x_step, x_lane, NULL, n, width, ranges);
+    /* decided before any write: y may be x */
+    int filled[MAX_SLICES];
+    T fill[MAX_SLICES];
+    for (ptrdiff_t s = 0; s < width; s++)
+        filled[s] = K(norm_fill)(ranges[s / LANES].max[s % LANES], x + s * x_lane, x_step, n,
+                                 flags, &fill[s]);
+
+    double totals[MAX_SLICES], counts[MAX_SLICES];
+    for (ptrdiff_t s = 0; s < vectors * LANES; s++) totals[s] = counts[s] = 0;
+    /* separate calls, so that each inlined copy knows its exp form */
+    if (K(slices_normal)(ranges, width, scale))
+        K(slices_sums)(x, x_step, x_lane, y, y_step, y_lane, n, width, ranges, scale, 1,
+                       log_mode, totals, counts);
+    else
+        K(slices_sums)(x, x_step, x_lane, y, y_step, y_lane, n, width, ranges, scale, 0,
+                       log_mode, totals, counts);
+
+    VT factor[MAX_VECTORS], shift[MAX_VECTORS];
+    for (ptrdiff_t v = 0; v < vectors; v++) factor[v] = shift[v] = V(splat)(0);
+    for (ptrdiff_t s = 0; s < width; s++) {
+        if (log_mode) shift[s / LANES][s % LANES] = (T)K(log_norm)(totals[s], counts[s]);
+        else factor[s / LANES][s % LANES] = (T)(1 / totals[s]);
+    }
+    VT vscale = V(splat)(scale);
+    for (ptrdiff_t j = 0; j < n; j++) {
+#define FINISH_STEP(v, valid)                                                             \
+    K(finish_step)(x + j * x_step + (v) * LANES * x_lane, x_lane,                         \
+                   y + j * y_step + (v) * LANES * y_lane, y_lane, valid, ranges[v].max,   \
+                   vscale, factor[v], shift[v], log_mode)
+        SLICES_LOOP(width, FINISH_STEP);
+#undef FINISH_STEP
+    }
+    for (ptrdiff_t s = 0; s < width; s++)
+        if (filled[s])
+            for (ptrdiff_t j = 0; j < n; j++) y[s * y_lane + j * y_step] = fill[s];
+}
+
+/* norm_slices with the mode as a constant in each inlined copy */
+CSM_INLINE void K(norm_slices_by_mode)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
+                                       ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n,
+                                       ptrdiff_t width, T scale, int flags) {
+    const int masked = flags & CSM_MASKED;
+    if (flags & CSM_LOG)
+        K(norm_slices)(x, x_step, x_lane, y, y_step, y_lane, n, width, scale, CSM_LOG | masked);
+    else K(norm_slices)(x, x_step, x_lane, y, y_step, y_lane, n, width, scale, masked);
 }
 
 static void K(norm_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
                          ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
     const int masked = flags & CSM_MASKED;
     if (n < SHORT_ROW) {
-        K(norm_short_rows)(x, x_row_step, y, y_row_step, rows, n, scale, flags);
+        for (ptrdiff_t r = 0; r < rows; r += SHORT_ROWS_GROUP)
+            K(norm_slices_by_mode)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1,
+                                   y_row_step, n,
+                                   rows - r < SHORT_ROWS_GROUP ? rows - r : SHORT_ROWS_GROUP,
+                                   scale, flags);
         return;
     }
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -364,10 +429,9 @@ static void K(norm_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row
 
 static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, ptrdiff_t n,
                          ptrdiff_t width, T scale, int flags) {
-    ptrdiff_t c;
-    for (c = 0; c + LANES <= width; c += LANES)
-        K(norm_block)(x + c, x_step, 1, y + c, y_step, 1, n, LANES, scale, flags);
-    if (c < width) K(norm_block)(x + c, x_step, 1, y + c, y_step, 1, n, width - c, scale, flags);
+    for (ptrdiff_t c = 0; c < width; c += MAX_SLICES)
+        K(norm_slices_by_mode)(x + c, x_step, 1, y + c, y_step, 1, n,
+                               width - c < MAX_SLICES ? width - c : MAX_SLICES, scale, flags);
 }
 
 /* ---------- logsumexp ---------- */
@@ -407,41 +471,50 @@ static int K(lse_finish)(T m, double rest, double count, int flags, T *result, T
     return 1;
 }
 
-/* A block of slices (layout as norm_block; b shares x's). Results go to
- * result[lane] (and sign[lane]). */
-CSM_INLINE void K(lse_block)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
-                             T *result, T *sign, ptrdiff_t n, ptrdiff_t valid, int flags) {
-    K(range) r = K(block_range)(x, x_step, x_lane, b, x_step, n, valid);
-    int normal = K(block_normal)(r, valid, 1);
+/* logsumexp of slices laid out as in norm_slices (b shares x's layout): results
+ * to result[s] (and sign[s]). */
+static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
+                          T *result, T *sign, ptrdiff_t n, ptrdiff_t width, int flags) {
+    const ptrdiff_t vectors = (width + LANES - 1) / LANES;
+    K(range) ranges[MAX_VECTORS];
+    K(slices_range)(x, x_step, x_lane, b, n, width, ranges);
+    const int normal = K(slices_normal)(ranges, width, 1);
     VT one = V(splat)(1);
-    double rest[LANES] = {0}, count[LANES] = {0};
-    /* lanes with a non-finite max give nan sums here and are redone by lse_direct */
+    double rest[MAX_SLICES], count[MAX_SLICES];
+    for (ptrdiff_t s = 0; s < vectors * LANES; s++) rest[s] = count[s] = 0;
+    /* slices with a non-finite max give nan sums here and are redone by lse_direct */
     for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
-        VT block_rest = V(splat)(0), block_count = V(splat)(0);
-        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++)
-            K(split_step)(x + j * x_step, b ? b + j * x_step : NULL, x_lane, valid, r.max, one,
-                          normal, &block_rest, &block_count);
-        K(add_lanes)(rest, block_rest);
-        K(add_lanes)(count, block_count);
+        VT block_rest[MAX_VECTORS], block_count[MAX_VECTORS];
+        for (ptrdiff_t v = 0; v < vectors; v++) block_rest[v] = block_count[v] = V(splat)(0);
+        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
+#define LSE_STEP(v, valid)                                                                  \
+    K(split_step)(x + j * x_step + (v) * LANES * x_lane,                                    \
+                  b ? b + j * x_step + (v) * LANES * x_lane : NULL, x_lane, valid,          \
+                  ranges[v].max, one, normal, &block_rest[v], &block_count[v])
+            SLICES_LOOP(width, LSE_STEP);
+#undef LSE_STEP
+        }
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            K(add_lanes)(rest + v * LANES, block_rest[v]);
+            K(add_lanes)(count + v * LANES, block_count[v]);
+        }
     }
-    for (ptrdiff_t lane = 0; lane < valid; lane++) {
-        T *sign_lane = sign ? sign + lane : NULL;
-        T m = r.max[lane];
-        if (!isfinite(m) || !K(lse_finish)(m, rest[lane], count[lane], flags, result + lane,
-                                           sign_lane))
-            K(lse_direct)(x + lane * x_lane, x_step, b ? b + lane * x_lane : NULL, x_step, n,
-                          flags, result + lane, sign_lane);
+    for (ptrdiff_t s = 0; s < width; s++) {
+        T *sign_s = sign ? sign + s : NULL;
+        T m = ranges[s / LANES].max[s % LANES];
+        if (!isfinite(m) || !K(lse_finish)(m, rest[s], count[s], flags, result + s, sign_s))
+            K(lse_direct)(x + s * x_lane, x_step, b ? b + s * x_lane : NULL, x_step, n, flags,
+                          result + s, sign_s);
     }
 }
 
 static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result, T *sign,
                         ptrdiff_t rows, ptrdiff_t n, int flags) {
     if (n < SHORT_ROW) {
-        ptrdiff_t r;
-        for (r = 0; r < rows; r += LANES)
-            K(lse_block)(x + r * x_row_step, 1, x_row_step, b ? b + r * x_row_step : NULL,
-                         result + r, sign ? sign + r : NULL, n,
-                         rows - r < LANES ? rows - r : LANES, flags);
+        for (ptrdiff_t r = 0; r < rows; r += SHORT_ROWS_GROUP)
+            K(lse_slices)(x + r * x_row_step, 1, x_row_step, b ? b + r * x_row_step : NULL,
+                          result + r, sign ? sign + r : NULL, n,
+                          rows - r < SHORT_ROWS_GROUP ? rows - r : SHORT_ROWS_GROUP, flags);
         return;
     }
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -462,11 +535,7 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,
 
 static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,
                         ptrdiff_t n, ptrdiff_t width, int flags) {
-    ptrdiff_t c;
-    for (c = 0; c + LANES <= width; c += LANES)
-        K(lse_block)(x + c, x_step, 1, b ? b + c : NULL, result + c, sign ? sign + c : NULL, n,
-                     LANES, flags);
-    if (c < width)
-        K(lse_block)(x + c, x_step, 1, b ? b + c : NULL, result + c, sign ? sign + c : NULL, n,
-                     width - c, flags);
+    for (ptrdiff_t c = 0; c < width; c += MAX_SLICES)
+        K(lse_slices)(x + c, x_step, 1, b ? b + c : NULL, result + c, sign ? sign + c : NULL, n,
+                      width - c < MAX_SLICES ? width - c : MAX_SLICES, flags);
 }

@@ -14,6 +14,10 @@
 #undef ROW_BLOCK
 #undef ROW_LOOP
 #undef SHORT_ROW
+#undef MAX_SLICES
+#undef MAX_VECTORS
+#undef SLICES_LOOP
+#undef SHORT_ROWS_GROUP
 #undef T
 #undef SUF
 #undef VT
