@@ -253,13 +253,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> import numpy as np
     >>> import csoftmax
     >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
-    >>> float(csoftmax.cross_entropy(logits, np.array([0, 2])))
-    0.1854472183155...
+    >>> round(float(csoftmax.cross_entropy(logits, np.array([0, 2]))), 10)
+    0.1672338613
     >>> loss, grad = csoftmax.cross_entropy(logits, np.array([0, 2]), reduction="sum",
     ...                                     return_grad=True)
     >>> grad.round(4)
-    array([[-0.2247,  0.1065,  0.1065],
-           [ 0.0453,  0.0453, -0.0907]])
+    array([[-0.213 ,  0.1065,  0.1065],
+           [ 0.0453,  0.0453, -0.0906]])
     """
     x, rdtype = _float_input(logits, "logits")
     class_axis = _class_axis(axis, x.ndim)
@@ -323,10 +323,10 @@ def focal_loss(logits, target, *, gamma=2.0, alpha=None, axis=-1, ignore_index=-
     >>> import numpy as np
     >>> import csoftmax
     >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
-    >>> float(csoftmax.focal_loss(logits, np.array([0, 2]), gamma=0.0))
-    0.1854472183155...
-    >>> float(csoftmax.focal_loss(logits, np.array([0, 2]), gamma=2.0))
-    0.0049698...
+    >>> round(float(csoftmax.focal_loss(logits, np.array([0, 2]), gamma=0.0)), 10)
+    0.1672338613
+    >>> round(float(csoftmax.focal_loss(logits, np.array([0, 2]), gamma=2.0)), 10)
+    0.0058238766
     """
     x, rdtype = _float_input(logits, "logits")
     class_axis = _class_axis(axis, x.ndim)
@@ -406,8 +406,8 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     >>> import numpy as np
     >>> import csoftmax
     >>> log_probs = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
-    >>> float(csoftmax.nll_loss(log_probs, np.array([0, 2])))
-    0.4581453659370...
+    >>> round(float(csoftmax.nll_loss(log_probs, np.array([0, 2]))), 10)
+    0.4581453659
     """
     x, rdtype = _float_input(log_probs, "log_probs")
     class_axis = _class_axis(axis, x.ndim)
@@ -489,8 +489,8 @@ def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=Fal
     >>> import numpy as np
     >>> import csoftmax
     >>> p = np.array([[0.5, 0.5]])
-    >>> float(csoftmax.kl_div(np.log(np.array([[0.25, 0.75]])), p, reduction="batchmean"))
-    0.1438410362258...
+    >>> round(float(csoftmax.kl_div(np.log(np.array([[0.25, 0.75]])), p, reduction="batchmean")), 10)
+    0.1438410362
     """
     x, rdtype = _float_input(input, "input")
     t = as_numeric_array(target, "target")
@@ -648,7 +648,7 @@ def sigmoid_focal_loss(logits, target, *, gamma=2.0, alpha=0.25, reduction="none
     >>> import numpy as np
     >>> import csoftmax
     >>> csoftmax.sigmoid_focal_loss(np.array([0.0, 3.0]), np.array([1.0, 0.0]))
-    array([0.04332170, 2.14086...])
+    array([0.0433217 , 2.07471033])
     """
     x, rdtype = _float_input(logits, "logits")
     t = as_numeric_array(target, "target")

@@ -20,6 +20,19 @@
  */
 #include "loss.h" /* csm_ce_params */
 
+/*
+ * v, opaque to the optimiser: a product passed through it is not contracted
+ * into a fused multiply-add, so every inlined copy of a loop (with and without
+ * the gradient store) rounds it the same way and the loss-only and loss+grad
+ * paths agree to the last bit.
+ */
+CSM_INLINE VT K(rounded)(VT v) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__("" : "+v"(v));
+#endif
+    return v;
+}
+
 /* ---------- pass 2 for class-index targets: sum e, and sum w (m - x) ---------- */
 
 CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid, VT m,
@@ -32,7 +45,7 @@ CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid
         d = V(select)(in, d, V(splat)(0));
     }
     *sum += e;
-    if (smooth) *dist += w ? d * K(load_valid)(w, valid, 0) : d;
+    if (smooth) *dist += w ? K(rounded)(d * K(load_valid)(w, valid, 0)) : d;
     if (e_out) K(store_valid)(e_out, e, valid);
 }
 
