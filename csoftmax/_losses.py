@@ -520,14 +520,32 @@ def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=Fal
 
 # ---------------------------------------------------------------- sigmoid family
 
+def _log1p_small(e):
+    """log1p(e) for e in [0, 1], through the vectorised log: Kahan's
+    log(u) * e / (u - 1) with u = 1 + e (exact u - 1) keeps log1p's accuracy
+    (NumPy's own log1p is not vectorised)."""
+    u = 1 + e
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(u == 1, e, np.log(u) * (e / (u - 1)))
+
+
+def _logistic_parts(x):
+    """(log1p(exp(-|x|)), sigmoid(x), sigmoid(-x)) from one exp, without overflow:
+    softplus(+-x) = max(+-x, 0) + the first."""
+    e = np.exp(-np.abs(x))
+    inv = 1 / (1 + e)
+    small = e * inv
+    positive = x >= 0
+    return _log1p_small(e), np.where(positive, inv, small), np.where(positive, small, inv)
+
+
 def _softplus(x):
     """log(1 + exp(x)), exact for large |x|."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    return np.maximum(x, 0) + _log1p_small(np.exp(-np.abs(x)))
 
 
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return _logistic_parts(x)[1]
 
 
 def _unary(fn, x, out, what="x"):
@@ -623,9 +641,10 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
         pwb = rest.pop(0) if pw is not None else None
         positive = tb if pwb is None else pwb * tb
         with np.errstate(over="ignore", invalid="ignore"):
-            values = positive * _softplus(-xb) + (1 - tb) * _softplus(xb)
-            s = _sigmoid(xb)
-            g = (1 - tb) * s - positive * _sigmoid(-xb)
+            log_term, s_pos, s_neg = _logistic_parts(xb)
+            values = (positive * (np.maximum(-xb, 0) + log_term)
+                      + (1 - tb) * (np.maximum(xb, 0) + log_term))
+            g = (1 - tb) * s_pos - positive * s_neg
         if wb is not None:
             values = values * wb
             g = g * wb
@@ -664,8 +683,8 @@ def sigmoid_focal_loss(logits, target, *, gamma=2.0, alpha=0.25, reduction="none
 
     def pointwise(xb, tb):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            s_pos, s_neg = _sigmoid(xb), _sigmoid(-xb)
-            ce = tb * _softplus(-xb) + (1 - tb) * _softplus(xb)
+            log_term, s_pos, s_neg = _logistic_parts(xb)
+            ce = tb * (np.maximum(-xb, 0) + log_term) + (1 - tb) * (np.maximum(xb, 0) + log_term)
             u = tb * s_neg + (1 - tb) * s_pos  # 1 - p_t
             u_gamma = u ** gamma
             # d u / dx = s (1 - s) (1 - 2t); u**(gamma - 1) times it, 0 where u is 0
