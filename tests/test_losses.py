@@ -147,6 +147,10 @@ def test_cross_entropy_all_ignored_mean_is_nan_with_zero_grad():
     loss, grad = csoftmax.cross_entropy(x, y, return_grad=True)
     assert np.isnan(loss)
     np.testing.assert_array_equal(grad, 0)
+    for fn in (csoftmax.focal_loss, csoftmax.nll_loss):
+        loss, grad = fn(x, y, return_grad=True)
+        assert np.isnan(loss)
+        np.testing.assert_array_equal(grad, 0)
     loss, grad = csoftmax.cross_entropy(x, np.full(3, 7), ignore_index=7, reduction="sum",
                                         return_grad=True)
     assert loss == 0
