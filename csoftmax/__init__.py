@@ -13,9 +13,17 @@ __version__ = "0.1.0"
 from . import special
 from ._api import log_softmax, logsumexp, softmax
 from ._config import show_config
+from ._losses import (
+    binary_cross_entropy_with_logits, cross_entropy, entropy, focal_loss, hardmax, kl_div,
+    log_sigmoid, log_softmax_backward, nll_loss, one_hot, sigmoid, sigmoid_focal_loss,
+    softmax_backward,
+)
 from ._threads import get_num_threads, set_num_threads
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "special",
+    "cross_entropy", "nll_loss", "kl_div", "entropy", "binary_cross_entropy_with_logits",
+    "sigmoid", "log_sigmoid", "focal_loss", "sigmoid_focal_loss", "softmax_backward",
+    "log_softmax_backward", "one_hot", "hardmax",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
 ]

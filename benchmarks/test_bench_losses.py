@@ -1,0 +1,115 @@
+"""Losses with their gradients: csoftmax against PyTorch (forward + backward)
+and a plain NumPy formula.
+
+One benchmark group per loss and shape; in it one benchmark per library, with
+the library's name as its id: csoftmax (return_grad=True, the fused loss and
+gradient), torch (the torch.nn.functional loss on torch.from_numpy, then
+.backward()), numpy (the textbook formulas: log_softmax, gather, softmax
+minus one-hot). Every benchmark checks its loss and gradient against a
+float64 NumPy computation before timing; libraries that are not installed are
+skipped.
+
+    python -m pytest benchmarks/test_bench_losses.py --import-mode=importlib
+    python -m pytest benchmarks --import-mode=importlib -k "cross_entropy and 64x32000"
+
+Threads: see conftest.py (--bench-threads N, default 1).
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+LIBRARIES = ("csoftmax", "torch", "numpy")
+CASES = (
+    ("cross_entropy", (1024, 1000)),
+    ("cross_entropy", (64, 32000)),
+    ("nll_loss", (1024, 1000)),
+    ("binary_cross_entropy_with_logits", (1024, 1000)),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _inputs(loss, shape):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    if loss == "binary_cross_entropy_with_logits":
+        target = (rng.random(shape) < 0.3).astype(np.float32)
+    else:
+        target = rng.integers(0, shape[1], shape[0])
+    if loss == "nll_loss":
+        x = x - np.log(np.exp(x.astype(np.float64)).sum(1, keepdims=True)).astype(np.float32)
+    return x, target
+
+
+def _numpy_loss(loss, x, target):
+    """(mean loss, gradient) by the textbook formulas, in x's dtype."""
+    rows = np.arange(x.shape[0])
+    if loss == "cross_entropy":
+        shifted = x - x.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        value = np.mean(np.log(s)[:, 0] - shifted[rows, target])
+        grad = e / s
+        grad[rows, target] -= 1
+        return value, grad / x.shape[0]
+    if loss == "nll_loss":
+        grad = np.zeros_like(x)
+        grad[rows, target] = -1 / x.shape[0]
+        return -np.mean(x[rows, target]), grad
+    softplus = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    value = np.mean(softplus - target * x)
+    sigmoid = np.exp(x - softplus)
+    return value, (sigmoid - target) / x.size
+
+
+@functools.lru_cache(maxsize=1)
+def _expected(loss, shape):
+    x, target = _inputs(loss, shape)
+    value, grad = _numpy_loss(loss, x.astype(np.float64), target)
+    return value, grad
+
+
+def _call(library, loss, x, target, threads):
+    if library == "csoftmax":
+        import csoftmax
+
+        threads_kw = {"num_threads": threads} if loss == "cross_entropy" else {}
+        return getattr(csoftmax, loss)(x, target, return_grad=True, **threads_kw)
+    if library == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        xt = torch.from_numpy(x).requires_grad_(True)
+        value = getattr(F, loss)(xt, torch.from_numpy(target))
+        value.backward()
+        return value.detach().numpy(), xt.grad.numpy()
+    return _numpy_loss(loss, x, target)
+
+
+def _check(result, expected, x):
+    value, grad = result
+    expected_value, expected_grad = expected
+    spread = float(np.abs(x).max())
+    assert abs(float(value) - expected_value) <= 1e-5 * max(1.0, spread)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-6 / x.shape[0])
+
+
+def _make_benchmark(loss, shape):
+    @pytest.mark.benchmark(group=f"{loss} loss+grad {'x'.join(map(str, shape))} float32")
+    @pytest.mark.parametrize("library", LIBRARIES)
+    def bench(benchmark, library, bench_threads):
+        if library == "torch":
+            pytest.importorskip("torch")
+        x, target = _inputs(loss, shape)
+        run = functools.partial(_call, library, loss, x, target, bench_threads)
+        _check(run(), _expected(loss, shape), x)
+        benchmark(run)
+
+    bench.__name__ = f"test_{loss}_{'x'.join(map(str, shape))}_float32"
+    return bench
+
+
+for _loss, _shape in CASES:
+    _bench = _make_benchmark(_loss, _shape)
+    globals()[_bench.__name__] = _bench
