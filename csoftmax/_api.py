@@ -187,8 +187,8 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
     >>> csoftmax.softmax(np.array([1.0, 2.0, 3.0]))
     array([0.09003057, 0.24472847, 0.66524096])
     >>> csoftmax.softmax(np.array([[1.0, 1.0], [0.0, 50.0]]), axis=0)
-    array([[1.00000000e+00, 1.92874985e-22],
-           [3.67879441e-01, 1.00000000e+00]])
+    array([[7.31058579e-01, 5.24288566e-22],
+           [2.68941421e-01, 1.00000000e+00]])
     >>> csoftmax.softmax([0.0, 1.0, 2.0], where=[True, True, False])
     array([0.26894142, 0.73105858, 0.        ])
     """

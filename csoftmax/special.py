@@ -44,7 +44,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     >>> import numpy as np
     >>> from csoftmax.special import logsumexp
     >>> float(logsumexp(np.arange(10)))
-    9.458675145387082
+    9.45862974442671
     >>> logsumexp([1, 2], b=[1, -1], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
