@@ -15,7 +15,7 @@ cnp.import_array()
 
 cdef extern from "csoftmax.h" nogil:
     int CSM_LOG, CSM_MASKED, CSM_RETURN_SIGN
-    int CSM_ISA_BASELINE, CSM_ISA_AVX2, CSM_ISA_AVX512, CSM_ISA_COUNT
+    int CSM_ISA_BASELINE, CSM_ISA_AVX2, CSM_ISA_AVX512, CSM_ISA_COUNT, CSM_HUGE_ROW
     ctypedef struct csm_kernel_table:
         const char *name
         void (*norm_rows_f32)(const float *x, Py_ssize_t x_row_step, float *y, Py_ssize_t y_row_step,
@@ -26,6 +26,10 @@ cdef extern from "csoftmax.h" nogil:
                              float *sign, Py_ssize_t rows, Py_ssize_t n, int flags) noexcept nogil
         void (*lse_cols_f32)(const float *x, Py_ssize_t x_step, const float *b, float *result,
                              float *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
+        void (*norm_huge_row_f32)(const float *x, float *y, Py_ssize_t n, float scale, int flags,
+                                  int threads) noexcept nogil
+        void (*lse_huge_row_f32)(const float *x, const float *b, Py_ssize_t n, int flags,
+                                 int threads, float *result, float *sign) noexcept nogil
         void (*exp_f32)(const float *x, float *y, Py_ssize_t n) noexcept nogil
         void (*norm_rows_f64)(const double *x, Py_ssize_t x_row_step, double *y, Py_ssize_t y_row_step,
                            Py_ssize_t rows, Py_ssize_t n, double scale, int flags) noexcept nogil
@@ -35,6 +39,10 @@ cdef extern from "csoftmax.h" nogil:
                              double *sign, Py_ssize_t rows, Py_ssize_t n, int flags) noexcept nogil
         void (*lse_cols_f64)(const double *x, Py_ssize_t x_step, const double *b, double *result,
                              double *sign, Py_ssize_t n, Py_ssize_t width, int flags) noexcept nogil
+        void (*norm_huge_row_f64)(const double *x, double *y, Py_ssize_t n, double scale, int flags,
+                                  int threads) noexcept nogil
+        void (*lse_huge_row_f64)(const double *x, const double *b, Py_ssize_t n, int flags,
+                                 int threads, double *result, double *sign) noexcept nogil
         void (*exp_f64)(const double *x, double *y, Py_ssize_t n) noexcept nogil
     int csm_isa_usable(int level)
     int csm_isa_compiled(int level)
@@ -113,9 +121,19 @@ cdef void _norm_rows(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y
                      Py_ssize_t rows, Py_ssize_t n, real scale, int flags,
                      int num_threads) noexcept nogil:
     """Rows split into one contiguous range per thread (deterministic: a row's
-    result does not depend on which thread computes it)."""
+    result does not depend on which thread computes it); rows of CSM_HUGE_ROW
+    or more elements one at a time, each split over the threads."""
     cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
+    cdef Py_ssize_t t, lo, hi, r
+    if n >= CSM_HUGE_ROW:
+        for r in range(rows):
+            if real is float:
+                kernels.norm_huge_row_f32(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
+                                          num_threads)
+            else:
+                kernels.norm_huge_row_f64(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
+                                          num_threads)
+        return
     if threads == 1:  # no parallel region: it costs microseconds on small inputs
         if real is float:
             kernels.norm_rows_f32(x, x_row_step, y, y_row_step, rows, n, scale, flags)
@@ -210,9 +228,18 @@ cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *r
                     real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
                     int num_threads) noexcept nogil:
     """logsumexp rows (weights b in x's layout, or NULL) split into one contiguous
-    range per thread."""
+    range per thread; huge rows one at a time over the threads, as _norm_rows."""
     cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
+    cdef Py_ssize_t t, lo, hi, r
+    if n >= CSM_HUGE_ROW:
+        for r in range(rows):
+            if real is float:
+                kernels.lse_huge_row_f32(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
+                                         flags, num_threads, result + r, sign + r if sign else NULL)
+            else:
+                kernels.lse_huge_row_f64(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
+                                         flags, num_threads, result + r, sign + r if sign else NULL)
+        return
     if threads == 1:
         if real is float:
             kernels.lse_rows_f32(x, x_row_step, b, result, sign, rows, n, flags)

@@ -29,6 +29,10 @@
 #define CSM_ISA_AVX512 2
 #define CSM_ISA_COUNT 3
 
+/* Rows at least this long are split over threads (norm_huge_row, lse_huge_row);
+ * equal to HUGE_ROW in kernels_impl.h. */
+#define CSM_HUGE_ROW (1 << 16)
+
 #define CSM_DECLARE_KERNELS(T, SUF)                                                        \
     void (*norm_rows_##SUF)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,  \
                             ptrdiff_t rows, ptrdiff_t n, T scale, int flags);              \
@@ -38,6 +42,11 @@
                            T *sign, ptrdiff_t rows, ptrdiff_t n, int flags);               \
     void (*lse_cols_##SUF)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,   \
                            ptrdiff_t n, ptrdiff_t width, int flags);               \
+    /* one row of n >= CSM_HUGE_ROW elements, split over `threads` OpenMP threads */    \
+    void (*norm_huge_row_##SUF)(const T *x, T *y, ptrdiff_t n, T scale, int flags,       \
+                                int threads);                                            \
+    void (*lse_huge_row_##SUF)(const T *x, const T *b, ptrdiff_t n, int flags,           \
+                               int threads, T *result, T *sign);                         \
     void (*exp_##SUF)(const T *x, T *y, ptrdiff_t n); /* elementwise, for tests */
 
 typedef struct csm_kernel_table {

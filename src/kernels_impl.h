@@ -434,6 +434,93 @@ static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, p
                                width - c < MAX_SLICES ? width - c : MAX_SLICES, scale, flags);
 }
 
+/* ---------- one huge row over threads ---------- */
+
+/*
+ * A row of at least HUGE_ROW elements is cut into chunks whose size depends on
+ * n only (at most MAX_CHUNKS of them, each a whole number of ROW_BLOCKs): each
+ * pass runs over the chunks in parallel and the chunks' partial max, min and
+ * sums are combined in chunk order, so results are the same for any thread
+ * count.
+ */
+#define HUGE_ROW CSM_HUGE_ROW
+#define MAX_CHUNKS 256
+
+CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
+    ptrdiff_t size = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
+    size = size < (1 << 14) ? (1 << 14) : size;
+    return (size + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+}
+
+/* max and min of a huge row (b as in row_range), over threads. */
+static void K(huge_row_range)(const T *x, const T *b, ptrdiff_t n, int threads, T *max, T *min) {
+    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
+    T maxes[MAX_CHUNKS], mins[MAX_CHUNKS];
+    ptrdiff_t k;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (k = 0; k < chunks; k++) {
+        ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+        K(row_range)(x + start, b ? b + start : NULL, len, &maxes[k], &mins[k]);
+    }
+    *max = maxes[0], *min = mins[0];
+    for (k = 1; k < chunks; k++) {
+        *max = maxes[k] > *max ? maxes[k] : *max;
+        *min = mins[k] < *min ? mins[k] : *min;
+    }
+}
+
+/* Pass 2 of a huge row: softmax sums (exps stored in y) or the log split. */
+static void K(huge_row_sums)(const T *x, const T *b, T *y, ptrdiff_t n, T m, T scale,
+                             int normal, int log_mode, int threads, double *total,
+                             double *count) {
+    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
+    double totals[MAX_CHUNKS], counts[MAX_CHUNKS];
+    ptrdiff_t k;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (k = 0; k < chunks; k++) {
+        ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+        const T *xk = x + start, *bk = b ? b + start : NULL;
+        if (log_mode && normal) K(row_split)(xk, bk, len, m, scale, 1, &totals[k], &counts[k]);
+        else if (log_mode) K(row_split)(xk, bk, len, m, scale, 0, &totals[k], &counts[k]);
+        else if (normal) totals[k] = K(row_sum)(xk, y + start, len, m, scale, 1);
+        else totals[k] = K(row_sum)(xk, y + start, len, m, scale, 0);
+    }
+    *total = *count = 0;
+    for (k = 0; k < chunks; k++) {
+        *total += totals[k];
+        if (log_mode) *count += counts[k];
+    }
+}
+
+static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, int threads) {
+    const int log_mode = flags & CSM_LOG;
+    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
+    T m, min, fill;
+    ptrdiff_t k;
+    K(huge_row_range)(x, NULL, n, threads, &m, &min);
+    if (K(norm_fill)(m, x, 1, n, flags, &fill)) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (k = 0; k < n; k++) y[k] = fill;
+        return;
+    }
+    double total, count;
+    K(huge_row_sums)(x, NULL, y, n, m, scale, K(exps_normal)(min, m, scale), log_mode, threads,
+                     &total, &count);
+    VT factor = V(splat)(log_mode ? 0 : (T)(1 / total));
+    VT shift = V(splat)(log_mode ? (T)K(log_norm)(total, count) : 0);
+    VT vm = V(splat)(m), vscale = V(splat)(scale);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (k = 0; k < chunks; k++) {
+        ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+        const T *xk = x + start;
+        T *yk = y + start;
+#define FINISH_STEP(i, valid, u) \
+    K(finish_step)(xk + (i), 1, yk + (i), 1, valid, vm, vscale, factor, shift, log_mode)
+        ROW_LOOP(len, FINISH_STEP);
+#undef FINISH_STEP
+    }
+}
+
 /* ---------- logsumexp ---------- */
 
 /*
@@ -531,6 +618,18 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,
         if (!isfinite(m) || !K(lse_finish)(m, rest, count, flags, result + r, sign_r))
             K(lse_direct)(xr, 1, br, 1, n, flags, result + r, sign_r);
     }
+}
+
+static void K(lse_huge_row)(const T *x, const T *b, ptrdiff_t n, int flags, int threads,
+                            T *result, T *sign) {
+    T m, min;
+    double rest = 0, count = 0;
+    K(huge_row_range)(x, b, n, threads, &m, &min);
+    if (isfinite(m))
+        K(huge_row_sums)(x, b, NULL, n, m, 1, K(exps_normal)(min, m, 1), 1, threads, &rest,
+                         &count);
+    if (!isfinite(m) || !K(lse_finish)(m, rest, count, flags, result, sign))
+        K(lse_direct)(x, 1, b, 1, n, flags, result, sign);
 }
 
 static void K(lse_cols)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,

@@ -18,6 +18,8 @@
 #undef MAX_VECTORS
 #undef SLICES_LOOP
 #undef SHORT_ROWS_GROUP
+#undef HUGE_ROW
+#undef MAX_CHUNKS
 #undef T
 #undef SUF
 #undef VT

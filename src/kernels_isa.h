@@ -20,7 +20,8 @@
 #include "kernels_instance.h"
 
 #define CSM_TABLE_ENTRIES(SUF) \
-    norm_rows_##SUF, norm_cols_##SUF, lse_rows_##SUF, lse_cols_##SUF, exp_array_##SUF
+    norm_rows_##SUF, norm_cols_##SUF, lse_rows_##SUF, lse_cols_##SUF, norm_huge_row_##SUF, \
+        lse_huge_row_##SUF, exp_array_##SUF
 
 static const csm_kernel_table table = {
     CSM_ISA_NAME_STR,
