@@ -147,6 +147,11 @@ def _normalize_fast(x, num_threads, log):
     return y
 
 
+def _is_plain_call(axis, temperature, where, dtype, out, num_threads):
+    return (axis == -1 and temperature == 1.0 and where is None and dtype is None
+            and out is None and num_threads is None)
+
+
 def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, num_threads=None):
     """Softmax of `x` along `axis`: exp(x) / sum(exp(x)), computed stably.
 
@@ -192,6 +197,10 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
     >>> csoftmax.softmax([0.0, 1.0, 2.0], where=[True, True, False])
     array([0.26894142, 0.73105858, 0.        ])
     """
+    if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
+        y = _core.normalize_small(x, False)
+        if y is not None:
+            return y
     if _takes_fast_path(x, axis, temperature, where, dtype, out):
         return _normalize_fast(x, num_threads, log=False)
     return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=False)
@@ -216,6 +225,10 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None
     >>> csoftmax.log_softmax(np.array([1.0, 2.0]), temperature=0.5)
     array([-2.12692801, -0.12692801])
     """
+    if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
+        y = _core.normalize_small(x, True)
+        if y is not None:
+            return y
     if _takes_fast_path(x, axis, temperature, where, dtype, out):
         return _normalize_fast(x, num_threads, log=True)
     return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=True)

@@ -168,6 +168,40 @@ def normalize_last_axis(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads)
                        rows, n, <double>1, flags, num_threads)
 
 
+# Inputs below this many elements run on one thread (csoftmax._threads agrees).
+SMALL_INPUT = 1 << 16
+
+
+def normalize_small(object x, bint log):
+    """softmax/log_softmax over the last axis of a small array in one call, or
+    None where x is not a native, aligned, C-contiguous float32/float64 ndarray
+    of 1 to SMALL_INPUT elements (the caller then takes the general path).
+    Checks and allocation happen here, in C: on tiny inputs they are the cost."""
+    cdef cnp.ndarray arr, y
+    if not cnp.PyArray_CheckExact(x):
+        return None
+    arr = <cnp.ndarray>x
+    cdef int typenum = cnp.PyArray_TYPE(arr)
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or arr.ndim == 0:
+        return None
+    if not (cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr)):
+        return None
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
+    if size == 0 or size >= SMALL_INPUT:
+        return None
+    y = cnp.PyArray_EMPTY(arr.ndim, arr.shape, typenum, 0)
+    cdef Py_ssize_t n = arr.shape[arr.ndim - 1]
+    cdef int flags = CSM_LOG if log else 0
+    cdef void *xp = cnp.PyArray_DATA(arr)
+    cdef void *yp = cnp.PyArray_DATA(y)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            kernels.norm_rows_f32(<const float *>xp, n, <float *>yp, n, size // n, n, 1, flags)
+        else:
+            kernels.norm_rows_f64(<const double *>xp, n, <double *>yp, n, size // n, n, 1, flags)
+    return y
+
+
 def normalize(const real[:, :, :] x, real[:, :, :] y, bint log, double scale, bint masked,
               int num_threads):
     """softmax (log=False) or log_softmax of x over axis 1 into y.

@@ -4,7 +4,8 @@ import os
 
 from . import _core
 
-# Below this many elements per thread, starting threads costs more than it saves.
+# Below this many elements per thread, starting threads costs more than it saves
+# (so inputs below _core.SMALL_INPUT = twice this run on one thread).
 MIN_ELEMENTS_PER_THREAD = 1 << 15
 
 _user_default = None
@@ -68,4 +69,6 @@ def threads_for_call(num_threads, elements):
     throttled so that small inputs stay on one thread."""
     if num_threads is not None:
         return _check_count(num_threads, "num_threads")
+    if elements < 2 * MIN_ELEMENTS_PER_THREAD:  # the common small call: skip the lookups
+        return 1
     return max(1, min(get_num_threads(), elements // MIN_ELEMENTS_PER_THREAD))
