@@ -148,8 +148,23 @@ def _normalize_fast(x, num_threads, log):
 
 
 def _is_plain_call(axis, temperature, where, dtype, out, num_threads):
+    """No options but perhaps a valid thread count (small inputs use one thread)."""
     return (axis == -1 and temperature == 1.0 and where is None and dtype is None
-            and out is None and num_threads is None)
+            and out is None
+            and (num_threads is None or (type(num_threads) is int and num_threads >= 1)))
+
+
+def _dispatch(x, axis, temperature, where, dtype, out, num_threads, log):
+    """softmax or log_softmax by the cheapest path that applies: small plain
+    inputs in one compiled call, contiguous last-axis input without the layout
+    machinery, anything else through _normalize."""
+    if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
+        y = _core.normalize_small(x, log)
+        if y is not None:
+            return y
+    if _takes_fast_path(x, axis, temperature, where, dtype, out):
+        return _normalize_fast(x, num_threads, log)
+    return _normalize(x, axis, temperature, where, dtype, out, num_threads, log)
 
 
 def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, num_threads=None):
@@ -197,13 +212,7 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
     >>> csoftmax.softmax([0.0, 1.0, 2.0], where=[True, True, False])
     array([0.26894142, 0.73105858, 0.        ])
     """
-    if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
-        y = _core.normalize_small(x, False)
-        if y is not None:
-            return y
-    if _takes_fast_path(x, axis, temperature, where, dtype, out):
-        return _normalize_fast(x, num_threads, log=False)
-    return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=False)
+    return _dispatch(x, axis, temperature, where, dtype, out, num_threads, log=False)
 
 
 def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None,
@@ -225,13 +234,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None
     >>> csoftmax.log_softmax(np.array([1.0, 2.0]), temperature=0.5)
     array([-2.12692801, -0.12692801])
     """
-    if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
-        y = _core.normalize_small(x, True)
-        if y is not None:
-            return y
-    if _takes_fast_path(x, axis, temperature, where, dtype, out):
-        return _normalize_fast(x, num_threads, log=True)
-    return _normalize(x, axis, temperature, where, dtype, out, num_threads, log=True)
+    return _dispatch(x, axis, temperature, where, dtype, out, num_threads, log=True)
 
 
 def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=None, dtype=None,
