@@ -437,14 +437,22 @@ static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, p
 /* ---------- one huge row over threads ---------- */
 
 /*
- * A row of at least HUGE_ROW elements is cut into chunks whose size depends on
- * n only (at most MAX_CHUNKS of them, each a whole number of ROW_BLOCKs): each
- * pass runs over the chunks in parallel and the chunks' partial max, min and
- * sums are combined in chunk order, so results are the same for any thread
- * count.
+ * A row of at least HUGE_ROW elements (beyond the caches) is cut into chunks
+ * whose size depends on n only (at most MAX_CHUNKS of them, each a whole number
+ * of ROW_BLOCKs, small enough for L2). Pass A, over the chunks in parallel:
+ * each chunk's own max m_k and its sums relative to m_k, read while the chunk
+ * is in cache (softmax stores its exps in y). The partial (max, sums) are then
+ * merged in chunk order, rescaled by exp(scale (m_k - M)): an online max/sum,
+ * so the row is read from memory once before the write pass B. Results do not
+ * depend on the thread count.
  */
 #define HUGE_ROW CSM_HUGE_ROW
 #define MAX_CHUNKS 256
+
+typedef struct {
+    T max;
+    double total, count; /* softmax: total; log, logsumexp: rest and count */
+} K(chunk_part);
 
 CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
     ptrdiff_t size = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
@@ -452,70 +460,93 @@ CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
     return (size + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
 }
 
-/* max and min of a huge row (b as in row_range), over threads. */
-static void K(huge_row_range)(const T *x, const T *b, ptrdiff_t n, int threads, T *max, T *min) {
-    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
-    T maxes[MAX_CHUNKS], mins[MAX_CHUNKS];
-    ptrdiff_t k;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (k = 0; k < chunks; k++) {
-        ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
-        K(row_range)(x + start, b ? b + start : NULL, len, &maxes[k], &mins[k]);
+/* Pass A over one chunk. Chunks of all -inf add nothing (and store exps 0). */
+CSM_INLINE K(chunk_part) K(chunk_pass)(const T *x, const T *b, T *y, ptrdiff_t len, T scale,
+                                       int sums_only_split) {
+    K(chunk_part) part = {0, 0, 0};
+    T min;
+    K(row_range)(x, b, len, &part.max, &min);
+    if (part.max == -(T)INFINITY) {
+        if (!sums_only_split)
+            for (ptrdiff_t i = 0; i < len; i++) y[i] = 0;
+        return part;
     }
-    *max = maxes[0], *min = mins[0];
-    for (k = 1; k < chunks; k++) {
-        *max = maxes[k] > *max ? maxes[k] : *max;
-        *min = mins[k] < *min ? mins[k] : *min;
-    }
+    int normal = K(exps_normal)(min, part.max, scale);
+    if (sums_only_split && normal)
+        K(row_split)(x, b, len, part.max, scale, 1, &part.total, &part.count);
+    else if (sums_only_split)
+        K(row_split)(x, b, len, part.max, scale, 0, &part.total, &part.count);
+    else if (normal) part.total = K(row_sum)(x, y, len, part.max, scale, 1);
+    else part.total = K(row_sum)(x, y, len, part.max, scale, 0);
+    return part;
 }
 
-/* Pass 2 of a huge row: softmax sums (exps stored in y) or the log split. */
-static void K(huge_row_sums)(const T *x, const T *b, T *y, ptrdiff_t n, T m, T scale,
-                             int normal, int log_mode, int threads, double *total,
-                             double *count) {
+/* Pass A over a huge row; returns the number of chunks and the row's max. */
+static ptrdiff_t K(huge_row_parts)(const T *x, const T *b, T *y, ptrdiff_t n, T scale, int split,
+                                   int threads, K(chunk_part) parts[MAX_CHUNKS], T *max) {
     const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
-    double totals[MAX_CHUNKS], counts[MAX_CHUNKS];
     ptrdiff_t k;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (k = 0; k < chunks; k++) {
         ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
-        const T *xk = x + start, *bk = b ? b + start : NULL;
-        if (log_mode && normal) K(row_split)(xk, bk, len, m, scale, 1, &totals[k], &counts[k]);
-        else if (log_mode) K(row_split)(xk, bk, len, m, scale, 0, &totals[k], &counts[k]);
-        else if (normal) totals[k] = K(row_sum)(xk, y + start, len, m, scale, 1);
-        else totals[k] = K(row_sum)(xk, y + start, len, m, scale, 0);
+        parts[k] = K(chunk_pass)(x + start, b ? b + start : NULL, split ? NULL : y + start, len,
+                                 scale, split);
     }
-    *total = *count = 0;
-    for (k = 0; k < chunks; k++) {
-        *total += totals[k];
-        if (log_mode) *count += counts[k];
+    *max = parts[0].max;
+    for (k = 1; k < chunks; k++) *max = parts[k].max > *max ? parts[k].max : *max;
+    return chunks;
+}
+
+/* The split sums (rest, count) of a row relative to its max m, from its chunks'. */
+static void K(merge_split)(const K(chunk_part) *parts, ptrdiff_t chunks, T m, T scale,
+                           double *rest, double *count) {
+    *rest = *count = 0;
+    for (ptrdiff_t k = 0; k < chunks; k++) {
+        if (parts[k].max == m) {
+            *rest += parts[k].total;
+            *count += parts[k].count;
+        } else if (parts[k].max != -(T)INFINITY) { /* all its terms are off the max */
+            *rest += (parts[k].total + parts[k].count) * exp(((double)parts[k].max - m) * scale);
+        }
     }
 }
 
 static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, int threads) {
     const int log_mode = flags & CSM_LOG;
-    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
-    T m, min, fill;
-    ptrdiff_t k;
-    K(huge_row_range)(x, NULL, n, threads, &m, &min);
-    if (K(norm_fill)(m, x, 1, n, flags, &fill)) {
+    const ptrdiff_t size = K(chunk_size)(n);
+    K(chunk_part) parts[MAX_CHUNKS];
+    double factors[MAX_CHUNKS];
+    T m, fill;
+    ptrdiff_t k, chunks = K(huge_row_parts)(x, NULL, y, n, scale, log_mode, threads, parts, &m);
+    int filled = K(norm_fill)(m, x, 1, n, flags, &fill);
+    if (!filled && !log_mode && m == -(T)INFINITY) filled = 1, fill = (T)NAN; /* SciPy: nan */
+    if (filled) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (k = 0; k < n; k++) y[k] = fill;
         return;
     }
-    double total, count;
-    K(huge_row_sums)(x, NULL, y, n, m, scale, K(exps_normal)(min, m, scale), log_mode, threads,
-                     &total, &count);
-    VT factor = V(splat)(log_mode ? 0 : (T)(1 / total));
-    VT shift = V(splat)(log_mode ? (T)K(log_norm)(total, count) : 0);
-    VT vm = V(splat)(m), vscale = V(splat)(scale);
+    double shift = 0; /* a max of +inf leaves scale (x - m) nan or -inf whatever the shift */
+    if (log_mode && isfinite(m)) {
+        double rest, count;
+        K(merge_split)(parts, chunks, m, scale, &rest, &count);
+        shift = K(log_norm)(rest, count);
+    } else if (!log_mode) {
+        double total = 0;
+        for (k = 0; k < chunks; k++) {
+            factors[k] = exp(((double)parts[k].max - m) * scale);
+            total += parts[k].total * factors[k];
+        }
+        for (k = 0; k < chunks; k++) factors[k] /= total;
+    }
+    VT vm = V(splat)(m), vscale = V(splat)(scale), vshift = V(splat)((T)shift);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (k = 0; k < chunks; k++) {
         ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
         const T *xk = x + start;
         T *yk = y + start;
+        VT factor = V(splat)(log_mode ? 0 : (T)factors[k]);
 #define FINISH_STEP(i, valid, u) \
-    K(finish_step)(xk + (i), 1, yk + (i), 1, valid, vm, vscale, factor, shift, log_mode)
+    K(finish_step)(xk + (i), 1, yk + (i), 1, valid, vm, vscale, factor, vshift, log_mode)
         ROW_LOOP(len, FINISH_STEP);
 #undef FINISH_STEP
     }
@@ -622,12 +653,11 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,
 
 static void K(lse_huge_row)(const T *x, const T *b, ptrdiff_t n, int flags, int threads,
                             T *result, T *sign) {
-    T m, min;
-    double rest = 0, count = 0;
-    K(huge_row_range)(x, b, n, threads, &m, &min);
-    if (isfinite(m))
-        K(huge_row_sums)(x, b, NULL, n, m, 1, K(exps_normal)(min, m, 1), 1, threads, &rest,
-                         &count);
+    K(chunk_part) parts[MAX_CHUNKS];
+    T m;
+    double rest, count;
+    ptrdiff_t chunks = K(huge_row_parts)(x, b, NULL, n, 1, 1, threads, parts, &m);
+    if (isfinite(m)) K(merge_split)(parts, chunks, m, 1, &rest, &count);
     if (!isfinite(m) || !K(lse_finish)(m, rest, count, flags, result, sign))
         K(lse_direct)(x, 1, b, 1, n, flags, result, sign);
 }
