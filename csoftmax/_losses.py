@@ -421,7 +421,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     w = None if weight is None else _class_weights(weight, C, np.float64)
     threads = threads_for_call(num_threads, labels.size)
     geometry = Reduction(x.shape, (class_axis,))
-    x3 = geometry.view3(x)
+    x3 = _strided_view(x, geometry.shape3)  # one entry per row is read: any strides do
     if x3 is None:
         x3 = np.ascontiguousarray(x).reshape(geometry.shape3)
     row_losses = np.empty(labels.size, np.float64)
@@ -453,25 +453,34 @@ def _flat_block(a, lo, hi, dtype):
     return np.ascontiguousarray(block, dtype=dtype)
 
 
-def _grid_operand(b, rows, n):
-    """(array, row_step, col_step) addressing the broadcast operand b (of the
-    logits' shape) on the (rows, n) grid without a copy, or None if its strides
-    do not allow that."""
-    if not (b.flags.aligned and b.dtype.isnative):
+def _strided_view(a, shape):
+    """a reshaped to `shape` without a copy, if its strides allow that and are
+    whole, aligned elements; else None."""
+    if not (a.flags.aligned and a.dtype.isnative):
         return None
     try:
-        view = np.reshape(b, (rows, n), copy=False)
+        view = np.reshape(a, shape, copy=False)
     except TypeError:  # pragma: no cover - NumPy < 2.1 has no copy=
-        view = b.view()
+        view = a.view()
         try:
-            view.shape = (rows, n)
+            view.shape = shape
         except AttributeError:
             return None
     except ValueError:
         return None
+    return view if all(s % a.itemsize == 0 for s in view.strides) else None
+
+
+def _grid_operand(b, rows, n):
+    """(array, row_step, col_step) addressing the broadcast operand b (of the
+    logits' shape) on the (rows, n) grid without a copy, or None if its strides
+    do not allow that."""
+    view = _strided_view(b, (rows, n))
+    if view is None:
+        return None
     item = b.itemsize
     row_stride, col_stride = view.strides
-    if row_stride % item or col_stride not in (0, item):
+    if n > 1 and col_stride not in (0, item):
         return None
     return view, row_stride // item, (col_stride // item if n > 1 else 0)
 
