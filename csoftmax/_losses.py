@@ -738,10 +738,11 @@ def _backward(grad_output, output, axis, out, log, num_threads):
         result, out3 = geometry.new_output(y.dtype)
     threads = threads_for_call(num_threads, y.size)
     _core.softmax_backward(g3, y3, out3, log, threads)
+    if result is out:
+        return out
     result = result.reshape(y.shape)
     if out is not None:
-        if result is not out:
-            np.copyto(out, result, casting="unsafe")
+        np.copyto(out, result, casting="unsafe")
         return out
     return result.astype(rdtype, copy=False)
 
