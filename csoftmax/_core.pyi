@@ -35,3 +35,20 @@ def cross_entropy_prob_rows(x: Floats, target: Floats, class_weight: NDArray[np.
 def entropy_rows(x: Floats, result: NDArray[np.float64], num_threads: int) -> None: ...
 SMALL_INPUT: int
 def normalize_small(x: object, log: bool) -> Floats | None: ...
+
+# element-wise losses, NLL, backward functions (_loss_core.pxi)
+ELEM_BCE: int
+ELEM_SIGMOID_FOCAL: int
+ELEM_KL: int
+ELEM_KL_LOG: int
+ELEM_CHUNK: int
+def elementwise_loss(kind: int, x: Floats, target: Floats, n: int, weight: Floats | None,
+                     w_row_step: int, w_col_step: int, pos_weight: Floats | None,
+                     pw_row_step: int, pw_col_step: int, gamma: float, alpha: float,
+                     grad_scale: float, loss: Floats | None, grad: Floats | None,
+                     num_threads: int) -> float: ...
+def logistic(x: Floats, y: Floats, log: bool, num_threads: int) -> None: ...
+def nll_rows(x: Floats, labels: NDArray[np.int64], class_weight: NDArray[np.float64] | None,
+             ignore_index: int, loss: NDArray[np.float64] | None, grad: Floats | None,
+             grad_scale: float, num_threads: int) -> float: ...
+def softmax_backward(g: Floats, y: Floats, out: Floats, log: bool, num_threads: int) -> None: ...

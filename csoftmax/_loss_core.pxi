@@ -5,8 +5,28 @@
 # the per-row results (and gradients) do not depend on the thread count.
 
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 
 cdef extern from "loss.h" nogil:
+    enum:
+        CSM_ELEM_CHUNK
+        CSM_BWD_COLS
+        CSM_BCE
+        CSM_SIGMOID_FOCAL
+        CSM_KL
+        CSM_KL_LOG
+    ctypedef struct csm_operand:
+        const void *data
+        Py_ssize_t row_step
+        Py_ssize_t col_step
+    ctypedef struct csm_elem_params:
+        int kind
+        Py_ssize_t n
+        csm_operand weight
+        csm_operand pos_weight
+        double gamma
+        double alpha
+        double grad_scale
     ctypedef struct csm_ce_params:
         int64_t ignore_index
         double smoothing
@@ -37,6 +57,36 @@ cdef extern from "loss.h" nogil:
                                  double *grad, Py_ssize_t grad_row_step) noexcept nogil
         void (*entropy_rows_f64)(const double *x, Py_ssize_t x_row_step, Py_ssize_t rows,
                                  Py_ssize_t n, double *result) noexcept nogil
+        double (*elem_loss_f32)(const float *x, const float *t, Py_ssize_t lo, Py_ssize_t hi,
+                                const csm_elem_params *params, float *loss,
+                                float *grad) noexcept nogil
+        double (*elem_loss_f64)(const double *x, const double *t, Py_ssize_t lo, Py_ssize_t hi,
+                                const csm_elem_params *params, double *loss,
+                                double *grad) noexcept nogil
+        void (*logistic_rows_f32)(const float *x, float *y, Py_ssize_t n, int log) noexcept nogil
+        void (*logistic_rows_f64)(const double *x, double *y, Py_ssize_t n, int log) noexcept nogil
+        double (*nll_rows_f32)(const float *x, Py_ssize_t outer_step, Py_ssize_t class_step,
+                               Py_ssize_t inner_step, Py_ssize_t C, Py_ssize_t inner,
+                               const int64_t *labels, const double *w, int64_t ignore_index,
+                               Py_ssize_t lo, Py_ssize_t hi, double grad_scale, double *loss,
+                               float *grad) noexcept nogil
+        double (*nll_rows_f64)(const double *x, Py_ssize_t outer_step, Py_ssize_t class_step,
+                               Py_ssize_t inner_step, Py_ssize_t C, Py_ssize_t inner,
+                               const int64_t *labels, const double *w, int64_t ignore_index,
+                               Py_ssize_t lo, Py_ssize_t hi, double grad_scale, double *loss,
+                               double *grad) noexcept nogil
+        void (*softmax_bwd_rows_f32)(const float *g, Py_ssize_t g_row_step, const float *y,
+                                     Py_ssize_t y_row_step, float *out, Py_ssize_t out_row_step,
+                                     Py_ssize_t rows, Py_ssize_t n, int log) noexcept nogil
+        void (*softmax_bwd_rows_f64)(const double *g, Py_ssize_t g_row_step, const double *y,
+                                     Py_ssize_t y_row_step, double *out, Py_ssize_t out_row_step,
+                                     Py_ssize_t rows, Py_ssize_t n, int log) noexcept nogil
+        void (*softmax_bwd_cols_f32)(const float *g, Py_ssize_t g_step, const float *y,
+                                     Py_ssize_t y_step, float *out, Py_ssize_t out_step,
+                                     Py_ssize_t n, Py_ssize_t width, int log) noexcept nogil
+        void (*softmax_bwd_cols_f64)(const double *g, Py_ssize_t g_step, const double *y,
+                                     Py_ssize_t y_step, double *out, Py_ssize_t out_step,
+                                     Py_ssize_t n, Py_ssize_t width, int log) noexcept nogil
     const csm_loss_table *csm_loss_isa_table(int level)
 
 cdef const csm_loss_table *loss_kernels = NULL
@@ -143,3 +193,206 @@ def entropy_rows(cnp.ndarray x, cnp.ndarray result, int num_threads):
                 loss_kernels.entropy_rows_f32(<const float *>xp + lo * n, n, hi - lo, n, rp + lo)
             else:
                 loss_kernels.entropy_rows_f64(<const double *>xp + lo * n, n, hi - lo, n, rp + lo)
+
+
+
+# ---------------------------------------------------------------- element-wise losses
+
+ELEM_BCE = CSM_BCE
+ELEM_SIGMOID_FOCAL = CSM_SIGMOID_FOCAL
+ELEM_KL = CSM_KL
+ELEM_KL_LOG = CSM_KL_LOG
+ELEM_CHUNK = CSM_ELEM_CHUNK
+
+
+cdef inline void _set_operand(csm_operand *o, object array, Py_ssize_t row_step,
+                              Py_ssize_t col_step):
+    o.data = _data_or_null(array)
+    o.row_step = row_step
+    o.col_step = col_step
+
+
+cdef inline double _elem_chunk(bint single, void *xp, void *tp, Py_ssize_t c, Py_ssize_t size,
+                               const csm_elem_params *params, void *lp,
+                               void *gp) noexcept nogil:
+    cdef Py_ssize_t lo = c * CSM_ELEM_CHUNK
+    cdef Py_ssize_t hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < size else size
+    if single:
+        return loss_kernels.elem_loss_f32(<const float *>xp, <const float *>tp, lo, hi, params,
+                                          <float *>lp, <float *>gp)
+    return loss_kernels.elem_loss_f64(<const double *>xp, <const double *>tp, lo, hi, params,
+                                      <double *>lp, <double *>gp)
+
+
+def elementwise_loss(int kind, cnp.ndarray x, cnp.ndarray target, Py_ssize_t n,
+                     object weight, Py_ssize_t w_row_step, Py_ssize_t w_col_step,
+                     object pos_weight, Py_ssize_t pw_row_step, Py_ssize_t pw_col_step,
+                     double gamma, double alpha, double grad_scale, object loss, object grad,
+                     int num_threads):
+    """An element-wise loss (ELEM_BCE, ELEM_SIGMOID_FOCAL, ELEM_KL, ELEM_KL_LOG) of
+    C-contiguous x and target (same size and dtype), seen as a (size / n, n)
+    grid. Returns the float64 sum of the losses, in chunks of ELEM_CHUNK elements
+    summed in order (the same for any thread count); writes the losses into
+    `loss` and the gradient times grad_scale into `grad` (C-contiguous, x's dtype)
+    unless they are None. BCE's weight and pos_weight (x's dtype, or None) hold
+    grid entry (r, j) at element r row_step + j col_step, col_step 0 or 1."""
+    cdef Py_ssize_t size = x.size
+    cdef Py_ssize_t chunks = (size + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK
+    cdef csm_elem_params params
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *tp = cnp.PyArray_DATA(target)
+    cdef void *lp = _data_or_null(loss)
+    cdef void *gp = _data_or_null(grad)
+    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
+    cdef int threads = _threads_for(chunks, num_threads)
+    cdef Py_ssize_t t, c, lo, hi
+    cdef double *partial
+    cdef double total = 0
+    params.kind = kind
+    params.n = n if n > 0 else 1
+    _set_operand(&params.weight, weight, w_row_step, w_col_step)
+    _set_operand(&params.pos_weight, pos_weight, pw_row_step, pw_col_step)
+    params.gamma = gamma
+    params.alpha = alpha
+    params.grad_scale = grad_scale
+    if size == 0:
+        return 0.0
+    partial = <double *>malloc(chunks * sizeof(double))
+    if partial == NULL:
+        raise MemoryError()
+    with nogil:
+        if threads == 1:
+            for c in range(chunks):
+                partial[c] = _elem_chunk(single, xp, tp, c, size, &params, lp, gp)
+        else:
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                for c in range(chunks * t // threads, chunks * (t + 1) // threads):
+                    partial[c] = _elem_chunk(single, xp, tp, c, size, &params, lp, gp)
+        for c in range(chunks):
+            total += partial[c]
+    free(partial)
+    return total
+
+
+def logistic(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
+    """sigmoid (log=False) or log_sigmoid (log=True) of C-contiguous x into
+    C-contiguous y (same size and dtype; may be x). Every element is computed
+    alone, so any split over threads gives the same bits."""
+    cdef Py_ssize_t size = x.size
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(y)
+    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
+    cdef int threads = _threads_for((size + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if size == 0:
+        return
+    with nogil:
+        for t in prange(threads, num_threads=threads, schedule='static'):
+            lo = size * t // threads
+            hi = size * (t + 1) // threads
+            if single:
+                loss_kernels.logistic_rows_f32(<const float *>xp + lo, <float *>yp + lo, hi - lo,
+                                               log)
+            else:
+                loss_kernels.logistic_rows_f64(<const double *>xp + lo, <double *>yp + lo,
+                                               hi - lo, log)
+
+
+# ---------------------------------------------------------------- NLL
+
+def nll_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight, long long ignore_index,
+             object loss, object grad, double grad_scale, int num_threads):
+    """NLL of the rows of x, an (outer, C, inner) float32/float64 array (any
+    aligned element strides), with int64 labels (outer * inner, validated) and
+    float64 class weights (C,) or None. Writes float64 per-row losses into `loss`
+    and -w_y grad_scale into the zeroed C-contiguous gradient `grad` (x's shape
+    and dtype) unless they are None. Returns the sum of the weights of the
+    non-ignored rows, in fixed chunks summed in order."""
+    cdef Py_ssize_t outer = x.shape[0], C = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t item = x.itemsize
+    cdef Py_ssize_t s0 = x.strides[0] // item, s1 = x.strides[1] // item, s2 = x.strides[2] // item
+    cdef Py_ssize_t rows = outer * inner
+    cdef Py_ssize_t chunks = (rows + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK
+    cdef const int64_t *lp = <const int64_t *>cnp.PyArray_DATA(labels)
+    cdef const double *wp = <const double *>_data_or_null(class_weight)
+    cdef double *loss_p = <double *>_data_or_null(loss)
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *gp = _data_or_null(grad)
+    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
+    cdef int threads = _threads_for(chunks, num_threads)
+    cdef Py_ssize_t t, c, lo, hi
+    cdef double *partial
+    cdef double total = 0
+    if rows == 0:
+        return 0.0
+    partial = <double *>malloc(chunks * sizeof(double))
+    if partial == NULL:
+        raise MemoryError()
+    with nogil:
+        for t in prange(threads, num_threads=threads, schedule='static'):
+            for c in range(chunks * t // threads, chunks * (t + 1) // threads):
+                lo = c * CSM_ELEM_CHUNK
+                hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < rows else rows
+                if single:
+                    partial[c] = loss_kernels.nll_rows_f32(
+                        <const float *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, lo, hi,
+                        grad_scale, loss_p, <float *>gp)
+                else:
+                    partial[c] = loss_kernels.nll_rows_f64(
+                        <const double *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, lo, hi,
+                        grad_scale, loss_p, <double *>gp)
+        for c in range(chunks):
+            total += partial[c]
+    free(partial)
+    return total
+
+
+# ---------------------------------------------------------------- softmax / log_softmax backward
+
+def softmax_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray out, bint log, int num_threads):
+    """Softmax (log=False) or log_softmax (log=True) backward over axis 1 of
+    (outer, n, inner) views g, y, out of one dtype (aligned, element strides,
+    axis 2 contiguous unless of length 1). out may be g or y itself. Each slice
+    is computed alone, so the split over threads does not change any bit."""
+    cdef Py_ssize_t outer = g.shape[0], n = g.shape[1], inner = g.shape[2]
+    cdef Py_ssize_t item = g.itemsize
+    cdef Py_ssize_t g0 = g.strides[0] // item, g1 = g.strides[1] // item
+    cdef Py_ssize_t y0 = y.strides[0] // item, y1 = y.strides[1] // item
+    cdef Py_ssize_t o0 = out.strides[0] // item, o1 = out.strides[1] // item
+    cdef void *gp = cnp.PyArray_DATA(g)
+    cdef void *yp = cnp.PyArray_DATA(y)
+    cdef void *op = cnp.PyArray_DATA(out)
+    cdef bint single = g.dtype.num == cnp.NPY_FLOAT
+    cdef bint rows_mode = inner == 1 and g1 == 1 and y1 == 1 and o1 == 1
+    cdef Py_ssize_t blocks = (inner + CSM_BWD_COLS - 1) // CSM_BWD_COLS
+    cdef Py_ssize_t tasks = outer if rows_mode else outer * blocks
+    cdef int threads = _threads_for(tasks, num_threads)
+    cdef Py_ssize_t t, lo, hi, task, o, b, width
+    if outer == 0 or n == 0 or inner == 0:
+        return
+    with nogil:
+        for t in prange(threads, num_threads=threads, schedule='static'):
+            lo = tasks * t // threads
+            hi = tasks * (t + 1) // threads
+            if rows_mode:
+                if single:
+                    loss_kernels.softmax_bwd_rows_f32(
+                        <const float *>gp + lo * g0, g0, <const float *>yp + lo * y0, y0,
+                        <float *>op + lo * o0, o0, hi - lo, n, log)
+                else:
+                    loss_kernels.softmax_bwd_rows_f64(
+                        <const double *>gp + lo * g0, g0, <const double *>yp + lo * y0, y0,
+                        <double *>op + lo * o0, o0, hi - lo, n, log)
+            else:
+                for task in range(lo, hi):
+                    o = task // blocks
+                    b = (task - o * blocks) * CSM_BWD_COLS
+                    width = inner - b if inner - b < CSM_BWD_COLS else CSM_BWD_COLS
+                    if single:
+                        loss_kernels.softmax_bwd_cols_f32(
+                            <const float *>gp + o * g0 + b, g1, <const float *>yp + o * y0 + b, y1,
+                            <float *>op + o * o0 + b, o1, n, width, log)
+                    else:
+                        loss_kernels.softmax_bwd_cols_f64(
+                            <const double *>gp + o * g0 + b, g1, <const double *>yp + o * y0 + b,
+                            y1, <double *>op + o * o0 + b, o1, n, width, log)

@@ -3,9 +3,10 @@
 Validation, dtype policy and reductions live here; the softmax-based losses
 (cross-entropy, softmax focal loss, entropy) run in the compiled row kernels
 of csoftmax._core (src/loss_impl.h), which compute a row's loss and its
-gradient in one pass over the logits. The element-wise losses (NLL, KL,
-binary cross-entropy, sigmoid focal) are NumPy expressions evaluated in
-blocks, so that no temporary is as large as the input.
+gradient in one pass over the logits. The element-wise losses (KL, binary
+cross-entropy, sigmoid focal), sigmoid/log_sigmoid, NLL and the softmax
+backward functions have compiled kernels of their own (src/loss_impl.h);
+no loss-only path allocates a temporary as large as the logits.
 
 Conventions (API.md): reduced losses are NumPy scalars of the logits' dtype,
 'none' keeps it; with return_grad=True the gradient of the reduced loss (of
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import _core
 from ._dtypes import _is_half, as_numeric_array, compute_dtype, result_dtype
-from ._layout import check_out
+from ._layout import Reduction, check_out, same_memory_layout
 from ._threads import threads_for_call
 
 try:  # NumPy >= 2.0
@@ -392,14 +393,15 @@ def entropy(logits, axis=-1, *, reduction="none", num_threads=None):
 # ---------------------------------------------------------------- NLL and KL
 
 def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-             return_grad=False):
+             return_grad=False, num_threads=None):
     """Negative log-likelihood of class-index targets, as
     torch.nn.functional.nll_loss: -weight[t] * log_probs[..., t, ...].
 
     `axis` is the class axis (axis=1 for PyTorch's (N, C, d1, ...) layout);
     targets of any integer dtype are accepted and validated as in
     `cross_entropy`; 'mean' divides by the sum of the weights of the
-    non-ignored targets (all ignored: nan, gradient 0).
+    non-ignored targets (all ignored: nan, gradient 0). The log-probabilities
+    are read in place (one entry per row), not copied.
 
     Examples
     --------
@@ -415,52 +417,117 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     reduction = _check_reduction(reduction)
     ignore_index = _index_value(ignore_index, "ignore_index")
     row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    labels = _class_labels(target, row_shape, C, ignore_index)
-    kept = labels != ignore_index
-    safe = np.where(kept, labels, 0)
-    w_t = (np.ones(labels.shape) if weight is None
-           else _class_weights(weight, C, np.float64)[safe]) * kept
-    picked = np.take_along_axis(x, np.expand_dims(safe, class_axis), class_axis)
-    picked = np.squeeze(picked, class_axis).astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        row_losses = np.where(kept, -w_t * picked, 0.0)
-    denominator = np.sum(w_t, dtype=np.float64) if reduction == "mean" else 1.0
-    loss = _finish(row_losses.reshape(-1), reduction, denominator, rdtype, row_shape)
+    labels = _class_labels(target, row_shape, C, ignore_index).reshape(-1)
+    w = None if weight is None else _class_weights(weight, C, np.float64)
+    threads = threads_for_call(num_threads, labels.size)
+    geometry = Reduction(x.shape, (class_axis,))
+    x3 = _strided_view(x, geometry.shape3)  # one entry per row is read: any strides do
+    if x3 is None:
+        x3 = np.ascontiguousarray(x).reshape(geometry.shape3)
+    row_losses = np.empty(labels.size, np.float64)
+    weight_sum = _core.nll_rows(x3, labels, w, ignore_index, row_losses, None, 0.0, threads)
+    denominator = weight_sum if reduction == "mean" else 1.0
+    loss = _finish(row_losses, reduction, denominator, rdtype, row_shape)
     if not return_grad:
         return loss
     grad = np.zeros(x.shape, x.dtype)
-    scale = _grad_scale(reduction, denominator)
-    np.put_along_axis(grad, np.expand_dims(safe, class_axis),
-                      np.expand_dims((-w_t * scale).astype(x.dtype), class_axis), class_axis)
+    _core.nll_rows(x3, labels, w, ignore_index, None, grad.reshape(geometry.shape3),
+                   _grad_scale(reduction, denominator), threads)
     return loss, _deliver_grad(grad, rdtype)
 
 
-def _blocks(shape):
-    """Slices along axis 0 of about _BLOCK_ELEMENTS elements each."""
-    if len(shape) == 0:
-        return [()]
-    per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)))
-    step = max(1, _BLOCK_ELEMENTS // per_row)
-    return [slice(i, i + step) for i in range(0, shape[0], step)] or [slice(0, 0)]
+# ---------------------------------------------------------------- element-wise driver
+
+def _flat(a):
+    """a as a flat C-order array if that is a view, else None."""
+    if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative:
+        return a.reshape(-1)
+    return None
 
 
-def _elementwise(fn, arrays, reduction, denominator, rdtype, return_grad, shape, dtype):
-    """Applies fn(*blocks) -> (loss block, grad block without scale) over
-    blocks of the broadcast arrays; reduces in block order, in float64."""
+def _flat_block(a, lo, hi, dtype):
+    """Elements [lo, hi) of a in C order, as a contiguous array of `dtype`
+    (a copy of that block only)."""
+    flat = _flat(a)
+    block = flat[lo:hi] if flat is not None else a.flat[lo:hi]
+    return np.ascontiguousarray(block, dtype=dtype)
+
+
+def _strided_view(a, shape):
+    """a reshaped to `shape` without a copy, if its strides allow that and are
+    whole, aligned elements; else None."""
+    if not (a.flags.aligned and a.dtype.isnative):
+        return None
+    try:
+        view = np.reshape(a, shape, copy=False)
+    except TypeError:  # pragma: no cover - NumPy < 2.1 has no copy=
+        view = a.view()
+        try:
+            view.shape = shape
+        except AttributeError:
+            return None
+    except ValueError:
+        return None
+    return view if all(s % a.itemsize == 0 for s in view.strides) else None
+
+
+def _grid_operand(b, rows, n):
+    """(array, row_step, col_step) addressing the broadcast operand b (of the
+    logits' shape) on the (rows, n) grid without a copy, or None if its strides
+    do not allow that."""
+    view = _strided_view(b, (rows, n))
+    if view is None:
+        return None
+    item = b.itemsize
+    row_stride, col_stride = view.strides
+    if n > 1 and col_stride not in (0, item):
+        return None
+    return view, row_stride // item, (col_stride // item if n > 1 else 0)
+
+
+def _run_elementwise(kind, x, t, reduction, denominator, rdtype, return_grad, threads,
+                     weight=None, pos_weight=None, gamma=0.0, alpha=0.0):
+    """An element-wise loss in the compiled kernel (_core.elementwise_loss):
+    returns the reduced loss or the losses ('none'), and the gradient if
+    return_grad. weight/pos_weight: None or broadcast views of x's shape.
+
+    Contiguous x and t with operands that are absent, one value per row or
+    column, or full arrays run in one call; anything else runs in blocks of
+    _BLOCK_ELEMENTS elements (each operand's block copied, never a whole one)."""
+    shape, dtype = x.shape, x.dtype
+    size = x.size
+    n = shape[-1] if x.ndim and shape[-1] else 1
+    rows = size // n if n else 0
+    scale = _grad_scale(reduction, denominator)
     losses = np.empty(shape, dtype) if reduction == "none" else None
     grad = np.empty(shape, dtype) if return_grad else None
-    total = 0.0
-    for block in _blocks(shape):
-        values, g = fn(*(a[block] for a in arrays))
-        if losses is not None:
-            losses[block] = values
-        else:
-            total += np.sum(values, dtype=np.float64)
-        if grad is not None:
-            grad[block] = g
+    flat_losses = None if losses is None else losses.reshape(-1)
+    flat_grad = None if grad is None else grad.reshape(-1)
+    xf, tf = _flat(x), _flat(t)
+    operands = [None if b is None else _grid_operand(b, rows, n) for b in (weight, pos_weight)]
+    direct = (xf is not None and tf is not None
+              and all(o is not None or b is None for o, b in zip(operands, (weight, pos_weight))))
+    if direct:
+        (w, w_rs, w_cs), (q, q_rs, q_cs) = (o if o is not None else (None, 0, 0)
+                                            for o in operands)
+        total = _core.elementwise_loss(kind, xf, tf, n, w, w_rs, w_cs, q, q_rs, q_cs, gamma,
+                                       alpha, scale, flat_losses, flat_grad, threads)
+    else:
+        total = 0.0
+        for lo in range(0, size, _BLOCK_ELEMENTS):
+            hi = min(lo + _BLOCK_ELEMENTS, size)
+            blocks = [None if b is None else _flat_block(b, lo, hi, dtype)
+                      for b in (weight, pos_weight)]
+            w, q = blocks
+            total += _core.elementwise_loss(
+                kind, _flat_block(x, lo, hi, dtype), _flat_block(t, lo, hi, dtype), hi - lo,
+                w, 0, 1, q, 0, 1, gamma, alpha, scale,
+                None if flat_losses is None else flat_losses[lo:hi],
+                None if flat_grad is None else flat_grad[lo:hi], threads)
     if losses is not None:
         loss = losses.astype(rdtype, copy=False)
     else:
+        total = np.float64(total)
         if reduction != "sum":
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = total / denominator
@@ -468,13 +535,18 @@ def _elementwise(fn, arrays, reduction, denominator, rdtype, return_grad, shape,
             loss = rdtype.type(total)
     if not return_grad:
         return loss
-    scale = _grad_scale(reduction, denominator)
-    if scale != 1.0:
-        grad *= dtype.type(scale)
     return loss, _deliver_grad(grad, rdtype)
 
 
-def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=False):
+def _real_target(target, dtype):
+    t = as_numeric_array(target, "target")
+    if t.dtype.kind == "c":
+        raise TypeError(f"target must be real, got complex dtype {t.dtype}")
+    return t.astype(dtype, copy=False)
+
+
+def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=False,
+           num_threads=None):
     """Kullback-Leibler divergence as torch.nn.functional.kl_div: `input` holds
     log-probabilities, `target` probabilities (log-probabilities with
     log_target=True); pointwise target * (log target - input), 0 where the
@@ -493,69 +565,38 @@ def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=Fal
     0.1438410362
     """
     x, rdtype = _float_input(input, "input")
-    t = as_numeric_array(target, "target")
-    if t.dtype.kind == "c":
-        raise TypeError(f"target must be real, got complex dtype {t.dtype}")
-    t = t.astype(x.dtype, copy=False)
+    t = _real_target(target, x.dtype)
     _same_shape(x, t, "input", "target")
     reduction = _check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
     if reduction == "batchmean":
         denominator = x.shape[0] if x.ndim else 1
     else:
         denominator = x.size
-
-    def pointwise(xb, tb):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if log_target:
-                weight = np.exp(tb)
-                values = weight * (tb - xb)
-            else:
-                weight = tb
-                values = np.where(tb == 0, 0, tb * np.log(tb)) - tb * xb
-        return values, -weight
-
-    return _elementwise(pointwise, (x, t), reduction, denominator, rdtype, return_grad, x.shape,
-                        x.dtype)
+    threads = threads_for_call(num_threads, x.size)
+    kind = _core.ELEM_KL_LOG if log_target else _core.ELEM_KL
+    return _run_elementwise(kind, x, t, reduction, denominator, rdtype, return_grad, threads)
 
 
 # ---------------------------------------------------------------- sigmoid family
 
-def _log1p_small(e):
-    """log1p(e) for e in [0, 1], through the vectorised log: Kahan's
-    log(u) * e / (u - 1) with u = 1 + e (exact u - 1) keeps log1p's accuracy
-    (NumPy's own log1p is not vectorised)."""
-    u = 1 + e
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(u == 1, e, np.log(u) * (e / (u - 1)))
-
-
-def _logistic_parts(x):
-    """(log1p(exp(-|x|)), sigmoid(x), sigmoid(-x)) from one exp, without overflow:
-    softplus(+-x) = max(+-x, 0) + the first."""
-    e = np.exp(-np.abs(x))
-    inv = 1 / (1 + e)
-    small = e * inv
-    positive = x >= 0
-    return _log1p_small(e), np.where(positive, inv, small), np.where(positive, small, inv)
-
-
-def _softplus(x):
-    """log(1 + exp(x)), exact for large |x|."""
-    return np.maximum(x, 0) + _log1p_small(np.exp(-np.abs(x)))
-
-
-def _sigmoid(x):
-    return _logistic_parts(x)[1]
-
-
-def _unary(fn, x, out, what="x"):
-    a, rdtype = _float_input(x, what)
+def _logistic(x, out, log, num_threads):
+    a, rdtype = _float_input(x, "x")
     if out is not None:
         check_out(out, a.shape, rdtype)
-    result = np.empty(a.shape, a.dtype) if out is None or out.dtype != a.dtype else out
-    with np.errstate(over="ignore"):
-        for block in _blocks(a.shape):
-            result[block] = fn(a[block])
+    threads = threads_for_call(num_threads, a.size)
+    target = None
+    if out is not None and out.dtype == a.dtype and _flat(out) is not None:
+        if not np.may_share_memory(out, a) or same_memory_layout(out, a):
+            target = out
+    result = target if target is not None else np.empty(a.shape, a.dtype)
+    af = _flat(a)
+    if af is not None:
+        _core.logistic(af, result.reshape(-1), log, threads)
+    else:  # any layout: contiguous blocks
+        flat_result = result.reshape(-1)
+        for lo in range(0, a.size, _BLOCK_ELEMENTS):
+            hi = min(lo + _BLOCK_ELEMENTS, a.size)
+            _core.logistic(_flat_block(a, lo, hi, a.dtype), flat_result[lo:hi], log, threads)
     if out is not None:
         if result is not out:
             np.copyto(out, result, casting="unsafe")
@@ -564,7 +605,7 @@ def _unary(fn, x, out, what="x"):
     return result[()] if result.ndim == 0 else result
 
 
-def sigmoid(x, *, out=None):
+def sigmoid(x, *, out=None, num_threads=None):
     """The logistic function 1 / (1 + exp(-x)), without overflow: exp is only
     taken of -|x|.
 
@@ -575,10 +616,10 @@ def sigmoid(x, *, out=None):
     >>> csoftmax.sigmoid(np.array([-1000.0, 0.0, 2.0]))
     array([0.        , 0.5       , 0.88079708])
     """
-    return _unary(_sigmoid, x, out)
+    return _logistic(x, out, False, num_threads)
 
 
-def log_sigmoid(x, *, out=None):
+def log_sigmoid(x, *, out=None, num_threads=None):
     """log(sigmoid(x)) = -log(1 + exp(-x)), exact for large |x| (x for very
     negative x, -exp(-x) for large x).
 
@@ -589,7 +630,7 @@ def log_sigmoid(x, *, out=None):
     >>> csoftmax.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
     array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
     """
-    return _unary(lambda a: -_softplus(-a), x, out)
+    return _logistic(x, out, True, num_threads)
 
 
 def _broadcast_operand(value, shape, dtype, what):
@@ -604,7 +645,7 @@ def _broadcast_operand(value, shape, dtype, what):
 
 
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
-                                     reduction="mean", return_grad=False):
+                                     reduction="mean", return_grad=False, num_threads=None):
     """Binary cross-entropy on logits, as
     torch.nn.functional.binary_cross_entropy_with_logits:
     weight * (pos_weight * t * softplus(-x) + (1 - t) * softplus(x)).
@@ -624,38 +665,19 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     array([0.00000000e+00, 1.00000000e+04, 6.93147181e-01])
     """
     x, rdtype = _float_input(logits, "logits")
-    t = as_numeric_array(target, "target")
-    if t.dtype.kind == "c":
-        raise TypeError(f"target must be real, got complex dtype {t.dtype}")
-    t = t.astype(x.dtype, copy=False)
+    t = _real_target(target, x.dtype)
     _same_shape(x, t, "logits", "target")
     reduction = _check_reduction(reduction)
     w = None if weight is None else _broadcast_operand(weight, x.shape, x.dtype, "weight")
     pw = None if pos_weight is None else _broadcast_operand(pos_weight, x.shape, x.dtype,
                                                             "pos_weight")
-    arrays = [x, t] + [a for a in (w, pw) if a is not None]
-
-    def pointwise(xb, tb, *rest):
-        rest = list(rest)
-        wb = rest.pop(0) if w is not None else None
-        pwb = rest.pop(0) if pw is not None else None
-        positive = tb if pwb is None else pwb * tb
-        with np.errstate(over="ignore", invalid="ignore"):
-            log_term, s_pos, s_neg = _logistic_parts(xb)
-            values = (positive * (np.maximum(-xb, 0) + log_term)
-                      + (1 - tb) * (np.maximum(xb, 0) + log_term))
-            g = (1 - tb) * s_pos - positive * s_neg
-        if wb is not None:
-            values = values * wb
-            g = g * wb
-        return values, g
-
-    return _elementwise(pointwise, arrays, reduction, x.size, rdtype, return_grad, x.shape,
-                        x.dtype)
+    threads = threads_for_call(num_threads, x.size)
+    return _run_elementwise(_core.ELEM_BCE, x, t, reduction, x.size, rdtype, return_grad,
+                            threads, weight=w, pos_weight=pw)
 
 
 def sigmoid_focal_loss(logits, target, *, gamma=2.0, alpha=0.25, reduction="none",
-                       return_grad=False):
+                       return_grad=False, num_threads=None):
     """Sigmoid focal loss of torchvision.ops.sigmoid_focal_loss:
     alpha_t * BCE(x, t) * (1 - p_t)**gamma, with p = sigmoid(x),
     p_t = p t + (1 - p)(1 - t), alpha_t = alpha t + (1 - alpha)(1 - t);
@@ -670,35 +692,16 @@ def sigmoid_focal_loss(logits, target, *, gamma=2.0, alpha=0.25, reduction="none
     array([0.0433217 , 2.07471033])
     """
     x, rdtype = _float_input(logits, "logits")
-    t = as_numeric_array(target, "target")
-    if t.dtype.kind == "c":
-        raise TypeError(f"target must be real, got complex dtype {t.dtype}")
-    t = t.astype(x.dtype, copy=False)
+    t = _real_target(target, x.dtype)
     _same_shape(x, t, "logits", "target")
     reduction = _check_reduction(reduction)
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
     alpha = float(alpha)
-
-    def pointwise(xb, tb):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            log_term, s_pos, s_neg = _logistic_parts(xb)
-            ce = tb * (np.maximum(-xb, 0) + log_term) + (1 - tb) * (np.maximum(xb, 0) + log_term)
-            u = tb * s_neg + (1 - tb) * s_pos  # 1 - p_t
-            u_gamma = u ** gamma
-            # d u / dx = s (1 - s) (1 - 2t); u**(gamma - 1) times it, 0 where u is 0
-            du_term = np.where(u > 0, gamma * u_gamma / np.where(u > 0, u, 1), 0.0)
-            values = ce * u_gamma
-            g = (s_pos - tb) * u_gamma + ce * du_term * s_pos * s_neg * (1 - 2 * tb)
-            if alpha >= 0:
-                alpha_t = alpha * tb + (1 - alpha) * (1 - tb)
-                values = alpha_t * values
-                g = alpha_t * g
-        return values, g
-
-    return _elementwise(pointwise, (x, t), reduction, x.size, rdtype, return_grad, x.shape,
-                        x.dtype)
+    threads = threads_for_call(num_threads, x.size)
+    return _run_elementwise(_core.ELEM_SIGMOID_FOCAL, x, t, reduction, x.size, rdtype,
+                            return_grad, threads, gamma=gamma, alpha=alpha)
 
 
 # ---------------------------------------------------------------- backward functions
@@ -713,18 +716,42 @@ def _backward_operands(grad_output, output, axis):
         _class_axis(axis, max(y.ndim, 1))
 
 
-def _backward_deliver(result, out, rdtype):
+def _backward(grad_output, output, axis, out, log, num_threads):
+    """dx of softmax (log=False) or log_softmax (log=True) in the compiled row
+    or column kernel over the (outer, n, inner) view of the class axis."""
+    g, y, rdtype, axis = _backward_operands(grad_output, output, axis)
     if out is not None:
-        check_out(out, result.shape, rdtype)
+        check_out(out, y.shape, rdtype)
+    shape = y.shape if y.ndim else (1,)
+    geometry = Reduction(shape, (axis,))
+    g3 = geometry.input3(g.reshape(shape))
+    y3 = geometry.input3(y.reshape(shape))
+    out3 = None
+    if out is not None and out.dtype == y.dtype:
+        out3 = geometry.view3(out.reshape(shape)) if out.ndim else None
+        if out3 is not None and any(np.may_share_memory(out3, a) and not same_memory_layout(out3, a)
+                                    for a in (g3, y3)):
+            out3 = None
+    if out3 is not None:
+        result = out
+    else:
+        result, out3 = geometry.new_output(y.dtype)
+    threads = threads_for_call(num_threads, y.size)
+    _core.softmax_backward(g3, y3, out3, log, threads)
+    if result is out:
+        return out
+    result = result.reshape(y.shape)
+    if out is not None:
         np.copyto(out, result, casting="unsafe")
         return out
     return result.astype(rdtype, copy=False)
 
 
-def softmax_backward(grad_output, output, axis=-1, *, out=None):
+def softmax_backward(grad_output, output, axis=-1, *, out=None, num_threads=None):
     """Gradient through y = softmax(x) along `axis`: dx = y * (g - sum(g * y)).
 
     `output` is the softmax's result y, `grad_output` the gradient g w.r.t. y.
+    `out` may be grad_output or output itself (in place).
 
     Examples
     --------
@@ -734,17 +761,10 @@ def softmax_backward(grad_output, output, axis=-1, *, out=None):
     >>> csoftmax.softmax_backward(np.array([1.0, 0.0, 0.0]), y)
     array([ 0.08192507, -0.02203304, -0.05989202])
     """
-    g, y, rdtype, axis = _backward_operands(grad_output, output, axis)
-    if out is not None:
-        check_out(out, y.shape, rdtype)
-    if y.ndim == 0:
-        result = y * (g - g * y)
-    else:
-        result = y * (g - np.sum(g * y, axis=axis, keepdims=True))
-    return _backward_deliver(result, out, rdtype)
+    return _backward(grad_output, output, axis, out, False, num_threads)
 
 
-def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
+def log_softmax_backward(grad_output, output, axis=-1, *, out=None, num_threads=None):
     """Gradient through y = log_softmax(x) along `axis`: dx = g - exp(y) * sum(g).
 
     Examples
@@ -755,14 +775,7 @@ def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
     >>> csoftmax.log_softmax_backward(np.array([1.0, 0.0, 0.0]), y)
     array([ 0.90996943, -0.24472847, -0.66524096])
     """
-    g, y, rdtype, axis = _backward_operands(grad_output, output, axis)
-    if out is not None:
-        check_out(out, y.shape, rdtype)
-    if y.ndim == 0:
-        result = g - np.exp(y) * g
-    else:
-        result = g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
-    return _backward_deliver(result, out, rdtype)
+    return _backward(grad_output, output, axis, out, True, num_threads)
 
 
 # ---------------------------------------------------------------- one-hot, hardmax

@@ -22,6 +22,35 @@ typedef struct csm_ce_params {
     double alpha;      /* focal, used when there is no per-class alpha */
 } csm_ce_params;
 
+/*
+ * Element-wise losses (binary cross-entropy, sigmoid focal, KL) run over fixed
+ * chunks of this many elements, whatever the thread count; the caller sums the
+ * chunks' totals in order, so results are bitwise identical for any count.
+ */
+#define CSM_ELEM_CHUNK (1 << 14)
+
+/* Columns per call of softmax_bwd_cols (a multiple of every vector width). */
+#define CSM_BWD_COLS 256
+
+enum { CSM_BCE = 0, CSM_SIGMOID_FOCAL = 1, CSM_KL = 2, CSM_KL_LOG = 3 };
+
+/* A broadcast operand on the (rows, n) grid: row r, column j is
+ * data[r * row_step + j * col_step], col_step 0 or 1; data NULL: absent (1). */
+typedef struct csm_operand {
+    const void *data;
+    ptrdiff_t row_step;
+    ptrdiff_t col_step;
+} csm_operand;
+
+/* Scalars of an element-wise loss call (see elem_loss in loss_impl.h). */
+typedef struct csm_elem_params {
+    int kind;                        /* CSM_BCE, ... */
+    ptrdiff_t n;                     /* row length of the grid the operands live on (BCE) */
+    csm_operand weight, pos_weight;  /* BCE, in the logits' type */
+    double gamma, alpha;             /* sigmoid focal: alpha < 0 turns alpha_t off */
+    double grad_scale;               /* d reduced loss / d element loss */
+} csm_elem_params;
+
 #define CSM_DECLARE_LOSS_KERNELS(T, SUF)                                                     \
     void (*ce_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,           \
                           const T *class_weight, ptrdiff_t rows, ptrdiff_t n,                \
@@ -32,7 +61,21 @@ typedef struct csm_ce_params {
                                ptrdiff_t n, double smoothing, double grad_scale,             \
                                double *loss, T *grad, ptrdiff_t grad_row_step);              \
     void (*entropy_rows_##SUF)(const T *x, ptrdiff_t x_row_step, ptrdiff_t rows, ptrdiff_t n, \
-                               double *result);
+                               double *result);                                      \
+    double (*elem_loss_##SUF)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,           \
+                              const csm_elem_params *params, T *loss, T *grad);             \
+    void (*logistic_rows_##SUF)(const T *x, T *y, ptrdiff_t n, int log);                   \
+    double (*nll_rows_##SUF)(const T *x, ptrdiff_t outer_step, ptrdiff_t class_step,        \
+                             ptrdiff_t inner_step, ptrdiff_t C, ptrdiff_t inner,            \
+                             const int64_t *labels, const double *w, int64_t ignore_index,  \
+                             ptrdiff_t lo, ptrdiff_t hi, double grad_scale, double *loss,   \
+                             T *grad);                                                      \
+    void (*softmax_bwd_rows_##SUF)(const T *g, ptrdiff_t g_row_step, const T *y,            \
+                                   ptrdiff_t y_row_step, T *out, ptrdiff_t out_row_step,    \
+                                   ptrdiff_t rows, ptrdiff_t n, int log);                   \
+    void (*softmax_bwd_cols_##SUF)(const T *g, ptrdiff_t g_step, const T *y,                \
+                                   ptrdiff_t y_step, T *out, ptrdiff_t out_step,            \
+                                   ptrdiff_t n, ptrdiff_t width, int log);
 
 /* Per-row losses are written in double; gradients in the logits' type. */
 typedef struct csm_loss_table {

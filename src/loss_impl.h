@@ -20,6 +20,12 @@
  */
 #include "loss.h" /* csm_ce_params */
 
+/* 1 in the float instance: #if CSM_CAT(CSM_IS_, SUF) picks code by element type */
+#ifndef CSM_IS_f32
+#define CSM_IS_f32 1
+#define CSM_IS_f64 0
+#endif
+
 /*
  * v, opaque to the optimiser: a product passed through it is not contracted
  * into a fused multiply-add, so every inlined copy of a loop (with and without
@@ -291,5 +297,496 @@ static void K(entropy_rows)(const T *x, ptrdiff_t x_row_step, ptrdiff_t rows, pt
         if (K(exps_normal)(min, m, 1)) K(entropy_row)(xr, n, m, 1, &sum, &moment);
         else K(entropy_row)(xr, n, m, 0, &sum, &moment);
         result[r] = log(sum) + moment / sum;
+    }
+}
+
+/* ================================================================ element-wise losses */
+
+/*
+ * Binary cross-entropy, sigmoid focal loss and KL divergence work element by
+ * element on logits x and a target t of the same shape, both contiguous. The
+ * caller splits the elements into fixed chunks (CSM_ELEM_CHUNK, independent of
+ * the thread count) and sums the per-chunk totals in order. Everything is
+ * built from e = exp(-|x|) in (0, 1]:
+ *   log1p(e)                     softplus(x) = max(x, 0) + log1p(e)
+ *   r = 1 / (1 + e)              sigmoid(x) = r (x >= 0) or e r (x < 0)
+ * so nothing overflows and the losses are exact at logits of any size.
+ */
+
+/* fdlibm's log kernel: k ln2 + log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1]
+ * (float: musl's shorter polynomial, error < 2^-34). */
+CSM_INLINE VT K(log_kernel)(VT f, VT k) {
+    const int single = sizeof(T) == 4;
+    VT s = f / (2 + f), z = s * s, w = z * z, t1, t2;
+    if (single) {
+        t1 = w * ((T)0.40000972152f + w * (T)0.24279078841f);
+        t2 = z * ((T)0.66666662693f + w * (T)0.28498786688f);
+    } else {
+        t1 = w * ((T)3.999999999940941908e-01 +
+                  w * ((T)2.222219843214978396e-01 + w * (T)1.531383769920937332e-01));
+        t2 = z * ((T)6.666666666666735130e-01 +
+                  w * ((T)2.857142874366239149e-01 +
+                       w * ((T)1.818357216161805012e-01 + w * (T)1.479819860511658591e-01)));
+    }
+    const T ln2_hi = single ? (T)6.9313812256e-01f : (T)6.93147180369123816490e-01;
+    const T ln2_lo = single ? (T)9.0580006145e-06f : (T)1.90821492927058770002e-10;
+    VT hfsq = (T)0.5 * f * f;
+    return k * ln2_hi - ((hfsq - (s * (hfsq + t1 + t2) + k * ln2_lo)) - f);
+}
+
+/* log1p(e) for e in [0, 1] (nan passes through): f = e exactly below sqrt(2) - 1,
+ * else 1 + e = 2 (1 + f) with f = (e - 1) / 2. */
+CSM_INLINE VT K(log1p_unit)(VT e) {
+    VI big = e > (T)0.41421356237309503;
+    VT f = V(select)(big, (e - 1) * (T)0.5, e);
+    return K(log_kernel)(f, V(select)(big, V(splat)(1), V(splat)(0)));
+}
+
+/* log of each lane: -inf at 0, nan below 0 and at nan, inf at inf. */
+CSM_INLINE VT K(vlog)(VT u) {
+    const int single = sizeof(T) == 4;
+    VI tiny = u < (single ? (T)1.17549435e-38f : (T)2.2250738585072014e-308);
+    VT scaled = V(select)(tiny, u * (single ? (T)0x1p25f : (T)0x1p54), u);
+    VT k_adj = V(select)(tiny, V(splat)(single ? -25 : -54), V(splat)(0));
+    VI bits = (VI)scaled, k_int;
+    /* musl's reduction: 1 + f = the significand scaled into [sqrt(1/2), sqrt(2)) */
+#if CSM_CAT(CSM_IS_, SUF)
+    bits += 0x3f800000 - 0x3f3504f3;
+    k_int = (bits >> 23) - 0x7f;
+    bits = (bits & 0x007fffff) + 0x3f3504f3;
+#else
+    bits += (int64_t)(0x3ff00000 - 0x3fe6a09e) << 32;
+    k_int = (bits >> 52) - 0x3ff;
+    bits = (bits & (int64_t)0x000fffffffffffff) + ((int64_t)0x3fe6a09e << 32);
+#endif
+    VT f = (VT)bits - 1;
+    VT result = K(log_kernel)(f, __builtin_convertvector(k_int, VT) + k_adj);
+    VT special = V(select)(u == 0, V(splat)(-(T)INFINITY),
+                           V(select)(u == (T)INFINITY, u, V(splat)((T)NAN)));
+    return V(select)((u > 0) & (u < (T)INFINITY), result, special);
+}
+
+/* The pieces of the logistic function of x that the losses share. */
+typedef struct {
+    VT e;   /* exp(-|x|) */
+    VT lp;  /* log1p(e) */
+} K(logistic);
+
+CSM_INLINE K(logistic) K(logistic_of)(VT x) {
+    VT a = V(select)(x < 0, -x, x);
+    K(logistic) l;
+    l.e = V(exp)(-a);
+    l.lp = K(log1p_unit)(l.e);
+    return l;
+}
+
+/* sigmoid(x) and sigmoid(-x) */
+CSM_INLINE void K(sigmoids)(VT x, VT e, VT *s_pos, VT *s_neg) {
+    VT r = 1 / (1 + e), er = e * r;
+    VI positive = x >= 0;
+    *s_pos = V(select)(positive, r, er);
+    *s_neg = V(select)(positive, er, r);
+}
+
+CSM_INLINE VT K(relu)(VT x) { return V(max)(x, V(splat)(0)); }
+
+/* ---------- sigmoid and log_sigmoid ---------- */
+
+CSM_INLINE void K(logistic_row)(const T *x, T *y, ptrdiff_t n, int log) {
+#define LOGISTIC_STEP(i, valid, u)                                                  \
+    do {                                                                            \
+        VT x_ = K(load_valid)(x + (i), valid, 0);                                   \
+        K(logistic) l_ = K(logistic_of)(x_);                                        \
+        VT r_;                                                                      \
+        if (log) { /* -softplus(-x) = min(x, 0) - log1p(e) */                      \
+            r_ = V(min)(x_, V(splat)(0)) - l_.lp;                                   \
+        } else {                                                                    \
+            VT s_neg_;                                                              \
+            K(sigmoids)(x_, l_.e, &r_, &s_neg_);                                    \
+        }                                                                           \
+        K(store_valid)(y + (i), r_, valid);                                         \
+    } while (0)
+    ROW_LOOP(n, LOGISTIC_STEP);
+#undef LOGISTIC_STEP
+}
+
+/* sigmoid (log = 0) or log_sigmoid (log = 1) of n contiguous elements; y may be x. */
+static void K(logistic_rows)(const T *x, T *y, ptrdiff_t n, int log) {
+    if (log) K(logistic_row)(x, y, n, 1);
+    else K(logistic_row)(x, y, n, 0);
+}
+
+/* ---------- binary cross-entropy with logits ---------- */
+
+/*
+ * weight w, pos_weight q (1 where absent):
+ *   loss = w (q t softplus(-x) + (1 - t) softplus(x))
+ *   grad = w ((1 - t) sigmoid(x) - q t sigmoid(-x))
+ * Operands are addressed on a (rows, n) grid: a row's entries are
+ * data[r row_step + j col_step] with col_step 0 (one value per row) or 1.
+ */
+CSM_INLINE VT K(operand)(const T *p, VT value, ptrdiff_t i, ptrdiff_t valid) {
+    return p ? K(load_valid)(p + i, valid, 1) : value;
+}
+
+CSM_INLINE double K(bce_segment)(const T *x, const T *t, const T *w, VT wv, const T *q, VT qv,
+                                 ptrdiff_t len, VT scale, T *loss, T *grad, int has_w,
+                                 int has_q) {
+    VT acc[UNROLL];
+    double total = 0;
+    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
+        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
+        const T *xb = x + start, *tb = t + start;
+        const T *wb = w ? w + start : NULL, *qb = q ? q + start : NULL;
+        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
+        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
+#define BCE_STEP(i, valid, u)                                                           \
+    do {                                                                                \
+        VT x_ = K(load_valid)(xb + (i), valid, 0);                                      \
+        VT t_ = K(load_valid)(tb + (i), valid, 0);                                      \
+        K(logistic) l_ = K(logistic_of)(x_);                                            \
+        VT pos_ = has_q ? K(rounded)(K(operand)(qb, qv, i, valid) * t_) : t_;           \
+        VT neg_ = 1 - t_;                                                               \
+        VT v_ = K(rounded)(neg_ * (K(relu)(x_) + l_.lp)) +                              \
+                K(rounded)(pos_ * (K(relu)(-x_) + l_.lp));                              \
+        VT w_ = has_w ? K(operand)(wb, wv, i, valid) : V(splat)(1);                     \
+        if (has_w) v_ = K(rounded)(v_ * w_);                                            \
+        if ((valid) != LANES) v_ = V(select)(V(first_lanes)(valid), v_, V(splat)(0));   \
+        acc[u] += v_;                                                                   \
+        if (lb) K(store_valid)(lb + (i), v_, valid);                                    \
+        if (gb) {                                                                       \
+            VT sp_, sn_;                                                                \
+            K(sigmoids)(x_, l_.e, &sp_, &sn_);                                          \
+            VT g_ = neg_ * sp_ - pos_ * sn_;                                            \
+            if (has_w) g_ *= w_;                                                        \
+            K(store_valid)(gb + (i), g_ * scale, valid);                                \
+        }                                                                               \
+    } while (0)
+        ROW_LOOP(block, BCE_STEP);
+#undef BCE_STEP
+        total += V(hsum)(K(combine)(acc));
+    }
+    return total;
+}
+
+static double K(bce_segment_any)(const T *x, const T *t, const T *w, VT wv, int has_w,
+                                 const T *q, VT qv, int has_q, ptrdiff_t len, VT scale,
+                                 T *loss, T *grad) {
+    if (grad) {
+        if (has_w && has_q) return K(bce_segment)(x, t, w, wv, q, qv, len, scale, loss, grad, 1, 1);
+        if (has_w) return K(bce_segment)(x, t, w, wv, NULL, wv, len, scale, loss, grad, 1, 0);
+        if (has_q) return K(bce_segment)(x, t, NULL, wv, q, qv, len, scale, loss, grad, 0, 1);
+        return K(bce_segment)(x, t, NULL, wv, NULL, qv, len, scale, loss, grad, 0, 0);
+    }
+    if (has_w && has_q) return K(bce_segment)(x, t, w, wv, q, qv, len, scale, loss, NULL, 1, 1);
+    if (has_w) return K(bce_segment)(x, t, w, wv, NULL, wv, len, scale, loss, NULL, 1, 0);
+    if (has_q) return K(bce_segment)(x, t, NULL, wv, q, qv, len, scale, loss, NULL, 0, 1);
+    return K(bce_segment)(x, t, NULL, wv, NULL, qv, len, scale, loss, NULL, 0, 0);
+}
+
+/* An operand's entries for row r from column j: a pointer (col_step 1) or a value. */
+CSM_INLINE const T *K(operand_row)(const csm_operand *o, ptrdiff_t r, ptrdiff_t j, VT *value) {
+    const T *base = (const T *)o->data + r * o->row_step;
+    if (o->col_step) return base + j;
+    *value = V(splat)(*base);
+    return NULL;
+}
+
+static double K(bce_range)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,
+                           const csm_elem_params *p, T *loss, T *grad) {
+    const ptrdiff_t n = p->n;
+    const int has_w = p->weight.data != NULL, has_q = p->pos_weight.data != NULL;
+    VT scale = V(splat)((T)p->grad_scale);
+    double total = 0;
+    for (ptrdiff_t i = lo; i < hi;) {
+        ptrdiff_t r = i / n, j = i - r * n, len = n - j < hi - i ? n - j : hi - i;
+        VT wv = V(splat)(1), qv = V(splat)(1);
+        const T *w = has_w ? K(operand_row)(&p->weight, r, j, &wv) : NULL;
+        const T *q = has_q ? K(operand_row)(&p->pos_weight, r, j, &qv) : NULL;
+        total += K(bce_segment_any)(x + i, t + i, w, wv, has_w, q, qv, has_q, len, scale,
+                                    loss ? loss + i : NULL, grad ? grad + i : NULL);
+        i += len;
+    }
+    return total;
+}
+
+/* ---------- sigmoid focal loss (torchvision) ---------- */
+
+/*
+ * u = 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x), ce = BCE(x, t):
+ *   loss = alpha_t ce u^gamma
+ *   grad = alpha_t (((1 - t) sigmoid(x) - t sigmoid(-x)) u^gamma
+ *                   + ce gamma u^(gamma - 1) sigmoid(x) sigmoid(-x) (1 - 2t))
+ * with alpha_t = alpha t + (1 - alpha)(1 - t), or 1 for alpha < 0.
+ * power: 0 (gamma = 0), 1, 2, or 3 for any other gamma (exp(gamma log u)).
+ */
+CSM_INLINE double K(sfocal_chunk)(const T *x, const T *t, ptrdiff_t len, T gamma, T alpha,
+                                  int use_alpha, int power, VT scale, T *loss, T *grad) {
+    VT acc[UNROLL];
+    double total = 0;
+    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
+        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
+        const T *xb = x + start, *tb = t + start;
+        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
+        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
+#define SFOCAL_STEP(i, valid, u)                                                        \
+    do {                                                                                \
+        VT x_ = K(load_valid)(xb + (i), valid, 0);                                      \
+        VT t_ = K(load_valid)(tb + (i), valid, 0);                                      \
+        K(logistic) l_ = K(logistic_of)(x_);                                            \
+        VT sp_, sn_;                                                                    \
+        K(sigmoids)(x_, l_.e, &sp_, &sn_);                                              \
+        VT neg_ = 1 - t_;                                                               \
+        VT ce_ = K(rounded)(neg_ * (K(relu)(x_) + l_.lp)) +                             \
+                 K(rounded)(t_ * (K(relu)(-x_) + l_.lp));                               \
+        VT q_ = K(rounded)(t_ * sn_) + K(rounded)(neg_ * sp_);                          \
+        VT qg_, dq_; /* u^gamma, gamma u^(gamma - 1) */                                 \
+        if (power == 0) {                                                               \
+            qg_ = V(splat)(1);                                                          \
+            dq_ = V(splat)(0);                                                          \
+        } else if (power == 1) {                                                        \
+            qg_ = q_;                                                                   \
+            dq_ = V(splat)(1);                                                          \
+        } else if (power == 2) {                                                        \
+            qg_ = K(rounded)(q_ * q_);                                                  \
+            dq_ = 2 * q_;                                                               \
+        } else {                                                                        \
+            qg_ = V(exp)(K(rounded)(gamma * K(vlog)(q_)));                              \
+            dq_ = V(select)(q_ > 0, gamma * qg_ / V(select)(q_ > 0, q_, V(splat)(1)),   \
+                            V(splat)(0));                                               \
+        }                                                                               \
+        VT v_ = K(rounded)(ce_ * qg_);                                                  \
+        VT at_ = V(splat)(1);                                                           \
+        if (use_alpha) {                                                                \
+            at_ = K(rounded)(alpha * t_) + K(rounded)((1 - alpha) * neg_);              \
+            v_ = K(rounded)(at_ * v_);                                                  \
+        }                                                                               \
+        if ((valid) != LANES) v_ = V(select)(V(first_lanes)(valid), v_, V(splat)(0));   \
+        acc[u] += v_;                                                                   \
+        if (lb) K(store_valid)(lb + (i), v_, valid);                                    \
+        if (gb) {                                                                       \
+            VT g_ = (neg_ * sp_ - t_ * sn_) * qg_;                                      \
+            if (power != 0) g_ += ce_ * dq_ * (sp_ * sn_) * (1 - 2 * t_);               \
+            if (use_alpha) g_ *= at_;                                                   \
+            K(store_valid)(gb + (i), g_ * scale, valid);                                \
+        }                                                                               \
+    } while (0)
+        ROW_LOOP(block, SFOCAL_STEP);
+#undef SFOCAL_STEP
+        total += V(hsum)(K(combine)(acc));
+    }
+    return total;
+}
+
+static double K(sfocal_range)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,
+                              const csm_elem_params *p, T *loss, T *grad) {
+    const T gamma = (T)p->gamma, alpha = (T)p->alpha;
+    const int use_alpha = p->alpha >= 0;
+    const int power = p->gamma == 0 ? 0 : p->gamma == 1 ? 1 : p->gamma == 2 ? 2 : 3;
+    VT scale = V(splat)((T)p->grad_scale);
+    x += lo, t += lo;
+    loss = loss ? loss + lo : NULL;
+    grad = grad ? grad + lo : NULL;
+    ptrdiff_t len = hi - lo;
+#define SFOCAL_CASE(P)                                                                     \
+    return grad ? (use_alpha ? K(sfocal_chunk)(x, t, len, gamma, alpha, 1, P, scale, loss, grad) \
+                             : K(sfocal_chunk)(x, t, len, gamma, alpha, 0, P, scale, loss, grad)) \
+                : (use_alpha ? K(sfocal_chunk)(x, t, len, gamma, alpha, 1, P, scale, loss, NULL) \
+                             : K(sfocal_chunk)(x, t, len, gamma, alpha, 0, P, scale, loss, NULL))
+    switch (power) {
+    case 0: SFOCAL_CASE(0);
+    case 1: SFOCAL_CASE(1);
+    case 2: SFOCAL_CASE(2);
+    default: SFOCAL_CASE(3);
+    }
+#undef SFOCAL_CASE
+}
+
+/* ---------- KL divergence (torch.nn.functional.kl_div) ---------- */
+
+/*
+ * input x (log-probabilities), target t:
+ *   log_target = 0: loss = t log t - t x (0 log 0 = 0), grad = -t
+ *   log_target = 1: loss = exp(t) (t - x),               grad = -exp(t)
+ */
+CSM_INLINE double K(kl_chunk)(const T *x, const T *t, ptrdiff_t len, int log_target, VT scale,
+                              T *loss, T *grad) {
+    VT acc[UNROLL];
+    double total = 0;
+    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
+        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
+        const T *xb = x + start, *tb = t + start;
+        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
+        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
+#define KL_STEP(i, valid, u)                                                            \
+    do {                                                                                \
+        VT x_ = K(load_valid)(xb + (i), valid, 0);                                      \
+        VT t_ = K(load_valid)(tb + (i), valid, 0);                                      \
+        VT p_, v_;                                                                      \
+        if (log_target) {                                                               \
+            p_ = V(exp)(t_);                                                            \
+            v_ = K(rounded)(p_ * (t_ - x_));                                            \
+        } else {                                                                        \
+            p_ = t_;                                                                    \
+            VT tlogt_ = V(select)(t_ == 0, V(splat)(0), K(rounded)(t_ * K(vlog)(t_)));  \
+            v_ = tlogt_ - K(rounded)(t_ * x_);                                          \
+        }                                                                               \
+        if ((valid) != LANES) v_ = V(select)(V(first_lanes)(valid), v_, V(splat)(0));   \
+        acc[u] += v_;                                                                   \
+        if (lb) K(store_valid)(lb + (i), v_, valid);                                    \
+        if (gb) K(store_valid)(gb + (i), -p_ * scale, valid);                           \
+    } while (0)
+        ROW_LOOP(block, KL_STEP);
+#undef KL_STEP
+        total += V(hsum)(K(combine)(acc));
+    }
+    return total;
+}
+
+static double K(kl_range)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,
+                          const csm_elem_params *p, T *loss, T *grad) {
+    VT scale = V(splat)((T)p->grad_scale);
+    x += lo, t += lo;
+    loss = loss ? loss + lo : NULL;
+    ptrdiff_t len = hi - lo;
+    if (grad) {
+        grad += lo;
+        return p->kind == CSM_KL_LOG ? K(kl_chunk)(x, t, len, 1, scale, loss, grad)
+                                     : K(kl_chunk)(x, t, len, 0, scale, loss, grad);
+    }
+    return p->kind == CSM_KL_LOG ? K(kl_chunk)(x, t, len, 1, scale, loss, NULL)
+                                 : K(kl_chunk)(x, t, len, 0, scale, loss, NULL);
+}
+
+/* Elements [lo, hi) of an element-wise loss (p->kind); returns their loss sum in
+ * double; writes the losses (if loss) and the gradient times p->grad_scale (if grad). */
+static double K(elem_loss)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,
+                           const csm_elem_params *p, T *loss, T *grad) {
+    switch (p->kind) {
+    case CSM_BCE: return K(bce_range)(x, t, lo, hi, p, loss, grad);
+    case CSM_SIGMOID_FOCAL: return K(sfocal_range)(x, t, lo, hi, p, loss, grad);
+    default: return K(kl_range)(x, t, lo, hi, p, loss, grad);
+    }
+}
+
+/* ================================================================ NLL */
+
+/*
+ * Rows [lo, hi) of log-probabilities laid out as (outer, C, inner) with element
+ * strides (row p = o inner + i); labels (already validated), class weights w
+ * (double, or NULL for 1). Writes loss[p] = -w_y x[o, y, i] (0 for ignored rows)
+ * if loss, and grad[o, y, i] = -w_y grad_scale into a zeroed C-contiguous
+ * gradient if grad. Returns the sum of w_y over the non-ignored rows.
+ */
+static double K(nll_rows)(const T *x, ptrdiff_t outer_step, ptrdiff_t class_step,
+                          ptrdiff_t inner_step, ptrdiff_t C, ptrdiff_t inner,
+                          const int64_t *labels, const double *w, int64_t ignore_index,
+                          ptrdiff_t lo, ptrdiff_t hi, double grad_scale, double *loss, T *grad) {
+    double weight_sum = 0;
+    for (ptrdiff_t p = lo; p < hi; p++) {
+        const int64_t y = labels[p];
+        if (y == ignore_index) {
+            if (loss) loss[p] = 0;
+            continue;
+        }
+        const ptrdiff_t o = p / inner, i = p - o * inner;
+        const double w_y = w ? w[y] : 1.0;
+        weight_sum += w_y;
+        if (loss) loss[p] = -w_y * (double)x[o * outer_step + y * class_step + i * inner_step];
+        if (grad) grad[(o * C + y) * inner + i] = (T)(-w_y * grad_scale);
+    }
+    return weight_sum;
+}
+
+/* ================================================================ softmax / log_softmax backward */
+
+/*
+ * y = softmax(x):      dx = y (g - sum(g y))
+ * y = log_softmax(x):  dx = g - exp(y) sum(g)
+ * Sums run in T within blocks and in double across them; out may alias g or y
+ * (each element is read before it is written).
+ */
+CSM_INLINE double K(bwd_row_sum)(const T *g, const T *y, ptrdiff_t n, int log) {
+    VT acc[UNROLL];
+    double total = 0;
+    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
+        ptrdiff_t block = n - start < ROW_BLOCK ? n - start : ROW_BLOCK;
+        const T *gb = g + start, *yb = y + start;
+        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
+#define BWD_SUM_STEP(i, valid, u)                                                  \
+    do {                                                                           \
+        VT g_ = K(load_valid)(gb + (i), valid, 0);                                 \
+        acc[u] += log ? g_ : K(rounded)(g_ * K(load_valid)(yb + (i), valid, 0));   \
+    } while (0)
+        ROW_LOOP(block, BWD_SUM_STEP);
+#undef BWD_SUM_STEP
+        total += V(hsum)(K(combine)(acc));
+    }
+    return total;
+}
+
+CSM_INLINE void K(bwd_row_write)(const T *g, const T *y, T *out, ptrdiff_t n, T sum, int log) {
+    VT s = V(splat)(sum);
+#define BWD_WRITE_STEP(i, valid, u)                                                \
+    do {                                                                           \
+        VT g_ = K(load_valid)(g + (i), valid, 0);                                  \
+        VT y_ = K(load_valid)(y + (i), valid, 0);                                  \
+        K(store_valid)(out + (i), log ? g_ - V(exp)(y_) * s : y_ * (g_ - s), valid); \
+    } while (0)
+    ROW_LOOP(n, BWD_WRITE_STEP);
+#undef BWD_WRITE_STEP
+}
+
+/* Rows with contiguous entries, row steps in elements. */
+static void K(softmax_bwd_rows)(const T *g, ptrdiff_t g_row_step, const T *y,
+                                ptrdiff_t y_row_step, T *out, ptrdiff_t out_row_step,
+                                ptrdiff_t rows, ptrdiff_t n, int log) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const T *gr = g + r * g_row_step, *yr = y + r * y_row_step;
+        T *outr = out + r * out_row_step;
+        if (log) K(bwd_row_write)(gr, yr, outr, n, (T)K(bwd_row_sum)(gr, yr, n, 1), 1);
+        else K(bwd_row_write)(gr, yr, outr, n, (T)K(bwd_row_sum)(gr, yr, n, 0), 0);
+    }
+}
+
+/*
+ * `width` <= CSM_BWD_COLS adjacent slices (columns) of length n: entry k of
+ * column c at c + k step (g, y, out each with their own step). The sums are
+ * vectorised across columns.
+ */
+static void K(softmax_bwd_cols)(const T *g, ptrdiff_t g_step, const T *y, ptrdiff_t y_step,
+                                T *out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t width,
+                                int log) {
+    VT acc[CSM_BWD_COLS / LANES];
+    double totals[CSM_BWD_COLS];
+    T sums[CSM_BWD_COLS];
+    const ptrdiff_t vectors = (width + LANES - 1) / LANES;
+    for (ptrdiff_t c = 0; c < width; c++) totals[c] = 0;
+    for (ptrdiff_t k0 = 0; k0 < n; k0 += SUM_BLOCK) {
+        const ptrdiff_t k1 = n - k0 < SUM_BLOCK ? n : k0 + SUM_BLOCK;
+        for (ptrdiff_t v = 0; v < vectors; v++) acc[v] = V(splat)(0);
+        for (ptrdiff_t k = k0; k < k1; k++) {
+            for (ptrdiff_t v = 0; v < vectors; v++) {
+                ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+                VT g_ = K(load_valid)(g + k * g_step + v * LANES, valid, 0);
+                acc[v] += log ? g_
+                              : K(rounded)(g_ * K(load_valid)(y + k * y_step + v * LANES, valid, 0));
+            }
+        }
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            for (ptrdiff_t l = 0; l < valid; l++) totals[v * LANES + l] += acc[v][l];
+        }
+    }
+    for (ptrdiff_t c = 0; c < width; c++) sums[c] = (T)totals[c];
+    for (ptrdiff_t k = 0; k < n; k++) {
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            VT s = K(load_valid)(sums + v * LANES, valid, 0);
+            VT g_ = K(load_valid)(g + k * g_step + v * LANES, valid, 0);
+            VT y_ = K(load_valid)(y + k * y_step + v * LANES, valid, 0);
+            K(store_valid)(out + k * out_step + v * LANES, log ? g_ - V(exp)(y_) * s : y_ * (g_ - s),
+                           valid);
+        }
     }
 }

@@ -224,7 +224,7 @@ def test_focal_loss_gamma_zero_is_cross_entropy():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_nll_loss_matches_oracle(dtype, reduction, weighted):
+def test_nll_loss_matches_oracle(dtype, reduction, weighted, isa):
     rng = np.random.default_rng(9)
     x = ref.log_softmax(_logits(rng, (6, 4, 3), np.float64), axis=1).astype(dtype)
     y = _labels(rng, (6, 3), 4)
@@ -238,7 +238,7 @@ def test_nll_loss_matches_oracle(dtype, reduction, weighted):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS + ("batchmean",))
 @pytest.mark.parametrize("log_target", [False, True])
-def test_kl_div_matches_oracle(dtype, reduction, log_target):
+def test_kl_div_matches_oracle(dtype, reduction, log_target, isa):
     rng = np.random.default_rng(10)
     x = ref.log_softmax(_logits(rng, (5, 6), np.float64)).astype(dtype)
     t = np.exp(ref.log_softmax(_logits(rng, (5, 6), np.float64)))
@@ -255,7 +255,7 @@ def test_kl_div_matches_oracle(dtype, reduction, log_target):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weights", ["none", "weight", "pos_weight", "both"])
-def test_bce_with_logits_matches_oracle(dtype, reduction, weights):
+def test_bce_with_logits_matches_oracle(dtype, reduction, weights, isa):
     rng = np.random.default_rng(11)
     x = _logits(rng, (7, 5), dtype, scale=6.0)
     t = rng.random((7, 5)).astype(dtype)
@@ -272,7 +272,7 @@ def test_bce_with_logits_matches_oracle(dtype, reduction, weights):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bce_with_logits_exact_at_large_logits(dtype):
+def test_bce_with_logits_exact_at_large_logits(dtype, isa):
     x = np.array([1e4, -1e4, 1e4, -1e4, 40.0, -40.0], dtype)
     t = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0], dtype)
     loss, grad = csoftmax.binary_cross_entropy_with_logits(x, t, reduction="none",
@@ -287,7 +287,7 @@ def test_bce_with_logits_exact_at_large_logits(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("gamma,alpha", [(2.0, 0.25), (0.0, -1.0), (0.5, 0.7)])
-def test_sigmoid_focal_loss_matches_oracle(dtype, reduction, gamma, alpha):
+def test_sigmoid_focal_loss_matches_oracle(dtype, reduction, gamma, alpha, isa):
     rng = np.random.default_rng(12)
     x = _logits(rng, (6, 4), dtype)
     t = (rng.random((6, 4)) < 0.3).astype(dtype)
@@ -312,7 +312,7 @@ def test_entropy_matches_oracle(dtype, shape, axis, isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sigmoid_and_log_sigmoid_match_oracle(dtype):
+def test_sigmoid_and_log_sigmoid_match_oracle(dtype, isa):
     # results stay normal numbers (float32 subnormals carry few digits)
     limit = 80 if dtype == np.float32 else 700
     x = np.concatenate([np.linspace(-limit, limit, 41), [-1e4, 1e4, 0.0]]).astype(dtype)
@@ -327,7 +327,7 @@ def test_sigmoid_and_log_sigmoid_match_oracle(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_backward_functions_match_oracle(dtype):
+def test_backward_functions_match_oracle(dtype, isa):
     rng = np.random.default_rng(14)
     x = _logits(rng, (4, 6), np.float64)
     g = rng.standard_normal((4, 6)).astype(dtype)
@@ -606,3 +606,267 @@ def test_label_out_of_range_raises_index_error_naming_it():
 def test_bad_input_raises_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+
+# ---------------------------------------------------------------- compiled element-wise kernels
+
+def _bce_operands(rng, shape, dtype):
+    """(name, weight, pos_weight) covering every operand layout the kernel
+    takes directly (absent, scalar, per row, per class, full) and broadcasts
+    that take the blocked path."""
+    C = shape[-1]
+    cases = [
+        ("none", None, None),
+        ("scalar", np.float64(0.7), 2.5),
+        ("per-row", rng.random(shape[:-1] + (1,)) + 0.5, None),
+        ("per-class", rng.random(C) + 0.5, rng.random(C) * 3),
+        ("full", rng.random(shape) + 0.5, rng.random(shape) * 2),
+    ]
+    if len(shape) == 3:
+        cases.append(("middle-axis", rng.random((1, shape[1], 1)) + 0.5,
+                      rng.random(C) * 3))
+    return [(name, None if w is None else np.asarray(w), q) for name, w, q in cases]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(37, 211), (5, 13, 41), (3001,)])
+def test_bce_operand_layouts_match_oracle(dtype, shape, isa):
+    rng = np.random.default_rng(20)
+    x = _logits(rng, shape, dtype, scale=8.0)
+    t = rng.random(shape).astype(dtype)
+    for name, w, q in _bce_operands(rng, shape, dtype):
+        wd = None if w is None else np.asarray(w).astype(dtype)
+        qd = None if q is None else np.asarray(q).astype(dtype)
+        for reduction in REDUCTIONS:
+            loss, grad = csoftmax.binary_cross_entropy_with_logits(
+                x, t, weight=w, pos_weight=q, reduction=reduction, return_grad=True)
+            expected_loss, expected_grad = ref.binary_cross_entropy_with_logits(
+                x, t, weight=wd, pos_weight=qd, reduction=reduction)
+            _check(loss, expected_loss, dtype)
+            _check(grad, expected_grad, dtype)
+            only = csoftmax.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=q,
+                                                             reduction=reduction)
+            np.testing.assert_array_equal(only, loss, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_losses_accept_any_layout(dtype, isa):
+    rng = np.random.default_rng(21)
+    base = _logits(rng, (40, 30), dtype, scale=5.0)
+    x = base[::-2, ::3]  # negative and non-unit strides
+    t = rng.random((30, 20)).astype(dtype).T[:, :10]
+    for reduction in REDUCTIONS:
+        for ours, theirs in [
+            (lambda a, b: csoftmax.binary_cross_entropy_with_logits(
+                a, b, weight=np.arange(1.0, 11.0), reduction=reduction, return_grad=True),
+             lambda a, b: ref.binary_cross_entropy_with_logits(
+                 a, b, weight=np.arange(1.0, 11.0).astype(dtype), reduction=reduction)),
+            (lambda a, b: csoftmax.sigmoid_focal_loss(a, b, gamma=1.5, reduction=reduction,
+                                                      return_grad=True),
+             lambda a, b: ref.sigmoid_focal_loss(a, b, gamma=1.5, reduction=reduction)),
+            (lambda a, b: csoftmax.kl_div(a, b, reduction=reduction, return_grad=True),
+             lambda a, b: ref.kl_div(a, b, reduction=reduction)),
+        ]:
+            loss, grad = ours(x, t)
+            expected_loss, expected_grad = theirs(x, t)
+            _check(loss, expected_loss, dtype, spread=10)
+            _check(grad, expected_grad, dtype)
+    np.testing.assert_allclose(csoftmax.sigmoid(x), ref.sigmoid(x), rtol=_tol(dtype)[0] * 2)
+    out = np.empty((10, 40), dtype).T[::2]
+    assert csoftmax.log_sigmoid(x, out=out) is out
+    np.testing.assert_allclose(out, ref.log_sigmoid(x), rtol=_tol(dtype)[0] * 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extreme_logits_stay_exact(dtype, isa):
+    big = np.array([1e4, -1e4, 1e4, -1e4, 88.0, -88.0, 30.0, -30.0, 0.0, -0.0], dtype)
+    t = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.25, 0.75, 1.0, 0.0], dtype)
+    x = np.tile(big, 7)  # full vectors and a tail
+    tt = np.tile(t, 7)
+    for w, q in [(None, None), (np.full(70, 0.5), 3.0)]:
+        loss, grad = csoftmax.binary_cross_entropy_with_logits(
+            x, tt, weight=w, pos_weight=q, reduction="none", return_grad=True)
+        expected_loss, expected_grad = ref.binary_cross_entropy_with_logits(
+            x, tt, weight=None if w is None else w.astype(dtype),
+            pos_weight=None if q is None else np.asarray(q, dtype), reduction="none")
+        assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+        _check(loss, expected_loss, dtype)
+        _check(grad, expected_grad, dtype)
+    loss, grad = csoftmax.sigmoid_focal_loss(x, np.round(tt), gamma=0.5, reduction="none",
+                                             return_grad=True)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+    expected_loss, expected_grad = ref.sigmoid_focal_loss(x, np.round(tt), gamma=0.5,
+                                                          reduction="none")
+    _check(loss, expected_loss, dtype)
+    _check(grad, expected_grad, dtype)
+    # log_sigmoid is x at -1e4 and -exp(-x) for large x; sigmoid never overflows
+    special = np.array([-1e4, 1e4, 40.0, -np.inf, np.inf, np.nan], dtype)
+    ls = csoftmax.log_sigmoid(special)
+    assert ls[0] == dtype(-1e4) and ls[1] == 0 and ls[3] == -np.inf and ls[4] == 0
+    assert np.isnan(ls[5])
+    np.testing.assert_allclose(ls[2], -np.exp(-40.0), rtol=_tol(dtype)[0])
+    s = csoftmax.sigmoid(special)
+    np.testing.assert_array_equal(s[[0, 1, 3, 4]], [0, 1, 0, 1])
+    assert np.isnan(s[5])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_backward_kernels_rows_and_columns(dtype, axis, isa):
+    rng = np.random.default_rng(22)
+    x = _logits(rng, (9, 300, 7), np.float64)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    for forward, backward, oracle in (
+            (csoftmax.softmax, csoftmax.softmax_backward, ref.softmax_backward),
+            (csoftmax.log_softmax, csoftmax.log_softmax_backward, ref.log_softmax_backward)):
+        y = forward(x, axis=axis).astype(dtype)
+        size = float(np.abs(g).sum(axis=axis).max())
+        result = backward(g, y, axis=axis)
+        _check(result, oracle(g, y, axis=axis), dtype, spread=size)
+        # in place over grad_output, and into a strided out
+        inplace = g.copy()
+        assert backward(inplace, y, axis=axis, out=inplace) is inplace
+        np.testing.assert_array_equal(inplace, result)
+        out = np.empty((7, 300, 9), dtype).transpose(2, 1, 0)
+        assert backward(g, y, axis=axis, out=out) is out
+        np.testing.assert_array_equal(out, result)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_kernels_bitwise_identical_for_any_thread_count(dtype, isa):
+    rng = np.random.default_rng(23)
+    x = _logits(rng, (67, 1500), dtype, scale=6.0)
+    t = rng.random((67, 1500)).astype(dtype)
+    hard = np.round(t)
+    lp = csoftmax.log_softmax(x)
+    y = _labels(rng, 67, 1500)
+    g = rng.standard_normal((67, 1500)).astype(dtype)
+    sm = csoftmax.softmax(x)
+    x3 = _logits(rng, (6, 300, 70), dtype)
+    g3 = rng.standard_normal(x3.shape).astype(dtype)
+    sm3 = csoftmax.softmax(x3, axis=1)
+    calls = [
+        lambda n: csoftmax.binary_cross_entropy_with_logits(
+            x, t, weight=rng_w, pos_weight=rng_q, return_grad=True, num_threads=n),
+        lambda n: csoftmax.binary_cross_entropy_with_logits(
+            x, t, reduction="sum", return_grad=True, num_threads=n),
+        lambda n: csoftmax.binary_cross_entropy_with_logits(
+            x.reshape(67, 30, 50), t.reshape(67, 30, 50), weight=np.ones((30, 1)),
+            reduction="sum", return_grad=True, num_threads=n),  # blocked path
+        lambda n: csoftmax.sigmoid_focal_loss(x, hard, reduction="mean", return_grad=True,
+                                              num_threads=n),
+        lambda n: csoftmax.sigmoid_focal_loss(x, t, gamma=0.5, reduction="sum",
+                                              return_grad=True, num_threads=n),
+        lambda n: csoftmax.kl_div(lp, t, return_grad=True, num_threads=n),
+        lambda n: csoftmax.kl_div(lp, lp, log_target=True, reduction="batchmean",
+                                  return_grad=True, num_threads=n),
+        lambda n: csoftmax.nll_loss(lp, y, weight=np.arange(1500.0), return_grad=True,
+                                    num_threads=n),
+        lambda n: (csoftmax.sigmoid(x, num_threads=n), csoftmax.log_sigmoid(x, num_threads=n)),
+        lambda n: (csoftmax.softmax_backward(g, sm, num_threads=n),
+                   csoftmax.log_softmax_backward(g, lp, num_threads=n),
+                   csoftmax.softmax_backward(g3, sm3, axis=1, num_threads=n)),
+    ]
+    rng_w, rng_q = rng.random(1500) + 0.5, rng.random((67, 1)) + 0.5
+    for call in calls:
+        one, two, three = call(1), call(2), call(3)
+        for a, b, c in zip(one, two, three):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
+
+
+def test_loss_only_elementwise_paths_allocate_no_logits_sized_temporary():
+    rng = np.random.default_rng(24)
+    x = _logits(rng, (1000, 1000), np.float32)
+    t = (rng.random((1000, 1000)) < 0.3).astype(np.float32)
+    lp = csoftmax.log_softmax(x)
+    y = rng.integers(0, 1000, 1000)
+    w = rng.random(1000).astype(np.float32)
+    calls = [
+        lambda: csoftmax.binary_cross_entropy_with_logits(x, t),
+        lambda: csoftmax.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=w[:, None]),
+        lambda: csoftmax.binary_cross_entropy_with_logits(
+            x.reshape(10, 100, 1000), t.reshape(10, 100, 1000), weight=np.ones((100, 1))),
+        lambda: csoftmax.sigmoid_focal_loss(x, t, gamma=0.5, reduction="sum"),
+        lambda: csoftmax.kl_div(lp, t),
+        lambda: csoftmax.nll_loss(lp, y),
+        lambda: csoftmax.nll_loss(lp.T, y, axis=0),
+    ]
+    for call in calls:
+        call()  # warm up
+        tracemalloc.start()
+        try:
+            call()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < x.nbytes / 4, (peak, x.nbytes)
+
+
+def test_new_kernels_match_torch_autograd():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(25)
+    for dtype, rtol, atol in ((np.float64, 1e-12, 1e-14), (np.float32, 1e-5, 1e-6)):
+        x = _logits(rng, (4, 50, 3), dtype, scale=6.0)
+        t = rng.random(x.shape).astype(dtype)
+        w = (rng.random((4, 1, 1)) + 0.5).astype(dtype)
+        q = (rng.random(3) * 3).astype(dtype)
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        expected = F.binary_cross_entropy_with_logits(xt, torch.from_numpy(t),
+                                                      weight=torch.from_numpy(w),
+                                                      pos_weight=torch.from_numpy(q))
+        expected.backward()
+        loss, grad = csoftmax.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=q,
+                                                               return_grad=True)
+        np.testing.assert_allclose(loss, expected.item(), rtol=rtol)
+        np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=rtol, atol=atol)
+        # torchvision's sigmoid focal loss with a non-integer gamma and soft targets
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        tt = torch.from_numpy(t)
+        p = torch.sigmoid(xt)
+        ce = F.binary_cross_entropy_with_logits(xt, tt, reduction="none")
+        p_t = p * tt + (1 - p) * (1 - tt)
+        focal = ((0.3 * tt + 0.7 * (1 - tt)) * ce * (1 - p_t) ** 1.5).mean()
+        focal.backward()
+        loss, grad = csoftmax.sigmoid_focal_loss(x, t, gamma=1.5, alpha=0.3, reduction="mean",
+                                                 return_grad=True)
+        np.testing.assert_allclose(loss, focal.item(), rtol=rtol * 10)
+        np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=rtol * 10, atol=atol)
+        # backward functions along the middle axis (column kernel) and the last (rows)
+        g = rng.standard_normal(x.shape).astype(dtype)
+        for dim in (1, 2):
+            for forward, backward in ((F.softmax, csoftmax.softmax_backward),
+                                      (F.log_softmax, csoftmax.log_softmax_backward)):
+                v = torch.from_numpy(x.copy()).requires_grad_(True)
+                out = forward(v, dim=dim)
+                out.backward(torch.from_numpy(g))
+                np.testing.assert_allclose(backward(g, out.detach().numpy(), axis=dim),
+                                           v.grad.numpy(), rtol=rtol * 10, atol=atol * 10)
+
+
+def test_new_kernels_match_finite_differences():
+    rng = np.random.default_rng(26)
+    x = rng.standard_normal((3, 4, 5)) * 3
+    t = rng.random((3, 4, 5))
+    cases = [
+        lambda v, g: csoftmax.sigmoid_focal_loss(v, t, gamma=0.7, alpha=0.4, reduction="sum",
+                                                 return_grad=g),
+        lambda v, g: csoftmax.binary_cross_entropy_with_logits(
+            v, t, weight=rng_w, pos_weight=rng_q, reduction="mean", return_grad=g),
+    ]
+    rng_w, rng_q = rng.random((1, 4, 1)) + 0.5, rng.random(5) * 2
+    for f in cases:
+        _, grad = f(x, True)
+        expected = _fd_grad(lambda v: _total(f(v, False)), x.copy())
+        np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-8)
+    # the backward functions are the vector-Jacobian products of softmax / log_softmax
+    g = rng.standard_normal((3, 4, 5))
+    for forward, backward in ((csoftmax.softmax, csoftmax.softmax_backward),
+                              (csoftmax.log_softmax, csoftmax.log_softmax_backward)):
+        for axis in (1, -1):
+            expected = _fd_grad(lambda v: float(np.sum(g * forward(v, axis=axis))), x.copy())
+            np.testing.assert_allclose(backward(g, forward(x, axis=axis), axis=axis), expected,
+                                       rtol=1e-6, atol=1e-8)
