@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from . import _core, _generic
-from ._dtypes import as_numeric_array, compute_dtype, is_generic, result_dtype
+from ._dtypes import KERNEL_DTYPES, as_numeric_array, compute_dtype, is_generic, result_dtype
 from ._layout import Reduction, broadcast_mask, check_out, reduction_axes, same_memory_layout
 from ._threads import threads_for_call
 
@@ -129,15 +129,12 @@ def _deliver(result, out, rdtype=None):
     return result[()] if result.ndim == 0 else result
 
 
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _takes_fast_path(x, axis, temperature, where, dtype, out):
     """The common call (a C-contiguous float32/float64 array, the last axis, no
     options) skips the general layout machinery: it dominates small inputs."""
     return (type(x) is np.ndarray and out is None and where is None and dtype is None
             and temperature == 1.0 and x.ndim > 0 and x.size > 0
-            and (axis == -1 or axis == x.ndim - 1) and x.dtype in _FAST_DTYPES
+            and (axis == -1 or axis == x.ndim - 1) and x.dtype in KERNEL_DTYPES
             and x.flags.c_contiguous)
 
 

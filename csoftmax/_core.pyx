@@ -196,9 +196,9 @@ def normalize_small(object x, bint log):
     cdef void *yp = cnp.PyArray_DATA(y)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
-            kernels.norm_rows_f32(<const float *>xp, n, <float *>yp, n, size // n, n, 1, flags)
+            _norm_rows(<const float *>xp, n, <float *>yp, n, size // n, n, <float>1, flags, 1)
         else:
-            kernels.norm_rows_f64(<const double *>xp, n, <double *>yp, n, size // n, n, 1, flags)
+            _norm_rows(<const double *>xp, n, <double *>yp, n, size // n, n, <double>1, flags, 1)
     return y
 
 

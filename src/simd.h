@@ -69,11 +69,6 @@ typedef int64_t csm_vi64 __attribute__((vector_size(CSM_VBYTES)));
             for (int i = 0; i < width; i++) s[i] += s[i + width];                         \
         return s[0];                                                                      \
     }                                                                                     \
-    CSM_INLINE int csm_any_##SUF(VI mask) {                                               \
-        int any = 0;                                                                      \
-        for (int i = 0; i < csm_lanes_##SUF; i++) any |= (mask[i] != 0);                  \
-        return any;                                                                       \
-    }                                                                                     \
     /* all-ones in the first `count` lanes: the valid part of a tail */                   \
     CSM_INLINE VI csm_first_lanes_##SUF(ptrdiff_t count) {                                \
         VI mask;                                                                          \
