@@ -18,6 +18,7 @@
 #define CSM_CAT_(a, b) a##b
 #define CSM_CAT(a, b) CSM_CAT_(a, b)
 #define V(name) CSM_CAT(csm_##name##_, SUF)       /* vector helper for this type */
+#define K_WIDE CSM_CAT(csm_wide_, SUF)             /* VT's lanes as doubles */
 #define K(name) CSM_CAT(name##_, SUF)             /* kernel name for this type */
 #define LANES ((ptrdiff_t)V(lanes))
 #define EXP_NORMAL_MIN CSM_CAT(CSM_EXP_NORMAL_MIN_, SUF)
@@ -25,6 +26,7 @@
 /*
  * Sums run in T within blocks of SUM_BLOCK vectors per accumulator and in double
  * across blocks, so their error does not grow with the length of a slice.
+ * (Softmax's own sums go to double sooner, see row_sum.)
  */
 #define SUM_BLOCK 16
 
@@ -34,21 +36,33 @@
  * order, so a row's result depends on its values and length only.
  * ROW_LOOP(n, STEP) calls STEP(offset, valid, accumulator) over a row: full
  * vectors (valid == LANES, a constant that lets STEP drop its tail masks), then
- * one partial vector.
+ * one partial vector. ROW_LOOP_FLUSHED also calls FLUSH() after every
+ * `every` groups of UNROLL vectors, after the last group and after each vector
+ * of the tail.
  */
 #define UNROLL 4
-#define ROW_LOOP(n, STEP)                                                              \
+#define ROW_LOOP_FLUSHED(n, STEP, FLUSH, every)                                        \
     do {                                                                               \
-        ptrdiff_t i_ = 0;                                                              \
+        ptrdiff_t i_ = 0, groups_ = 0;                                                 \
         for (; i_ + UNROLL * LANES <= (n); i_ += UNROLL * LANES) {                     \
             STEP(i_, LANES, 0);                                                        \
             STEP(i_ + LANES, LANES, 1);                                                \
             STEP(i_ + 2 * LANES, LANES, 2);                                            \
             STEP(i_ + 3 * LANES, LANES, 3);                                            \
+            if (++groups_ % (every) == 0) FLUSH();                                     \
         }                                                                              \
-        for (; i_ + LANES <= (n); i_ += LANES) STEP(i_, LANES, 0);                     \
-        if (i_ < (n)) STEP(i_, (n) - i_, 0);                                           \
+        FLUSH();                                                                       \
+        for (; i_ + LANES <= (n); i_ += LANES) {                                       \
+            STEP(i_, LANES, 0);                                                        \
+            FLUSH();                                                                   \
+        }                                                                              \
+        if (i_ < (n)) {                                                                \
+            STEP(i_, (n) - i_, 0);                                                     \
+            FLUSH();                                                                   \
+        }                                                                              \
     } while (0)
+#define NO_FLUSH() ((void)0)
+#define ROW_LOOP(n, STEP) ROW_LOOP_FLUSHED(n, STEP, NO_FLUSH, 1)
 
 CSM_INLINE VT K(combine)(const VT acc[UNROLL]) { return (acc[0] + acc[1]) + (acc[2] + acc[3]); }
 
@@ -97,6 +111,78 @@ CSM_INLINE int K(exps_normal)(T min, T max, T scale) {
     return (min - max) * scale >= EXP_NORMAL_MIN;
 }
 
+/*
+ * The form of a slice's exps, a constant in each inlined copy of the sums:
+ * FORM_NORMAL when they are all normal numbers (the fast exp), FORM_UNIT when
+ * scale is 1 (no product). BY_FORM(form, CALL) expands CALL(f) with f the
+ * constant equal to form.
+ */
+#define FORM_NORMAL 1
+#define FORM_UNIT 2
+#define BY_FORM(form, CALL)                                                            \
+    do {                                                                               \
+        switch (form) {                                                                \
+        case 0: CALL(0); break;                                                        \
+        case FORM_NORMAL: CALL(FORM_NORMAL); break;                                    \
+        case FORM_UNIT: CALL(FORM_UNIT); break;                                        \
+        default: CALL(FORM_NORMAL | FORM_UNIT); break;                                 \
+        }                                                                              \
+    } while (0)
+
+CSM_INLINE int K(exp_form)(T min, T shift, T scale) {
+    return (K(exps_normal)(min, shift, scale) ? FORM_NORMAL : 0) | (scale == 1 ? FORM_UNIT : 0);
+}
+
+/*
+ * The exps are taken relative to a shift at or just above the max m: m rounded
+ * up to a multiple of the ulp of every x whose exp matters (those within
+ * range = SHIFT_RANGE / scale of m). x - shift then rounds with an error that
+ * three operations find exactly (Fast2Sum, exact here whichever of x and shift
+ * is larger, as shift is a multiple of x's ulp), where TwoSum would take six.
+ * Rounding x - m alone costs exp up to 64 ulp as |x - m| nears 100 (half an ulp
+ * of x - m, 2^-18 there, is a relative error of the exp): SciPy and PyTorch
+ * have that error, exp(hi + lo) does not. (shift - m) scale stays below 2^-12.
+ * Where |m| >= 2 range, x - m is exact for every x that matters (Sterbenz), and
+ * the shift is m itself; so it is for lanes whose max is not finite.
+ */
+#define SHIFT_RANGE ((T)(sizeof(T) == sizeof(float) ? 128 : 1024))
+/* The shift is a multiple of 4 ulp of the binade of |m| + range: shift / grid
+ * then stays below 2^(mantissa bits - 1), where the rounding trick works. */
+#define GRID_ULPS ((T)(sizeof(T) == sizeof(float) ? 0x1p-21 : 0x1p-50))
+#define ROUNDER ((T)(sizeof(T) == sizeof(float) ? 0x1.8p23 : 0x1.8p52))
+
+CSM_INLINE VT K(exact_shift)(VT m, T scale) {
+    const T range = scale > (T)1e-20 ? SHIFT_RANGE / scale : (T)1e22;
+    const VI exponent_bits = (VI)V(splat)((T)INFINITY);
+    VT magnitude = V(select)(m < 0, -m, m), bound = magnitude + range;
+    VT grid = (VT)((VI)bound & exponent_bits) * GRID_ULPS; /* a power of 2 */
+    VT q = m / grid;                                       /* exact */
+    VT q_up = (q + ROUNDER) - ROUNDER;                     /* q to an integer, */
+    q_up = V(select)(q_up < q, q_up + 1, q_up);            /* upwards */
+    VT shift = q_up * grid;
+    VI keep_m = ~(shift - shift == 0) | ~(m - m == 0) | (magnitude >= 2 * range);
+    return V(select)(keep_m, m, shift);
+}
+
+/* scale (x - shift) as hi + lo: the rounded value and the rounding error of
+ * x - shift times scale (with scale == 1, a constant in each inlined copy, no
+ * product). */
+typedef struct {
+    VT hi, lo;
+} K(pair); /* a value carried as hi + lo */
+
+CSM_INLINE K(pair) K(shifted)(VT x, VT shift, VT scale, int unit_scale) {
+    VT d = x - shift;
+    VT error = x - (d + shift);
+    if (unit_scale) return (K(pair)){d, error};
+    return (K(pair)){d * scale, error * scale};
+}
+
+/* exp(z.hi + z.lo), in the fast form when the slice's results are all normal */
+CSM_INLINE VT K(exp_pair)(K(pair) z, int normal) {
+    return normal ? V(exp_normal_lo)(z.hi, z.lo) : V(exp_lo)(z.hi, z.lo);
+}
+
 static int K(has_nan)(const T *x, ptrdiff_t step, ptrdiff_t n) {
     for (ptrdiff_t j = 0; j < n; j++)
         if (x[j * step] != x[j * step]) return 1;
@@ -136,11 +222,12 @@ CSM_INLINE void K(row_range)(const T *x, const T *b, ptrdiff_t n, T *max, T *min
 
 /* ---------- pass 2: sums ---------- */
 
-/* softmax: e = exp(scale (x - m)), stored; sum += e. Lanes `lane_step` apart in
- * both x and y (the short-row path has y's in y_lane_step). */
+/* softmax: e = exp(scale (x - shift)), stored; sum += e. Lanes `lane_step` apart
+ * in both x and y (the short-row path has y's in y_lane_step). */
 CSM_INLINE void K(sum_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
-                            ptrdiff_t valid, VT m, VT scale, int normal, VT *sum) {
-    VT e = K(exp_of)((K(load_lanes)(x, lane_step, valid, 0) - m) * scale, normal);
+                            ptrdiff_t valid, VT shift, VT scale, int form, VT *sum) {
+    K(pair) z = K(shifted)(K(load_lanes)(x, lane_step, valid, 0), shift, scale, form & FORM_UNIT);
+    VT e = K(exp_pair)(z, form & FORM_NORMAL);
     *sum += valid == LANES ? e : V(select)(V(first_lanes)(valid), e, V(splat)(0));
     K(store_lanes)(y, y_lane_step, e, valid);
 }
@@ -148,12 +235,12 @@ CSM_INLINE void K(sum_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_l
 /* log_softmax and logsumexp: weighted exps split into the max terms (count) and
  * the others (rest). */
 CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t lane_step, ptrdiff_t valid, VT m,
-                              VT scale, int normal, VT *rest, VT *count) {
+                              VT shift, VT scale, int form, VT *rest, VT *count) {
     VT v = K(load_weighted)(x, b, lane_step, valid);
     VT w = b ? K(load_lanes)(b, lane_step, valid, 0) : V(splat)(1);
     VI in = V(first_lanes)(valid);
     VI at_max = (v == m) & in;
-    VT e = K(exp_of)((v - m) * scale, normal) * w;
+    VT e = K(exp_pair)(K(shifted)(v, shift, scale, form & FORM_UNIT), form & FORM_NORMAL) * w;
     *rest += V(select)(in & ~at_max, e, V(splat)(0));
     *count += V(select)(at_max, w, V(splat)(0));
 }
@@ -161,38 +248,65 @@ CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t lane_step, ptrdi
 /* Row blocks for the sums: ROW_BLOCK elements each. */
 #define ROW_BLOCK (UNROLL * SUM_BLOCK * LANES)
 
-/* Sums of a contiguous row: pass 2, in one of the two exp forms. */
-CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T m, T scale, int normal) {
-    VT vm = V(splat)(m), vscale = V(splat)(scale), acc[UNROLL];
-    double total = 0;
-    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
-        const T *xb = x + start;
-        T *yb = y + start;
-        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define SUM_STEP(i, valid, u) \
-    K(sum_step)(xb + (i), 1, yb + (i), 1, valid, vm, vscale, normal, &acc[u])
-        ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SUM_STEP);
-#undef SUM_STEP
-        total += V(hsum)(K(combine)(acc));
-    }
+/*
+ * Sums of a contiguous row for softmax: pass 2, in one exp form. A running sum
+ * in T would round at up to half an ulp of the whole sum per term (the terms
+ * near the max are close to 1), an error of every output of a softmax: the
+ * accumulators go to double as two pairs after every two terms each (about
+ * 2.7 ulp max error of the softmax, where flushing after every term gives 2.2
+ * for 15% more time and after every four 3.3). They restart from -0, which the
+ * first add folds away.
+ */
+CSM_INLINE void K(clear)(VT acc[UNROLL]) {
+    for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(-(T)0);
+}
+
+/* total + acc, the accumulators added in T as two pairs; clears them */
+CSM_INLINE K_WIDE K(flush_pairs)(K_WIDE total, VT acc[UNROLL]) {
+    total = V(wide_add)(V(wide_add)(total, acc[0] + acc[1]), acc[2] + acc[3]);
+    K(clear)(acc);
     return total;
 }
 
-CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T scale, int normal,
+#define SUM_FLUSH_EVERY 2
+
+CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T shift, T scale, int form) {
+    VT vshift = V(splat)(shift), vscale = V(splat)(scale), acc[UNROLL];
+    K_WIDE total = V(wide_zero)();
+    K(clear)(acc);
+#define SUM_STEP(i, valid, u) \
+    K(sum_step)(x + (i), 1, y + (i), 1, valid, vshift, vscale, form, &acc[u])
+#define SUM_FLUSH() (total = K(flush_pairs)(total, acc))
+    ROW_LOOP_FLUSHED(n, SUM_STEP, SUM_FLUSH, SUM_FLUSH_EVERY);
+#undef SUM_STEP
+#undef SUM_FLUSH
+    return V(hsum_wide)(total);
+}
+
+/* rest of the exps relative to shift (exact_shift of m), brought back to m in double */
+CSM_INLINE double K(rest_from_shift)(double rest, T m, T shift, T scale) {
+    return m == shift ? rest : rest * exp(((double)shift - m) * scale);
+}
+
+/* The split sums of a row, with the exps taken relative to shift and the rest
+ * returned relative to m. */
+CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T shift, T scale, int form,
                              double *rest, double *count) {
-    VT vm = V(splat)(m), vscale = V(splat)(scale), rest_acc[UNROLL], count_acc[UNROLL];
+    VT vm = V(splat)(m), vshift = V(splat)(shift), vscale = V(splat)(scale);
+    VT rest_acc[UNROLL], count_acc[UNROLL];
     *rest = *count = 0;
     for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
         const T *xb = x + start, *bb = b ? b + start : NULL;
         for (int u = 0; u < UNROLL; u++) rest_acc[u] = count_acc[u] = V(splat)(0);
 #define SPLIT_STEP(i, valid, u)                                                              \
-    K(split_step)(xb + (i), bb ? bb + (i) : NULL, 1, valid, vm, vscale, normal, &rest_acc[u], \
-                  &count_acc[u])
+    K(split_step)(xb + (i), bb ? bb + (i) : NULL, 1, valid, vm, vshift, vscale, form,         \
+                  &rest_acc[u], &count_acc[u])
         ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SPLIT_STEP);
 #undef SPLIT_STEP
         *rest += V(hsum)(K(combine)(rest_acc));
         *count += V(hsum)(K(combine)(count_acc));
     }
+    *rest = K(rest_from_shift)(*rest, m, shift, scale);
 }
 
 /* log(count + rest), exact when rest is tiny next to count */
@@ -228,12 +342,27 @@ static int K(norm_fill)(T max, const T *x, ptrdiff_t step, ptrdiff_t n, int flag
     return 0;
 }
 
-/* Pass 3: y = e * factor (softmax, e already in y) or scale (x - m) - shift (log). */
+/*
+ * 1 / sum as a pair of T: float's hi + lo holds it to double precision, so that
+ * e * hi + e * lo rounds once, where e * (float)(1 / sum) would round twice.
+ */
+CSM_INLINE K(pair) K(reciprocal)(double sum) {
+    T hi = (T)(1 / sum);
+    return (K(pair)){V(splat)(hi), V(splat)((T)(1 / sum - hi))};
+}
+
+/* Pass 3: y = e * factor (softmax, e already in y) or scale (x - m) - log_norm (log). */
 CSM_INLINE void K(finish_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
-                               ptrdiff_t valid, VT m, VT scale, VT factor, VT shift,
+                               ptrdiff_t valid, VT m, VT scale, K(pair) factor, VT log_norm,
                                int log_mode) {
-    VT out = log_mode ? (K(load_lanes)(x, lane_step, valid, 0) - m) * scale - shift
-                      : K(load_lanes)(y, y_lane_step, valid, 0) * factor;
+    VT out;
+    if (log_mode) {
+        out = (K(load_lanes)(x, lane_step, valid, 0) - m) * scale - log_norm;
+    } else {
+        VT e = K(load_lanes)(y, y_lane_step, valid, 0);
+        /* double's hi alone is exact enough (lo is 0) */
+        out = sizeof(T) < sizeof(double) ? e * factor.hi + e * factor.lo : e * factor.hi;
+    }
     K(store_lanes)(y, y_lane_step, out, valid);
 }
 
@@ -245,20 +374,25 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
         for (ptrdiff_t i = 0; i < n; i++) y[i] = fill;
         return;
     }
-    int normal = K(exps_normal)(min, m, scale);
-    VT factor = V(splat)(0), shift = V(splat)(0);
+    K(pair) factor = {V(splat)(0), V(splat)(0)};
+    VT log_norm = V(splat)(0);
+    T shift = K(exact_shift)(V(splat)(m), scale)[0];
     if (log_mode) {
         double rest, count;
-        if (normal) K(row_split)(x, NULL, n, m, scale, 1, &rest, &count);
-        else K(row_split)(x, NULL, n, m, scale, 0, &rest, &count);
-        shift = V(splat)((T)K(log_norm)(rest, count));
+#define ROW_SPLIT(form) K(row_split)(x, NULL, n, m, shift, scale, form, &rest, &count)
+        BY_FORM(K(exp_form)(min, shift, scale), ROW_SPLIT);
+#undef ROW_SPLIT
+        log_norm = V(splat)((T)K(log_norm)(rest, count));
     } else {
-        double sum = normal ? K(row_sum)(x, y, n, m, scale, 1) : K(row_sum)(x, y, n, m, scale, 0);
-        factor = V(splat)((T)(1 / sum));
+        double sum;
+#define ROW_SUM(form) sum = K(row_sum)(x, y, n, shift, scale, form)
+        BY_FORM(K(exp_form)(min, shift, scale), ROW_SUM);
+#undef ROW_SUM
+        factor = K(reciprocal)(sum);
     }
     VT vm = V(splat)(m), vscale = V(splat)(scale);
 #define FINISH_STEP(i, valid, u) \
-    K(finish_step)(x + (i), 1, y + (i), 1, valid, vm, vscale, factor, shift, log_mode)
+    K(finish_step)(x + (i), 1, y + (i), 1, valid, vm, vscale, factor, log_norm, log_mode)
     ROW_LOOP(n, FINISH_STEP);
 #undef FINISH_STEP
 }
@@ -306,50 +440,48 @@ CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, 
     }
 }
 
-/* Whether every slice has only normal exps (the fast form for all). */
-CSM_INLINE int K(slices_normal)(const K(range) ranges[MAX_VECTORS], ptrdiff_t width, T scale) {
+/* The exp form of a group of slices, exps relative to shifts: the fast exp only
+ * if every slice has only normal exps. */
+CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS], const VT shifts[MAX_VECTORS],
+                              ptrdiff_t width, T scale) {
     for (ptrdiff_t s = 0; s < width; s++)
-        if (!K(exps_normal)(ranges[s / LANES].min[s % LANES], ranges[s / LANES].max[s % LANES],
-                            scale))
-            return 0;
-    return 1;
-}
-
-/* totals[lane] += v[lane], in double */
-CSM_INLINE void K(add_lanes)(double *totals, VT v) {
-    for (int lane = 0; lane < LANES; lane++) totals[lane] += v[lane];
+        if (!K(exps_normal)(ranges[s / LANES].min[s % LANES], shifts[s / LANES][s % LANES], scale))
+            return scale == 1 ? FORM_UNIT : 0;
+    return FORM_NORMAL | (scale == 1 ? FORM_UNIT : 0);
 }
 
 /*
- * Pass 2 of norm_slices: softmax stores the exps in y and sums them into
- * totals; log_softmax splits them into totals (rest) and counts.
+ * Pass 2 of norm_slices and lse_slices: softmax stores the exps in y and sums
+ * them into totals; log_softmax and logsumexp split them (weighted by b, which
+ * shares x's layout, if not NULL) into totals (rest) and counts. Sums are in
+ * double lanes: a slice's few terms would otherwise round in T at every one.
  */
-CSM_INLINE void K(slices_sums)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
+CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
                                ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
-                               const K(range) ranges[MAX_VECTORS], T scale, int normal,
-                               int log_mode, double *totals, double *counts) {
-    const ptrdiff_t vectors = (width + LANES - 1) / LANES;
+                               const VT maxes[MAX_VECTORS], const VT shifts[MAX_VECTORS],
+                               T scale, int form, int log_mode, K_WIDE totals[MAX_VECTORS],
+                               K_WIDE counts[MAX_VECTORS]) {
     VT vscale = V(splat)(scale);
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
-        VT block_total[MAX_VECTORS], block_count[MAX_VECTORS];
-        for (ptrdiff_t v = 0; v < vectors; v++) block_total[v] = block_count[v] = V(splat)(0);
-        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
-            const T *xj = x + j * x_step;
-            T *yj = y + j * y_step;
-#define SUMS_STEP(v, valid)                                                                     \
-    if (log_mode)                                                                               \
-        K(split_step)(xj + (v) * LANES * x_lane, NULL, x_lane, valid, ranges[v].max, vscale,    \
-                      normal, &block_total[v], &block_count[v]);                                \
-    else                                                                                        \
-        K(sum_step)(xj + (v) * LANES * x_lane, x_lane, yj + (v) * LANES * y_lane, y_lane, valid, \
-                    ranges[v].max, vscale, normal, &block_total[v])
-            SLICES_LOOP(width, SUMS_STEP);
+    /* two rows at a time: their terms are added in T, then in double */
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 2) {
+        const ptrdiff_t j1 = n - j0 < 2 ? n : j0 + 2;
+#define SUMS_STEP(v, valid)                                                                    \
+    do {                                                                                       \
+        VT total = V(splat)(-(T)0), count = V(splat)(-(T)0);                                   \
+        for (ptrdiff_t j = j0; j < j1; j++) {                                                  \
+            const T *xv = x + j * x_step + (v) * LANES * x_lane;                               \
+            if (log_mode)                                                                      \
+                K(split_step)(xv, b ? b + j * x_step + (v) * LANES * x_lane : NULL, x_lane,    \
+                              valid, maxes[v], shifts[v], vscale, form, &total, &count);       \
+            else                                                                               \
+                K(sum_step)(xv, x_lane, y + j * y_step + (v) * LANES * y_lane, y_lane, valid,  \
+                            shifts[v], vscale, form, &total);                                  \
+        }                                                                                      \
+        totals[v] = V(wide_add)(totals[v], total);                                             \
+        if (log_mode) counts[v] = V(wide_add)(counts[v], count);                               \
+    } while (0)
+        SLICES_LOOP(width, SUMS_STEP);
 #undef SUMS_STEP
-        }
-        for (ptrdiff_t v = 0; v < vectors; v++) {
-            K(add_lanes)(totals + v * LANES, block_total[v]);
-            if (log_mode) K(add_lanes)(counts + v * LANES, block_count[v]);
-        }
     }
 }
 
@@ -367,28 +499,42 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
         filled[s] = K(norm_fill)(ranges[s / LANES].max[s % LANES], x + s * x_lane, x_step, n,
                                  flags, &fill[s]);
 
-    double totals[MAX_SLICES], counts[MAX_SLICES];
-    for (ptrdiff_t s = 0; s < vectors * LANES; s++) totals[s] = counts[s] = 0;
-    /* separate calls, so that each inlined copy knows its exp form */
-    if (K(slices_normal)(ranges, width, scale))
-        K(slices_sums)(x, x_step, x_lane, y, y_step, y_lane, n, width, ranges, scale, 1,
-                       log_mode, totals, counts);
-    else
-        K(slices_sums)(x, x_step, x_lane, y, y_step, y_lane, n, width, ranges, scale, 0,
-                       log_mode, totals, counts);
+    K_WIDE totals[MAX_VECTORS], counts[MAX_VECTORS];
+    for (ptrdiff_t v = 0; v < vectors; v++) totals[v] = counts[v] = V(wide_zero)();
+    VT maxes[MAX_VECTORS], shifts[MAX_VECTORS];
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        maxes[v] = ranges[v].max;
+        shifts[v] = K(exact_shift)(ranges[v].max, scale);
+    }
+#define SLICES_SUMS(form)                                                                    \
+    K(slices_sums)(x, NULL, x_step, x_lane, y, y_step, y_lane, n, width, maxes, shifts, scale,  \
+                   form, log_mode, totals, counts)
+    BY_FORM(K(slices_form)(ranges, shifts, width, scale), SLICES_SUMS);
+#undef SLICES_SUMS
 
-    VT factor[MAX_VECTORS], shift[MAX_VECTORS];
-    for (ptrdiff_t v = 0; v < vectors; v++) factor[v] = shift[v] = V(splat)(0);
+    K(pair) factor[MAX_VECTORS];
+    VT log_norm[MAX_VECTORS];
+    for (ptrdiff_t v = 0; v < vectors; v++)
+        factor[v].hi = factor[v].lo = log_norm[v] = V(splat)(0);
     for (ptrdiff_t s = 0; s < width; s++) {
-        if (log_mode) shift[s / LANES][s % LANES] = (T)K(log_norm)(totals[s], counts[s]);
-        else factor[s / LANES][s % LANES] = (T)(1 / totals[s]);
+        if (log_mode) {
+            double rest = K(rest_from_shift)(V(wide_lane)(totals[s / LANES], s % LANES),
+                                             maxes[s / LANES][s % LANES],
+                                             shifts[s / LANES][s % LANES], scale);
+            log_norm[s / LANES][s % LANES] =
+                (T)K(log_norm)(rest, V(wide_lane)(counts[s / LANES], s % LANES));
+        } else {
+            K(pair) f = K(reciprocal)(V(wide_lane)(totals[s / LANES], s % LANES));
+            factor[s / LANES].hi[s % LANES] = f.hi[0];
+            factor[s / LANES].lo[s % LANES] = f.lo[0];
+        }
     }
     VT vscale = V(splat)(scale);
     for (ptrdiff_t j = 0; j < n; j++) {
 #define FINISH_STEP(v, valid)                                                             \
     K(finish_step)(x + j * x_step + (v) * LANES * x_lane, x_lane,                         \
                    y + j * y_step + (v) * LANES * y_lane, y_lane, valid, ranges[v].max,   \
-                   vscale, factor[v], shift[v], log_mode)
+                   vscale, factor[v], log_norm[v], log_mode)
         SLICES_LOOP(width, FINISH_STEP);
 #undef FINISH_STEP
     }
@@ -450,7 +596,7 @@ static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, p
 #define MAX_CHUNKS 256
 
 typedef struct {
-    T max;
+    T max, shift;        /* the sums are of exps relative to shift (softmax) or max */
     double total, count; /* softmax: total; log, logsumexp: rest and count */
 } K(chunk_part);
 
@@ -463,21 +609,27 @@ CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
 /* Pass A over one chunk. Chunks of all -inf add nothing (and store exps 0). */
 CSM_INLINE K(chunk_part) K(chunk_pass)(const T *x, const T *b, T *y, ptrdiff_t len, T scale,
                                        int sums_only_split) {
-    K(chunk_part) part = {0, 0, 0};
+    K(chunk_part) part = {0, 0, 0, 0};
     T min;
     K(row_range)(x, b, len, &part.max, &min);
+    part.shift = part.max;
     if (part.max == -(T)INFINITY) {
         if (!sums_only_split)
             for (ptrdiff_t i = 0; i < len; i++) y[i] = 0;
         return part;
     }
-    int normal = K(exps_normal)(min, part.max, scale);
-    if (sums_only_split && normal)
-        K(row_split)(x, b, len, part.max, scale, 1, &part.total, &part.count);
-    else if (sums_only_split)
-        K(row_split)(x, b, len, part.max, scale, 0, &part.total, &part.count);
-    else if (normal) part.total = K(row_sum)(x, y, len, part.max, scale, 1);
-    else part.total = K(row_sum)(x, y, len, part.max, scale, 0);
+    const T shift = K(exact_shift)(V(splat)(part.max), scale)[0];
+    if (sums_only_split) { /* the sums relative to the max */
+#define CHUNK_SPLIT(form) \
+    K(row_split)(x, b, len, part.max, shift, scale, form, &part.total, &part.count)
+        BY_FORM(K(exp_form)(min, shift, scale), CHUNK_SPLIT);
+#undef CHUNK_SPLIT
+    } else {
+        part.shift = shift;
+#define CHUNK_SUM(form) part.total = K(row_sum)(x, y, len, part.shift, scale, form)
+        BY_FORM(K(exp_form)(min, part.shift, scale), CHUNK_SUM);
+#undef CHUNK_SUM
+    }
     return part;
 }
 
@@ -515,7 +667,7 @@ static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, 
     const int log_mode = flags & CSM_LOG;
     const ptrdiff_t size = K(chunk_size)(n);
     K(chunk_part) parts[MAX_CHUNKS];
-    double factors[MAX_CHUNKS];
+    double weights[MAX_CHUNKS]; /* chunk k's exps are relative to its own max */
     T m, fill;
     ptrdiff_t k, chunks = K(huge_row_parts)(x, NULL, y, n, scale, log_mode, threads, parts, &m);
     int filled = K(norm_fill)(m, x, 1, n, flags, &fill);
@@ -525,18 +677,16 @@ static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, 
         for (k = 0; k < n; k++) y[k] = fill;
         return;
     }
-    double shift = 0; /* a max of +inf leaves scale (x - m) nan or -inf whatever the shift */
+    double total = 0, shift = 0; /* a max of +inf leaves scale (x - m) nan or -inf whatever the shift */
     if (log_mode && isfinite(m)) {
         double rest, count;
         K(merge_split)(parts, chunks, m, scale, &rest, &count);
         shift = K(log_norm)(rest, count);
     } else if (!log_mode) {
-        double total = 0;
         for (k = 0; k < chunks; k++) {
-            factors[k] = exp(((double)parts[k].max - m) * scale);
-            total += parts[k].total * factors[k];
+            weights[k] = exp(((double)parts[k].shift - m) * scale);
+            total += parts[k].total * weights[k];
         }
-        for (k = 0; k < chunks; k++) factors[k] /= total;
     }
     VT vm = V(splat)(m), vscale = V(splat)(scale), vshift = V(splat)((T)shift);
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -544,7 +694,7 @@ static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, 
         ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
         const T *xk = x + start;
         T *yk = y + start;
-        VT factor = V(splat)(log_mode ? 0 : (T)factors[k]);
+        K(pair) factor = K(reciprocal)(log_mode ? 1 : total / weights[k]);
 #define FINISH_STEP(i, valid, u) \
     K(finish_step)(xk + (i), 1, yk + (i), 1, valid, vm, vscale, factor, vshift, log_mode)
         ROW_LOOP(len, FINISH_STEP);
@@ -596,31 +746,27 @@ static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const 
     const ptrdiff_t vectors = (width + LANES - 1) / LANES;
     K(range) ranges[MAX_VECTORS];
     K(slices_range)(x, x_step, x_lane, b, n, width, ranges);
-    const int normal = K(slices_normal)(ranges, width, 1);
-    VT one = V(splat)(1);
-    double rest[MAX_SLICES], count[MAX_SLICES];
-    for (ptrdiff_t s = 0; s < vectors * LANES; s++) rest[s] = count[s] = 0;
-    /* slices with a non-finite max give nan sums here and are redone by lse_direct */
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {
-        VT block_rest[MAX_VECTORS], block_count[MAX_VECTORS];
-        for (ptrdiff_t v = 0; v < vectors; v++) block_rest[v] = block_count[v] = V(splat)(0);
-        for (ptrdiff_t j = j0; j < n && j < j0 + SUM_BLOCK; j++) {
-#define LSE_STEP(v, valid)                                                                  \
-    K(split_step)(x + j * x_step + (v) * LANES * x_lane,                                    \
-                  b ? b + j * x_step + (v) * LANES * x_lane : NULL, x_lane, valid,          \
-                  ranges[v].max, one, normal, &block_rest[v], &block_count[v])
-            SLICES_LOOP(width, LSE_STEP);
-#undef LSE_STEP
-        }
-        for (ptrdiff_t v = 0; v < vectors; v++) {
-            K(add_lanes)(rest + v * LANES, block_rest[v]);
-            K(add_lanes)(count + v * LANES, block_count[v]);
-        }
+    VT maxes[MAX_VECTORS], shifts[MAX_VECTORS];
+    K_WIDE rest[MAX_VECTORS], count[MAX_VECTORS];
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        maxes[v] = ranges[v].max;
+        shifts[v] = K(exact_shift)(ranges[v].max, 1);
+        rest[v] = count[v] = V(wide_zero)();
     }
+    /* slices with a non-finite max give nan sums here and are redone by lse_direct */
+#define LSE_SUMS(form)                                                                      \
+    K(slices_sums)(x, b, x_step, x_lane, NULL, 0, 0, n, width, maxes, shifts, 1, form, CSM_LOG, \
+                   rest, count)
+    BY_FORM(K(slices_form)(ranges, shifts, width, 1), LSE_SUMS);
+#undef LSE_SUMS
     for (ptrdiff_t s = 0; s < width; s++) {
         T *sign_s = sign ? sign + s : NULL;
-        T m = ranges[s / LANES].max[s % LANES];
-        if (!isfinite(m) || !K(lse_finish)(m, rest[s], count[s], flags, result + s, sign_s))
+        T m = maxes[s / LANES][s % LANES];
+        double rest_s = K(rest_from_shift)(V(wide_lane)(rest[s / LANES], s % LANES), m,
+                                           shifts[s / LANES][s % LANES], 1);
+        if (!isfinite(m) ||
+            !K(lse_finish)(m, rest_s, V(wide_lane)(count[s / LANES], s % LANES), flags,
+                           result + s, sign_s))
             K(lse_direct)(x + s * x_lane, x_step, b ? b + s * x_lane : NULL, x_step, n, flags,
                           result + s, sign_s);
     }
@@ -643,8 +789,10 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,
         double rest = 0, count = 0;
         K(row_range)(xr, br, n, &m, &min);
         if (isfinite(m)) {
-            if (K(exps_normal)(min, m, 1)) K(row_split)(xr, br, n, m, 1, 1, &rest, &count);
-            else K(row_split)(xr, br, n, m, 1, 0, &rest, &count);
+            const T shift = K(exact_shift)(V(splat)(m), 1)[0];
+#define ROW_SPLIT(form) K(row_split)(xr, br, n, m, shift, 1, form, &rest, &count)
+            BY_FORM(K(exp_form)(min, shift, 1), ROW_SPLIT);
+#undef ROW_SPLIT
         }
         if (!isfinite(m) || !K(lse_finish)(m, rest, count, flags, result + r, sign_r))
             K(lse_direct)(xr, 1, br, 1, n, flags, result + r, sign_r);

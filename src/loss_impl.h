@@ -16,7 +16,7 @@
  * The gradient of every softmax loss here is a * p_j - b_j with per-row a and
  * per-class b_j (sklearn's cross-entropy helper, in one pass), times the
  * reduction's scale; the target's entry is then rewritten from 1 - p_y, formed
- * as -expm1(log p_y) so that it keeps its digits when p_y is near 1.
+ * as (sum - e_y) / sum so that it keeps its digits when p_y is near 1.
  */
 #include "loss.h" /* csm_ce_params */
 
@@ -42,9 +42,9 @@ CSM_INLINE VT K(rounded)(VT v) {
 /* ---------- pass 2 for class-index targets: sum e, and sum w (m - x) ---------- */
 
 CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid, VT m,
-                               int normal, int smooth, VT *sum, VT *dist) {
-    VT d = m - K(load_valid)(x, valid, 0);
-    VT e = K(exp_of)(-d, normal);
+                               VT shift, int normal, int smooth, VT *sum, VT *dist) {
+    VT v = K(load_valid)(x, valid, 0), d = m - v;
+    VT e = K(exp_pair)(K(shifted)(v, shift, V(splat)(1), 1), normal);
     if (valid != LANES) {
         VI in = V(first_lanes)(valid);
         e = V(select)(in, e, V(splat)(0));
@@ -55,44 +55,52 @@ CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid
     if (e_out) K(store_valid)(e_out, e, valid);
 }
 
-/* sum of exp(x - m) into *sum and, when smoothing, sum of w (m - x) into *dist. */
-CSM_INLINE void K(ce_row_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, int normal,
-                               int smooth, double *sum, double *dist) {
-    VT vm = V(splat)(m), sum_acc[UNROLL], dist_acc[UNROLL];
-    *sum = *dist = 0;
-    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
-        const T *xb = x + start;
-        T *eb = e_out ? e_out + start : NULL;
-        const T *wb = w ? w + start : NULL;
-        for (int u = 0; u < UNROLL; u++) sum_acc[u] = dist_acc[u] = V(splat)(0);
-#define CE_SUM_STEP(i, valid, u)                                                          \
-    K(ce_sum_step)(xb + (i), eb ? eb + (i) : NULL, wb ? wb + (i) : NULL, valid, vm, normal, \
-                   smooth, &sum_acc[u], &dist_acc[u])
-        ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, CE_SUM_STEP);
+/* sum of exp(x - shift) into *sum (exact_shift, as softmax's row_sum) and, when
+ * smoothing, sum of w (m - x) into *dist. */
+CSM_INLINE void K(ce_row_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, T shift,
+                               int normal, int smooth, double *sum, double *dist) {
+    VT vm = V(splat)(m), vshift = V(splat)(shift), sum_acc[UNROLL], dist_acc[UNROLL];
+    K_WIDE sum_total = V(wide_zero)(), dist_total = V(wide_zero)();
+    K(clear)(sum_acc);
+    K(clear)(dist_acc);
+#define CE_SUM_STEP(i, valid, u)                                                            \
+    K(ce_sum_step)(x + (i), e_out ? e_out + (i) : NULL, w ? w + (i) : NULL, valid, vm, vshift, \
+                   normal, smooth, &sum_acc[u], &dist_acc[u])
+#define CE_SUM_FLUSH()                                                          \
+    do {                                                                        \
+        sum_total = K(flush_pairs)(sum_total, sum_acc);                         \
+        if (smooth) dist_total = K(flush_pairs)(dist_total, dist_acc);          \
+    } while (0)
+    ROW_LOOP_FLUSHED(n, CE_SUM_STEP, CE_SUM_FLUSH, SUM_FLUSH_EVERY);
 #undef CE_SUM_STEP
-        *sum += V(hsum)(K(combine)(sum_acc));
-        if (smooth) *dist += V(hsum)(K(combine)(dist_acc));
-    }
+#undef CE_SUM_FLUSH
+    *sum = V(hsum_wide)(sum_total);
+    *dist = V(hsum_wide)(dist_total);
+}
+
+/* exp(x - shift) of one element, with the same bits as ce_sum_step's lane */
+CSM_INLINE T K(target_exp)(T x, T shift) {
+    return K(exp_pair)(K(shifted)(V(splat)(x), V(splat)(shift), V(splat)(1), 1), 0)[0];
 }
 
 /* Each combination of the flags gets its own inlined copy of the loop. */
-static void K(ce_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, int normal,
-                       int smooth, double *sum, double *dist) {
+static void K(ce_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, T shift,
+                       int normal, int smooth, double *sum, double *dist) {
     if (e_out) {
         if (normal) {
-            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, 1, 1, sum, dist);
-            else K(ce_row_sums)(x, e_out, NULL, n, m, 1, 0, sum, dist);
+            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, shift, 1, 1, sum, dist);
+            else K(ce_row_sums)(x, e_out, NULL, n, m, shift, 1, 0, sum, dist);
         } else {
-            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, 0, 1, sum, dist);
-            else K(ce_row_sums)(x, e_out, NULL, n, m, 0, 0, sum, dist);
+            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, shift, 0, 1, sum, dist);
+            else K(ce_row_sums)(x, e_out, NULL, n, m, shift, 0, 0, sum, dist);
         }
     } else {
         if (normal) {
-            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, 1, 1, sum, dist);
-            else K(ce_row_sums)(x, NULL, NULL, n, m, 1, 0, sum, dist);
+            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, shift, 1, 1, sum, dist);
+            else K(ce_row_sums)(x, NULL, NULL, n, m, shift, 1, 0, sum, dist);
         } else {
-            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, 0, 1, sum, dist);
-            else K(ce_row_sums)(x, NULL, NULL, n, m, 0, 0, sum, dist);
+            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, shift, 0, 1, sum, dist);
+            else K(ce_row_sums)(x, NULL, NULL, n, m, shift, 0, 0, sum, dist);
         }
     }
 }
@@ -149,10 +157,16 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
         T m, min;
         K(row_range)(xr, NULL, n, &m, &min);
         double sum, dist;
-        K(ce_sums)(xr, gr, class_weight, n, m, K(exps_normal)(min, m, 1), smooth, &sum, &dist);
-        const double log_sum = log(sum);
-        const double nll = ((double)m - (double)xr[y]) + log_sum; /* -log p_y */
-        const double p_y = exp(-nll), q = -expm1(-nll);
+        const T shift = K(exact_shift)(V(splat)(m), 1)[0];
+        K(ce_sums)(xr, gr, class_weight, n, m, shift, K(exps_normal)(min, shift, 1), smooth, &sum,
+                   &dist);
+        const double log_sum = log(sum) + ((double)shift - m); /* log sum exp(x - m) */
+        /* The target's exp as it went into the sum (the same bits whether stored or
+         * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
+         * where exp(-nll) would lose them to e_y's rounding. */
+        const double e_y = gr ? (double)gr[y] : (double)K(target_exp)(xr[y], shift);
+        const double p_y = e_y / sum, q = (sum - e_y) / sum;
+        const double nll = q < 0.5 ? -log1p(-q) : ((double)m - (double)xr[y]) + log_sum;
         double a, b_shift, g_y;
         if (p->focal) {
             const double alpha = class_weight ? (double)class_weight[y] : p->alpha;
@@ -187,10 +201,10 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
  * (PyTorch's gradient p sum(t) - t when t does not sum to 1).
  */
 CSM_INLINE void K(prob_sum_step)(const T *x, const T *t, const T *w, T *e_out, ptrdiff_t valid,
-                                 VT m, VT keep, VT spread, int normal, VT *sum, VT *mass,
-                                 VT *dist) {
-    VT d = m - K(load_valid)(x, valid, 0);
-    VT e = K(exp_of)(-d, normal);
+                                 VT m, VT shift, VT keep, VT spread, int normal, VT *sum,
+                                 VT *mass, VT *dist) {
+    VT v = K(load_valid)(x, valid, 0), d = m - v;
+    VT e = K(exp_pair)(K(shifted)(v, shift, V(splat)(1), 1), normal);
     VT tw = K(load_valid)(t, valid, 0) * keep + spread;
     if (w) tw *= K(load_valid)(w, valid, 0);
     if (valid != LANES) {
@@ -205,24 +219,32 @@ CSM_INLINE void K(prob_sum_step)(const T *x, const T *t, const T *w, T *e_out, p
     if (e_out) K(store_valid)(e_out, e, valid);
 }
 
+/* the sum of exps is relative to shift (exact_shift), as in ce_row_sums */
 CSM_INLINE void K(prob_row_sums)(const T *x, const T *t, const T *w, T *e_out, ptrdiff_t n, T m,
-                                 T keep, T spread, int normal, double *sum, double *mass,
-                                 double *dist) {
-    VT vm = V(splat)(m), vkeep = V(splat)(keep), vspread = V(splat)(spread);
-    VT sum_acc[UNROLL], mass_acc[UNROLL], dist_acc[UNROLL];
-    *sum = *mass = *dist = 0;
-    for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
-        for (int u = 0; u < UNROLL; u++) sum_acc[u] = mass_acc[u] = dist_acc[u] = V(splat)(0);
-#define PROB_SUM_STEP(i, valid, u)                                                          \
-    K(prob_sum_step)(x + start + (i), t + start + (i), w ? w + start + (i) : NULL,          \
-                     e_out ? e_out + start + (i) : NULL, valid, vm, vkeep, vspread, normal, \
-                     &sum_acc[u], &mass_acc[u], &dist_acc[u])
-        ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, PROB_SUM_STEP);
+                                 T shift, T keep, T spread, int normal, double *sum,
+                                 double *mass, double *dist) {
+    VT vm = V(splat)(m), vshift = V(splat)(shift), vkeep = V(splat)(keep);
+    VT vspread = V(splat)(spread), sum_acc[UNROLL], mass_acc[UNROLL], dist_acc[UNROLL];
+    K_WIDE sum_total = V(wide_zero)(), mass_total = V(wide_zero)(), dist_total = V(wide_zero)();
+    K(clear)(sum_acc);
+    K(clear)(mass_acc);
+    K(clear)(dist_acc);
+#define PROB_SUM_STEP(i, valid, u)                                                            \
+    K(prob_sum_step)(x + (i), t + (i), w ? w + (i) : NULL, e_out ? e_out + (i) : NULL, valid, \
+                     vm, vshift, vkeep, vspread, normal, &sum_acc[u], &mass_acc[u],           \
+                     &dist_acc[u])
+#define PROB_SUM_FLUSH()                                                     \
+    do {                                                                     \
+        sum_total = K(flush_pairs)(sum_total, sum_acc);                      \
+        mass_total = K(flush_pairs)(mass_total, mass_acc);                   \
+        dist_total = K(flush_pairs)(dist_total, dist_acc);                   \
+    } while (0)
+    ROW_LOOP_FLUSHED(n, PROB_SUM_STEP, PROB_SUM_FLUSH, SUM_FLUSH_EVERY);
 #undef PROB_SUM_STEP
-        *sum += V(hsum)(K(combine)(sum_acc));
-        *mass += V(hsum)(K(combine)(mass_acc));
-        *dist += V(hsum)(K(combine)(dist_acc));
-    }
+#undef PROB_SUM_FLUSH
+    *sum = V(hsum_wide)(sum_total);
+    *mass = V(hsum_wide)(mass_total);
+    *dist = V(hsum_wide)(dist_total);
 }
 
 /* pass 3 for probability targets: g = e * factor - s w t' */
@@ -252,11 +274,14 @@ static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
         T m, min;
         K(row_range)(xr, NULL, n, &m, &min);
         double sum, mass, dist;
-        if (K(exps_normal)(min, m, 1))
-            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, keep, spread, 1, &sum, &mass, &dist);
+        const T shift = K(exact_shift)(V(splat)(m), 1)[0];
+        if (K(exps_normal)(min, shift, 1))
+            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, shift, keep, spread, 1, &sum, &mass,
+                             &dist);
         else
-            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, keep, spread, 0, &sum, &mass, &dist);
-        loss[r] = dist + mass * log(sum);
+            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, shift, keep, spread, 0, &sum, &mass,
+                             &dist);
+        loss[r] = dist + mass * (log(sum) + ((double)shift - m));
         if (gr)
             K(prob_grad_row)(gr, tr, class_weight, n, (T)(grad_scale * mass / sum), keep, spread,
                              (T)grad_scale);

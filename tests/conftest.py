@@ -41,3 +41,20 @@ def package_root():
     import csoftmax
 
     return os.path.dirname(os.path.dirname(os.path.abspath(csoftmax.__file__)))
+
+
+def _usable_isa_levels():
+    from csoftmax import _core
+
+    return _core.usable_isa_levels()
+
+
+@pytest.fixture(params=_usable_isa_levels())
+def isa(request):
+    """Runs a test once per kernel ISA level this CPU supports."""
+    from csoftmax import _core
+
+    before = _core.get_isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(before)

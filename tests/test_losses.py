@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import csoftmax
-from csoftmax import _core
 
 import reference_losses as ref
 
@@ -58,15 +57,6 @@ def _fd_grad(f, x, h=1e-6):
 
 def _total(loss):
     return float(np.sum(np.asarray(loss, np.float64)))
-
-
-@pytest.fixture(params=_core.usable_isa_levels())
-def isa(request):
-    """Runs a test under every ISA level this CPU supports."""
-    before = _core.get_isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
 
 
 # ---------------------------------------------------------------- cross-entropy vs the oracle
