@@ -5,4 +5,7 @@ A full softmax over 50k-250k classes dominates the cost of training language
 models and recommenders; these approximations touch only a few rows of the
 output layer per example.
 """
-__all__ = []
+from ._adaptive import AdaptiveSoftmax
+from ._hierarchical import HierarchicalSoftmax
+
+__all__ = ["HierarchicalSoftmax", "AdaptiveSoftmax"]
