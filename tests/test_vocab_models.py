@@ -159,6 +159,14 @@ def test_hierarchical_single_vector_and_edge_cases():
     # an empty batch: nan loss (a mean of nothing), zero gradients
     loss, grads = model.loss(np.zeros((0, 3)), np.zeros(0, np.int64), return_grad=True)
     assert np.isnan(loss) and not grads["node_weight"].any()
+    # nan propagates
+    assert np.isnan(model.loss(np.full((1, 3), np.nan), np.array([0])))
+    # strided, Fortran-ordered, read-only and integer inputs
+    rng = np.random.default_rng(3)
+    base = np.asfortranarray(rng.normal(size=(6, 6)))[::2, ::2]
+    base.flags.writeable = False
+    np.testing.assert_allclose(model.log_proba(base), model.log_proba(base.copy()), rtol=0, atol=0)
+    assert model.log_proba(np.ones((1, 3), np.int32)).dtype == np.float64
     # one class: probability 1 and nothing to learn
     single = HierarchicalSoftmax([3], 2)
     assert single.node_weight.shape == (0, 2)

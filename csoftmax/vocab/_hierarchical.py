@@ -139,8 +139,9 @@ class HierarchicalSoftmax:
         run_starts = np.flatnonzero(np.diff(sorted_nodes, prepend=-1))
         run_nodes = np.ascontiguousarray(sorted_nodes[run_starts])
         run_starts = np.append(run_starts, nodes.size).astype(np.int64)
-        d_weight = np.zeros_like(weight)  # calloc: untouched rows cost no writes
-        d_bias = np.zeros_like(bias)
+        # np.zeros (calloc), not zeros_like (a fill): untouched rows cost nothing here
+        d_weight = np.zeros(weight.shape, weight.dtype)
+        d_bias = np.zeros(bias.shape, bias.dtype)
         _core.hs_accumulate(h, order, rows, coef, run_starts, run_nodes, d_weight, d_bias,
                             threads_for_call(None, nodes.size * self.dim))
         return log_prob, {"hidden": d_hidden, "node_weight": d_weight, "node_bias": d_bias}
