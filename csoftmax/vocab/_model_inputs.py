@@ -7,22 +7,10 @@ float32; bool and integer hidden vectors as float64, as SciPy does). Results
 and gradients come back in that dtype, so float32 models fed float32 data stay
 float32 and float64 ones stay float64.
 """
-import operator
-
 import numpy as np
 
 from .._dtypes import _is_half, as_numeric_array
-
-
-def positive_int(value, what):
-    """value as a Python int >= 1; TypeError / ValueError naming `what`."""
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what} must be an integer, got {value!r}") from None
-    if value < 1:
-        raise ValueError(f"{what} must be >= 1, got {value}")
-    return value
+from .._threads import _check_count as positive_int  # an integer >= 1, or a clear error
 
 
 def parameter_dtype(dtype):
