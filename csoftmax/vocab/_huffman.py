@@ -14,7 +14,12 @@ import numpy as np
 
 
 def huffman_children(counts):
-    """children (C - 1, 2) int64 of the Huffman tree of float64 counts (C,)."""
+    """children (C - 1, 2) int64 of the Huffman tree of float64 counts (C,).
+
+    >>> huffman_children(np.array([5.0, 1.0, 2.0]))   # node 0 = (1, 2), root = (node 0, 0)
+    array([[1, 2],
+           [3, 0]])
+    """
     n_classes = counts.shape[0]
     order = np.argsort(counts, kind="stable").tolist()
     leaf_counts = counts[order].tolist()
@@ -41,7 +46,12 @@ def huffman_children(counts):
 def class_paths(children, n_classes):
     """Every class's path from the root in CSR form: (offsets (C + 1,),
     nodes, signs (int8, -1 left / +1 right)), class c's entries at
-    offsets[c]:offsets[c + 1], root first; and the code lengths (C,)."""
+    offsets[c]:offsets[c + 1], root first; and the code lengths (C,).
+
+    >>> offsets, nodes, signs, lengths = class_paths(np.array([[1, 2], [3, 0]]), 3)
+    >>> lengths, nodes[offsets[2]:offsets[3]], signs[offsets[2]:offsets[3]]
+    (array([1, 2, 2]), array([1, 0]), array([-1,  1], dtype=int8))
+    """
     n_nodes = children.shape[0]
     parent = np.full(n_classes + n_nodes, -1, np.int64)
     side = np.zeros(n_classes + n_nodes, np.int8)
