@@ -112,10 +112,9 @@ class Hierarchical:
 
 
 class Adaptive:
-    name = "AdaptiveSoftmax [2000, 10000]"
-
     def __init__(self, task, seed=1, cutoffs=(2000, 10_000)):
         cutoffs = [c for c in cutoffs if c < task.vocab] or [task.vocab // 2]
+        self.name = f"AdaptiveSoftmax {cutoffs}"
         self.model = AdaptiveSoftmax(task.dim, task.vocab, cutoffs, seed=seed, dtype=task.dtype)
 
     def parameters(self):
@@ -143,10 +142,54 @@ class Adaptive:
         assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
 
 
+class TorchAdaptive:
+    """PyTorch's AdaptiveLogSoftmaxWithLoss, forward + backward, with the same
+    weights as Adaptive: the peer the adaptive softmax is measured against."""
+    name = "torch AdaptiveLogSoftmaxWithLoss"
+
+    def __init__(self, task, seed=1):
+        import torch
+
+        self.torch, self.ours = torch, Adaptive(task, seed)
+        model = self.ours.model
+        self.module = torch.nn.AdaptiveLogSoftmaxWithLoss(
+            task.dim, task.vocab, model.cutoffs[:-1], div_value=model.div_value)
+        self.module.to(torch.float64 if task.dtype == np.float64 else torch.float32)
+        with torch.no_grad():
+            self.module.head.weight.copy_(torch.from_numpy(model.head_weight))
+            for (proj, out), seq in zip(model.tail, self.module.tail):
+                seq[0].weight.copy_(torch.from_numpy(proj))
+                seq[1].weight.copy_(torch.from_numpy(out))
+
+    def parameters(self):
+        return {name: p.detach().numpy() for name, p in self.module.named_parameters()}
+
+    def step(self, h, target):
+        self.module.zero_grad(set_to_none=True)
+        hidden = self.torch.tensor(h, requires_grad=True)
+        loss = self.module(hidden, self.torch.from_numpy(target)).loss
+        loss.backward()
+        grads = {name: p.grad.numpy() for name, p in self.module.named_parameters()
+                 if p.grad is not None}
+        return loss.item(), dict(grads, hidden=hidden.grad.numpy())
+
+    def check(self, task):
+        loss, grads = self.step(task.h, task.target)
+        expected, ours = self.ours.step(task.h, task.target)
+        assert abs(loss - expected) <= 1e-4 * abs(expected), (loss, expected)
+        np.testing.assert_allclose(grads["hidden"], ours["hidden"], rtol=1e-3, atol=1e-6)
+
+
 # The methods compared, the full softmax first (the ratios' reference).
 # ---- sampled_softmax_loss and negative_sampling_loss go here: add a class
 # ---- with the same four members (name, parameters, step, check) and list it.
 METHODS = [FullSoftmax, Hierarchical, Adaptive]
+try:  # PyTorch, when installed, as the adaptive softmax's peer (not trained by --train)
+    import torch  # noqa: F401
+
+    PEERS = [TorchAdaptive]
+except ImportError:
+    PEERS = []
 
 
 # ---------------------------------------------------------------- timing
@@ -163,21 +206,27 @@ def time_methods(methods, task, repeats):
 
 
 def benchmark(task, repeats):
-    methods = [cls(task) for cls in METHODS]
+    methods = [cls(task) for cls in METHODS + PEERS]
     for method in methods:
         method.check(task)
         method.step(task.h, task.target)  # warm-up: page faults, BLAS threads
     times = time_methods(methods, task, repeats)
-    reference = times[methods[0].name]
+
+    def speedup(slow, fast):
+        """median over rounds of slow time / fast time"""
+        return statistics.median(a / b for a, b in zip(times[slow], times[fast]))
+
     print(f"loss + gradients per step: hidden {task.dim}, vocabulary {task.vocab:,}, "
           f"batch {task.batch}, {task.dtype}, {csoftmax.get_num_threads()} csoftmax threads, "
           f"{repeats} interleaved rounds")
     print(f"{'method':34s} {'median ms':>10s} {'min ms':>8s} {'speed-up vs full':>17s}")
     for method in methods:
         t = times[method.name]
-        ratio = statistics.median(r / s for r, s in zip(reference, t))
         print(f"{method.name:34s} {1e3 * statistics.median(t):10.2f} {1e3 * min(t):8.2f} "
-              f"{ratio:16.1f}x")
+              f"{speedup(methods[0].name, method.name):16.1f}x")
+    for peer in methods:
+        if isinstance(peer, TorchAdaptive):
+            print(f"AdaptiveSoftmax vs {peer.name}: {speedup(peer.name, peer.ours.name):.1f}x")
     return times
 
 
@@ -216,6 +265,8 @@ def main(argv=None):
     limits = None
     if args.threads is not None:
         csoftmax.set_num_threads(args.threads)
+        if PEERS:
+            torch.set_num_threads(args.threads)
         try:
             from threadpoolctl import threadpool_limits
             limits = threadpool_limits(args.threads)
