@@ -111,7 +111,7 @@ class HierarchicalSoftmax:
         lengths = self.code_lengths[labels]
         offsets = np.zeros(labels.size + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        rows = np.repeat(np.arange(labels.size), lengths)
+        rows = np.repeat(np.arange(labels.size, dtype=np.int64), lengths)
         positions = np.arange(offsets[-1]) + np.repeat(self._path_offsets[labels] - offsets[:-1],
                                                        lengths)
         return offsets, rows, self._path_nodes[positions], self._path_signs[positions]
@@ -134,16 +134,15 @@ class HierarchicalSoftmax:
                        threads)
         # each touched node's row is summed serially over its entries (in
         # example order): deterministic for any thread count
-        order = np.argsort(nodes, kind="stable")
+        order = np.argsort(nodes, kind="stable").astype(np.int64, copy=False)
         sorted_nodes = nodes[order]
         run_starts = np.flatnonzero(np.diff(sorted_nodes, prepend=-1))
         run_nodes = np.ascontiguousarray(sorted_nodes[run_starts])
         run_starts = np.append(run_starts, nodes.size).astype(np.int64)
-        # np.zeros (calloc), not zeros_like (a fill): untouched rows cost nothing here
+        # np.zeros (calloc), not zeros_like (a fill): rows no target reaches are not written
         d_weight = np.zeros(weight.shape, weight.dtype)
         d_bias = np.zeros(bias.shape, bias.dtype)
-        _core.hs_accumulate(h, order, rows, coef, run_starts, run_nodes, d_weight, d_bias,
-                            threads_for_call(None, nodes.size * self.dim))
+        _core.hs_accumulate(h, order, rows, coef, run_starts, run_nodes, d_weight, d_bias, threads)
         return log_prob, {"hidden": d_hidden, "node_weight": d_weight, "node_bias": d_bias}
 
     # ------------------------------------------------------------ public
