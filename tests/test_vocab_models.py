@@ -318,6 +318,8 @@ def test_adaptive_errors():
     for cutoffs in ([], [0, 3], [3, 2], [3, 3], [2, 10], [2.5]):
         with pytest.raises(ValueError, match="cutoffs"):
             AdaptiveSoftmax(4, 10, cutoffs)
+    with pytest.raises(ValueError, match="div_value"):
+        AdaptiveSoftmax(4, 10, [3], div_value=0.0)
     model = AdaptiveSoftmax(4, 10, [3, 6], head_bias=True)
     h = np.zeros((3, 4))
     with pytest.raises(IndexError, match=r"target 10 at position 2"):

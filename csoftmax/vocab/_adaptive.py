@@ -99,6 +99,8 @@ class AdaptiveSoftmax:
         self.n_classes = positive_int(n_classes, "n_classes")
         self.cutoffs = _checked_cutoffs(cutoffs, self.n_classes) + [self.n_classes]
         self.div_value = float(div_value)
+        if not self.div_value > 0:  # also rejects nan
+            raise ValueError(f"div_value must be > 0, got {div_value!r}")
         self.head_bias = bool(head_bias)
         self.shortlist_size = self.cutoffs[0]
         self.n_clusters = len(self.cutoffs) - 1
