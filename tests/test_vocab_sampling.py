@@ -366,6 +366,23 @@ def test_reductions_agree_with_none(reduction):
         assert call(reduction, False) == reduced
 
 
+def test_any_memory_layout():
+    h, W, b, target = _layer(batch=4, num_classes=9)
+    negatives = np.random.default_rng(4).integers(0, 9, size=(4, 3))
+    strided_h = np.asfortranarray(np.repeat(h, 2, axis=0)[::-2][::-1])  # == h, not C-ordered
+    reversed_w = np.ascontiguousarray(W[::-1])[::-1]  # == W, negative strides
+    read_only_b = b.copy()
+    read_only_b.flags.writeable = False
+    for call in (lambda *a: sampled_softmax_loss(*a, target, 4, seed=0, return_grad=True),
+                 lambda hh, ww, bb: negative_sampling_loss(hh, ww, target, negatives,
+                                                           return_grad=True)):
+        want_loss, want_grads = call(h, W, b)
+        loss, grads = call(strided_h, reversed_w, read_only_b)
+        assert loss == want_loss
+        np.testing.assert_array_equal(grads[0], want_grads[0])
+        np.testing.assert_array_equal(grads[1][1], want_grads[1][1])
+
+
 def test_empty_batch():
     W, b = np.ones((5, 2)), np.zeros(5)
     empty_h, empty_t = np.empty((0, 2)), np.empty(0, int)

@@ -16,6 +16,7 @@ import operator
 
 import numpy as np
 
+from .. import _core
 from .._dtypes import compute_dtype
 from .._losses import (
     _check_reduction, _float_input, binary_cross_entropy_with_logits, cross_entropy,
@@ -81,15 +82,17 @@ def _check_num_sampled(num_sampled, num_classes, unique):
 
 # ---------------------------------------------------------------- sparse gradients
 
-def _sum_by_index(indices, *arrays):
-    """(distinct sorted indices, each array's rows summed per index). The
-    stable sort fixes the order of the sums."""
-    order = np.argsort(indices, kind="stable")
-    ordered = indices[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    if ordered.size == 0:
-        return ordered, [a[:0] for a in arrays]
-    return ordered[starts], [np.add.reduceat(a[order], starts, axis=0) for a in arrays]
+def _sparse_rows(ids, coef, source_row, source, dtype):
+    """A sparse gradient (indices, rows): the distinct ids, sorted, and
+    rows[i] = sum of coef[j] * source[source_row[j]] over the j with
+    ids[j] == indices[i], summed in float64 and in order of j by the compiled
+    kernel (deterministic); also the slot of each j, for per-class scalars."""
+    indices, slot = np.unique(ids, return_inverse=True)
+    slot = slot.reshape(-1).astype(np.int64, copy=False)
+    rows = np.zeros((indices.size, source.shape[1]), np.float64)
+    _core.scatter_add_rows(rows, slot, np.ascontiguousarray(coef, dtype=source.dtype),
+                           source_row.astype(np.int64, copy=False), source)
+    return indices, rows.astype(dtype), slot
 
 
 # ---------------------------------------------------------------- sampled softmax
@@ -194,14 +197,18 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
     loss, grad = result
     g_true, g_sampled = grad[:, 0], grad[:, 1:]
     d_hidden = g_true[:, None] * w_true + g_sampled @ w_sampled
-    indices, (d_rows, d_bias) = _sum_by_index(
-        np.concatenate([labels, sampled]),
-        np.concatenate([g_true[:, None] * h, g_sampled.T @ h]),
-        np.concatenate([g_true, g_sampled.sum(axis=0)]))
+    batch = h.shape[0]
+    # weight rows: each target row gets g_true * hidden, each sampled column
+    # the BLAS product g_sampled.T @ hidden; ids used twice are summed
+    sources = np.concatenate([h, g_sampled.T @ h])
+    indices, d_rows, slot = _sparse_rows(
+        np.concatenate([labels, sampled]), np.concatenate([g_true, np.ones(count, h.dtype)]),
+        np.arange(batch + count), np.ascontiguousarray(sources), rdtype)
+    d_bias = np.bincount(slot, weights=np.concatenate([g_true, g_sampled.sum(axis=0)]),
+                         minlength=indices.size)
     loss = loss.astype(rdtype) if reduction == "none" else rdtype.type(loss)
-    return loss, (d_hidden.astype(rdtype, copy=False),
-                  (indices, d_rows.astype(rdtype, copy=False)),
-                  (indices.copy(), d_bias.astype(rdtype, copy=False)))
+    return loss, (d_hidden.astype(rdtype, copy=False), (indices, d_rows),
+                  (indices.copy(), d_bias.astype(rdtype)))
 
 
 # ---------------------------------------------------------------- negative sampling
@@ -284,9 +291,9 @@ def negative_sampling_loss(hidden, weight, target, negatives, *, reduction="mean
         return loss
     g_true, g_negative = grad[:, 0], grad[:, 1:]
     d_hidden = g_true[:, None] * w_true + (g_negative[:, None, :] @ w_negative)[:, 0, :]
-    indices, (d_rows,) = _sum_by_index(
+    indices, d_rows, _ = _sparse_rows(
         np.concatenate([labels, negative_ids.reshape(-1)]),
-        np.concatenate([g_true[:, None] * h,
-                        (g_negative[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1])]))
-    return loss, (d_hidden.astype(rdtype, copy=False),
-                  (indices, d_rows.astype(rdtype, copy=False)))
+        np.concatenate([g_true, g_negative.reshape(-1)]),
+        np.concatenate([np.arange(batch), np.repeat(np.arange(batch), num_negatives)]),
+        np.ascontiguousarray(h), rdtype)
+    return loss, (d_hidden.astype(rdtype, copy=False), (indices, d_rows))
