@@ -2,21 +2,30 @@
 # validated shapes, dtypes and index ranges before any call.
 
 
-def scatter_add_rows(double[:, ::1] out, const int64_t[::1] slot, const real[::1] coef,
-                     const int64_t[::1] source_row, const real[:, ::1] source):
-    """out[slot[j]] += coef[j] * source[source_row[j]] for j = 0, 1, ... in order.
+def segment_rows(real[:, ::1] out, const int64_t[::1] starts, const int64_t[::1] order,
+                 const real[::1] coef, const int64_t[::1] source_row, const real[:, ::1] source):
+    """out[i] = sum of coef[j] * source[source_row[j]] for j in
+    order[starts[i]:starts[i + 1]], summed in float64 in that order.
 
-    Sums a sparse gradient's rows (several uses of one class id land in one
-    slot) in float64 and in a fixed order, so results are deterministic.
-    One thread: slots repeat, and the work is small beside the BLAS calls
-    around it."""
-    cdef Py_ssize_t j, k, target, row
-    cdef Py_ssize_t count = slot.shape[0], width = out.shape[1]
+    The rows of a sparse gradient: `order` groups the uses of each class id
+    (a stable sort keeps them in their original order, so results are
+    deterministic), and out is written once, row after row."""
+    cdef Py_ssize_t i, p, j, k, row
+    cdef Py_ssize_t width = out.shape[1]
     cdef double scale
+    cdef double *acc = <double *> malloc(max(width, 1) * sizeof(double))
+    if acc == NULL:
+        raise MemoryError()
     with nogil:
-        for j in range(count):
-            target = slot[j]
-            row = source_row[j]
-            scale = coef[j]
+        for i in range(out.shape[0]):
             for k in range(width):
-                out[target, k] += scale * source[row, k]
+                acc[k] = 0.0
+            for p in range(starts[i], starts[i + 1]):
+                j = order[p]
+                row = source_row[j]
+                scale = coef[j]
+                for k in range(width):
+                    acc[k] += scale * source[row, k]
+            for k in range(width):
+                out[i, k] = <real> acc[k]
+    free(acc)

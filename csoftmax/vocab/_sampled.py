@@ -82,17 +82,23 @@ def _check_num_sampled(num_sampled, num_classes, unique):
 
 # ---------------------------------------------------------------- sparse gradients
 
-def _sparse_rows(ids, coef, source_row, source, dtype):
+def _sparse_rows(ids, coef, source_row, source):
     """A sparse gradient (indices, rows): the distinct ids, sorted, and
     rows[i] = sum of coef[j] * source[source_row[j]] over the j with
     ids[j] == indices[i], summed in float64 and in order of j by the compiled
-    kernel (deterministic); also the slot of each j, for per-class scalars."""
-    indices, slot = np.unique(ids, return_inverse=True)
-    slot = slot.reshape(-1).astype(np.int64, copy=False)
-    rows = np.zeros((indices.size, source.shape[1]), np.float64)
-    _core.scatter_add_rows(rows, slot, np.ascontiguousarray(coef, dtype=source.dtype),
-                           source_row.astype(np.int64, copy=False), source)
-    return indices, rows.astype(dtype), slot
+    kernel (deterministic). Also the index of each id in `indices`."""
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    first = np.empty(ordered.size, bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.append(np.flatnonzero(first), ordered.size)
+    rows = np.empty((starts.size - 1, source.shape[1]), source.dtype)
+    _core.segment_rows(rows, starts, order, np.ascontiguousarray(coef, dtype=source.dtype),
+                       source_row.astype(np.int64, copy=False), source)
+    slot = np.empty(ids.size, np.int64)
+    slot[order] = np.cumsum(first) - 1
+    return ordered[first], rows, slot
 
 
 # ---------------------------------------------------------------- sampled softmax
@@ -203,11 +209,12 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
     sources = np.concatenate([h, g_sampled.T @ h])
     indices, d_rows, slot = _sparse_rows(
         np.concatenate([labels, sampled]), np.concatenate([g_true, np.ones(count, h.dtype)]),
-        np.arange(batch + count), np.ascontiguousarray(sources), rdtype)
+        np.arange(batch + count), np.ascontiguousarray(sources))
     d_bias = np.bincount(slot, weights=np.concatenate([g_true, g_sampled.sum(axis=0)]),
                          minlength=indices.size)
     loss = loss.astype(rdtype) if reduction == "none" else rdtype.type(loss)
-    return loss, (d_hidden.astype(rdtype, copy=False), (indices, d_rows),
+    return loss, (d_hidden.astype(rdtype, copy=False),
+                  (indices, d_rows.astype(rdtype, copy=False)),
                   (indices.copy(), d_bias.astype(rdtype)))
 
 
@@ -295,5 +302,6 @@ def negative_sampling_loss(hidden, weight, target, negatives, *, reduction="mean
         np.concatenate([labels, negative_ids.reshape(-1)]),
         np.concatenate([g_true, g_negative.reshape(-1)]),
         np.concatenate([np.arange(batch), np.repeat(np.arange(batch), num_negatives)]),
-        np.ascontiguousarray(h), rdtype)
-    return loss, (d_hidden.astype(rdtype, copy=False), (indices, d_rows))
+        np.ascontiguousarray(h))
+    return loss, (d_hidden.astype(rdtype, copy=False),
+                  (indices, d_rows.astype(rdtype, copy=False)))
