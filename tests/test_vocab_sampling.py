@@ -349,6 +349,18 @@ def test_integer_inputs_become_float64_and_mixed_dtypes_widen():
     assert loss.dtype == np.float32
 
 
+def test_float16_is_computed_in_float32_and_returned_as_float16():
+    h, W, b, target = _layer(batch=4, num_classes=10)
+    loss, (dh, (_, dW), (_, db)) = sampled_softmax_loss(
+        h.astype(np.float16), W.astype(np.float16), b.astype(np.float16), target, 4, seed=0,
+        return_grad=True)
+    assert loss.dtype == dh.dtype == dW.dtype == db.dtype == np.float16
+    want = sampled_softmax_loss(h.astype(np.float16).astype(np.float32),
+                                W.astype(np.float16).astype(np.float32),
+                                b.astype(np.float16).astype(np.float32), target, 4, seed=0)
+    assert loss == np.float16(want)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_reductions_agree_with_none(reduction):
     h, W, b, target = _layer(batch=6, num_classes=15)

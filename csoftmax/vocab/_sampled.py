@@ -80,6 +80,11 @@ def _check_num_sampled(num_sampled, num_classes, unique):
     return count
 
 
+def _in_dtype(loss, rdtype):
+    """A reduced loss as a NumPy scalar of rdtype, per-example losses as an array."""
+    return loss.astype(rdtype) if np.ndim(loss) else rdtype.type(loss)
+
+
 # ---------------------------------------------------------------- sparse gradients
 
 def _sparse_rows(ids, coef, source_row, source):
@@ -199,7 +204,7 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
     result = cross_entropy(logits, np.zeros(h.shape[0], np.int64), reduction=reduction,
                            return_grad=return_grad)
     if not return_grad:
-        return result.astype(rdtype) if reduction == "none" else rdtype.type(result)
+        return _in_dtype(result, rdtype)
     loss, grad = result
     g_true, g_sampled = grad[:, 0], grad[:, 1:]
     d_hidden = g_true[:, None] * w_true + g_sampled @ w_sampled
@@ -212,8 +217,7 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
         np.arange(batch + count), np.ascontiguousarray(sources))
     d_bias = np.bincount(slot, weights=np.concatenate([g_true, g_sampled.sum(axis=0)]),
                          minlength=indices.size)
-    loss = loss.astype(rdtype) if reduction == "none" else rdtype.type(loss)
-    return loss, (d_hidden.astype(rdtype, copy=False),
+    return _in_dtype(loss, rdtype), (d_hidden.astype(rdtype, copy=False),
                   (indices, d_rows.astype(rdtype, copy=False)),
                   (indices.copy(), d_bias.astype(rdtype)))
 
