@@ -9,10 +9,12 @@ deterministic, with a bound of several standard errors).
 """
 import numpy as np
 import pytest
-from scipy import special, stats
 
-from csoftmax.vocab import negative_sampling_loss, sampled_softmax_loss
-from csoftmax.vocab._samplers import class_probability, sample_candidates
+special = pytest.importorskip("scipy.special")  # scipy is in the test extra
+stats = pytest.importorskip("scipy.stats")
+
+from csoftmax.vocab import negative_sampling_loss, sampled_softmax_loss  # noqa: E402
+from csoftmax.vocab._samplers import class_probability, sample_candidates  # noqa: E402
 
 SAMPLERS = ("log_uniform", "uniform")
 
