@@ -166,6 +166,24 @@ def test_sparse_gradient_covers_exactly_the_touched_classes():
     assert dW.shape == (rows.size, 4) and db.shape == (rows.size,)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_rows_sum_every_use_of_an_id_in_float64(dtype):
+    from csoftmax.vocab._sampled import _sparse_rows
+
+    rng = np.random.default_rng(6)
+    source = rng.normal(size=(5, 3)).astype(dtype)
+    ids = np.array([4, 1, 4, 9, 1, 4, 0])
+    # id 4 sums 1e8 * s0 + s4 - 1e8 * s0: a float32 running sum would lose s4
+    coef = np.array([1e8, 1.0, 1.0, 2.0, 0.5, -1e8, -3.0], dtype)
+    source_row = np.array([0, 1, 4, 2, 3, 0, 1])
+    indices, rows, slot = _sparse_rows(ids, coef, source_row, source)
+    want = np.zeros((10, 3))
+    np.add.at(want, ids, coef[:, None].astype(np.float64) * source[source_row])
+    assert indices.tolist() == [0, 1, 4, 9] and rows.dtype == dtype
+    np.testing.assert_array_equal(indices[slot], ids)
+    np.testing.assert_allclose(rows, want[indices], rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
 # ---------------------------------------------------------------- samplers
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
