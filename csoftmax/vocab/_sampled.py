@@ -9,8 +9,9 @@ which give the loss and the logit gradient in one pass; the gradient then
 flows back through the gathered rows with BLAS again.
 
 Sparse gradients are (indices, rows): the distinct class ids a step touched,
-sorted, and the gradient summed over every use of each id (in a fixed order,
-so results are deterministic).
+sorted, and the gradient summed over every use of each id by a compiled
+kernel (csoftmax._core.segment_rows: float64 sums in a fixed order, so
+results are deterministic).
 """
 import operator
 
@@ -152,7 +153,8 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
         loss (of loss.sum() for 'none'); d_weight = (indices, rows) and
         d_bias = (indices, values) cover the true and sampled classes only.
 
-    Float32 and float64 are kept (mixed: the wider); bool/int become float64.
+    Float32 and float64 are kept (mixed: the wider), float16 is computed in
+    float32 and returned as float16, bool/int become float64.
 
     Examples
     --------
