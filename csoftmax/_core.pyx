@@ -347,6 +347,7 @@ def exp(const real[::1] x, real[::1] y):
 
 include "_loss_core.pxi"
 include "_hsoftmax_core.pxi"
+include "_vocab_core.pxi"
 
 
 def _select_initial_isa():

@@ -7,5 +7,7 @@ output layer per example.
 """
 from ._adaptive import AdaptiveSoftmax
 from ._hierarchical import HierarchicalSoftmax
+from ._sampled import negative_sampling_loss, sampled_softmax_loss
 
-__all__ = ["HierarchicalSoftmax", "AdaptiveSoftmax"]
+__all__ = ["sampled_softmax_loss", "negative_sampling_loss", "HierarchicalSoftmax",
+           "AdaptiveSoftmax"]
