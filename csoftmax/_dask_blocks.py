@@ -261,10 +261,9 @@ def _rows_or_sum(loss, den, reduction, rdtype):
     return out
 
 
-def finish_loss(p, axis, keepdims, *, reduction, rdtype):
-    """The reduced loss from LOSS_SUM records: the sum, or the mean over the
-    denominator (nan when it is 0, as PyTorch)."""
-    total = merge(p, axis, keepdims=False)
+def finish_loss(total, *, reduction, rdtype):
+    """The reduced loss from the merged LOSS_SUM record: the sum, or the mean
+    over the denominator (nan when it is 0, as PyTorch)."""
     value = total["loss"]
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -259,3 +259,119 @@ def logsumexp(x, axis=-1, keepdims=False, *, b=None, return_sign=False, where=No
         return value
     return value, result.map_blocks(blocks.sign_of, rdtype=sdtype, dtype=sdtype,
                                     meta=_meta(ndim_out, sdtype))
+
+
+# ---------------------------------------------------------------- cross_entropy
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, return_grad=False, num_threads=1, split_every=None):
+    """Lazy cross-entropy of dask logits, as csoftmax.cross_entropy (PyTorch's
+    semantics): a 0-d dask array for 'mean' and 'sum', the row losses
+    (chunked like the logits without the class axis) for 'none'.
+
+    `target` (NumPy or dask) holds integer class indices, of the logits' shape
+    without the class axis, or class probabilities (float), of the logits'
+    shape; it is rechunked to match the logits (the logits never are). A
+    class axis split across chunks is reduced from per-chunk partials: the
+    chunk's logsumexp, the target's logit (or, for probabilities, the sums of
+    w q' and w q' x), merged as a tree. A label out of range raises
+    IndexError, naming its position, when the result is computed.
+    return_grad=True is not supported (the gradient is the lazy
+    ``softmax(logits) - one_hot(target)`` scaled as the reduction requires).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> import csoftmax, csoftmax.dask
+    >>> logits = da.from_array(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]]), chunks=(1, 2))
+    >>> loss = csoftmax.dask.cross_entropy(logits, np.array([0, 2]))
+    >>> loss.shape, round(float(loss.compute()), 10)
+    ((), 0.1672338614)
+    >>> csoftmax.dask.cross_entropy(logits, np.array([0, 2]), reduction="none").compute()
+    array([0.24243297, 0.09203574])
+    """
+    if return_grad:
+        raise NotImplementedError("csoftmax.dask.cross_entropy does not return gradients; "
+                                  "use csoftmax.cross_entropy(return_grad=True) per chunk")
+    x = _as_dask(logits, "logits")
+    if x.dtype.kind == "c":
+        raise TypeError(f"logits must be real, got complex dtype {x.dtype}")
+    rdtype = result_dtype(x.dtype, what="logits")
+    if rdtype.kind == "f" and rdtype.itemsize > 8:  # longdouble: computed in float64
+        rdtype = np.dtype(np.float64)
+    class_axis = _losses._class_axis(axis, x.ndim)
+    split = _split(x, (class_axis,))
+    num_classes = x.shape[class_axis]
+    common = dict(axis=class_axis, num_threads=num_threads,
+                  label_smoothing=_losses._check_smoothing(label_smoothing),
+                  weight=None if weight is None else _losses._class_weights(
+                      weight, num_classes, np.float64))
+    reduction = _losses._check_reduction(reduction)
+    ignore_index = _losses._index_value(ignore_index, "ignore_index")
+    t, probs = _ce_target(target, x, class_axis)
+
+    if not split:  # one task per chunk, by csoftmax.cross_entropy
+        if reduction == "none":
+            return da.map_blocks(blocks.ce_rows, x, t, probs=probs, ignore_index=ignore_index,
+                                 reduction="none", drop_axis=class_axis, dtype=rdtype,
+                                 meta=_meta(x.ndim - 1, rdtype), **common)
+        sums = da.map_blocks(blocks.ce_rows, x, t, probs=probs, ignore_index=ignore_index,
+                             reduction=reduction, chunks=_one_per_chunk(x.chunks),
+                             dtype=blocks.LOSS_SUM, meta=_meta(x.ndim, blocks.LOSS_SUM),
+                             **common)
+        return _reduced_loss(sums, reduction, rdtype, split_every)
+
+    if probs:
+        partial_dtype, partials_fn, rows_fn, rows_kw = (
+            blocks.PROB_CE, blocks.prob_ce_partial, blocks.prob_ce_rows, {})
+    else:
+        partial_dtype, partials_fn, rows_fn = (
+            blocks.INDEX_CE, blocks.index_ce_partial, blocks.index_ce_rows)
+        common["ignore_index"] = ignore_index
+        w = common["weight"]
+        rows_kw = dict(num_classes=num_classes, label_smoothing=common["label_smoothing"],
+                       weight_sum=float(num_classes) if w is None else float(np.sum(w)))
+    partials = da.map_blocks(partials_fn, x, t, num_classes=num_classes,
+                             chunks=_partial_chunks(x, (class_axis,)), dtype=partial_dtype,
+                             meta=_meta(x.ndim, partial_dtype), **common)
+    merged = _merge_tree(partials, (class_axis,), False, split_every)
+    if reduction == "none":
+        return merged.map_blocks(rows_fn, reduction="none", rdtype=rdtype, dtype=rdtype,
+                                 meta=_meta(merged.ndim, rdtype), **rows_kw)
+    sums = merged.map_blocks(rows_fn, reduction=reduction, rdtype=rdtype,
+                             chunks=_one_per_chunk(merged.chunks), dtype=blocks.LOSS_SUM,
+                             meta=_meta(merged.ndim, blocks.LOSS_SUM), **rows_kw)
+    return _reduced_loss(sums, reduction, rdtype, split_every)
+
+
+def _ce_target(target, x, class_axis):
+    """The target as a dask array chunked like the logits (class indices get a
+    length-1 class axis), and whether it holds probabilities."""
+    t = _as_dask(target, "target")
+    probs = t.dtype.kind == "f" or _is_half(t.dtype)
+    row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
+    if probs:
+        if t.shape != x.shape:
+            raise ValueError(f"class-probability target has shape {t.shape}, expected the "
+                             f"logits' shape {x.shape}")
+        return t.rechunk(x.chunks), True
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"class-index target must have an integer dtype, got {t.dtype}")
+    if t.shape != row_shape:
+        raise ValueError(f"target has shape {t.shape}, expected {row_shape} "
+                         "(the logits' shape without the class axis)")
+    t = da.expand_dims(t, class_axis)
+    return t.rechunk(tuple((1,) if i == class_axis else c for i, c in enumerate(x.chunks))), False
+
+
+def _one_per_chunk(chunks):
+    """Chunks of an array holding one record per chunk of an array with `chunks`."""
+    return tuple((1,) * len(c) for c in chunks)
+
+
+def _reduced_loss(sums, reduction, rdtype, split_every):
+    """The 0-d loss from one LOSS_SUM record per chunk."""
+    total = _merge_tree(sums, tuple(range(sums.ndim)), False, split_every)
+    return total.map_blocks(blocks.finish_loss, reduction=reduction, rdtype=rdtype, dtype=rdtype,
+                            meta=_meta(0, rdtype))
