@@ -82,29 +82,37 @@ def lse_partial(x, mask=None, *, axes, temperature, cdtype, num_threads):
 
 def shift(partial, total, *, masked):
     """log of the factor that turns a chunk's local softmax into the global one:
-    partial - total where the slice's total is finite; -inf (the chunk adds
-    nothing, or the slice is fully masked) gives 0 / -inf in the result; nan
-    (the slice holds nan or +inf, or is all -inf without a mask, as SciPy)
-    gives nan."""
+    partial - total where the slice's total is finite. Special values say what
+    the whole slice gets, as SciPy / csoftmax on the whole array give it:
+    -inf: the chunk adds nothing (or the slice is fully masked): 0 / -inf;
+    +inf: the slice holds +inf: softmax nan, log_softmax x - inf;
+    nan: the slice holds nan, or is all -inf without a mask: nan."""
     with np.errstate(invalid="ignore"):
         s = np.where(np.isfinite(total), partial - total, np.nan)
+    total = np.broadcast_to(total, s.shape)
+    s[total == np.inf] = np.inf
     if masked:
-        s[np.broadcast_to(total == -np.inf, s.shape)] = -np.inf
+        s[total == -np.inf] = -np.inf
     return s
 
 
 def rescale(x, s, mask=None, *, log, axes, options, rdtype):
     """The global softmax / log_softmax of a chunk: the local one, rescaled by
-    exp(s) (shifted by s) per slice."""
+    exp(s) (shifted by s) per slice; see `shift` for s's special values."""
     fn = _api.log_softmax if log else _api.softmax
     y = np.asarray(fn(x, axes, where=mask, **options))
-    dead = np.broadcast_to(s == -np.inf, y.shape)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         if log:
             y += s.astype(y.dtype)
         else:
             y *= np.exp(s).astype(y.dtype)
-    np.copyto(y, -np.inf if log else 0.0, where=dead)
+    np.copyto(y, -np.inf if log else 0.0, where=np.broadcast_to(s == -np.inf, y.shape))
+    infinite = np.broadcast_to(s == np.inf, y.shape)
+    if infinite.any():
+        with np.errstate(invalid="ignore"):
+            np.copyto(y, x - np.inf if log else np.nan, where=infinite, casting="unsafe")
+        if log and mask is not None:
+            np.copyto(y, -np.inf, where=infinite & ~mask)
     return y.astype(rdtype, copy=False)
 
 
@@ -140,8 +148,9 @@ def sign_of(p, *, rdtype):
 def _labels(target, num_classes, ignore_index, row_offset):
     """Validated int64 class indices of a target chunk; the IndexError names
     the position in the whole target."""
-    try:
-        return _losses._class_labels(target, target.shape, num_classes, ignore_index)
+    try:  # (_class_labels returns 0-d targets as 1-d)
+        return _losses._class_labels(target, target.shape, num_classes,
+                                     ignore_index).reshape(target.shape)
     except IndexError:
         bad = (target < 0) | (target >= num_classes)
         bad &= target != ignore_index

@@ -90,7 +90,7 @@ def _split(x, axes):
 def _aligned(a, x, what, dtype=None):
     """a (array-like or dask array) broadcast to x's shape with x's chunks.
     Only `a` is rechunked, never x."""
-    a = a if isinstance(a, da.Array) else np.asarray(a, dtype=dtype)
+    a = a if isinstance(a, da.Array) else np.asarray(a)
     if dtype is not None and a.dtype != dtype:
         if dtype == bool and a.dtype.kind not in "biu":
             raise TypeError(f"{what} must be a boolean array, got dtype {a.dtype}")
