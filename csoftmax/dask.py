@@ -38,8 +38,8 @@ Examples
 ((2, 1), (2, 2))
 >>> np.allclose(p.compute(), csoftmax.softmax(x.compute()), rtol=1e-14, atol=0)
 True
->>> float(csoftmax.dask.cross_entropy(x, np.array([3, 0, 1])).compute())
-1.7561...
+>>> round(float(csoftmax.dask.cross_entropy(x, np.array([3, 0, 1])).compute()), 6)
+2.106856
 """
 import functools
 
@@ -287,9 +287,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> logits = da.from_array(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]]), chunks=(1, 2))
     >>> loss = csoftmax.dask.cross_entropy(logits, np.array([0, 2]))
     >>> loss.shape, round(float(loss.compute()), 10)
-    ((), 0.1672338614)
+    ((), 0.1672338613)
     >>> csoftmax.dask.cross_entropy(logits, np.array([0, 2]), reduction="none").compute()
-    array([0.24243297, 0.09203574])
+    array([0.23954477, 0.09492296])
     """
     if return_grad:
         raise NotImplementedError("csoftmax.dask.cross_entropy does not return gradients; "
