@@ -106,9 +106,11 @@ def rescale(x, s, mask=None, *, log, axes, options, rdtype):
             y += s.astype(y.dtype)
         else:
             y *= np.exp(s).astype(y.dtype)
-    np.copyto(y, -np.inf if log else 0.0, where=np.broadcast_to(s == -np.inf, y.shape))
-    infinite = np.broadcast_to(s == np.inf, y.shape)
-    if infinite.any():
+    # the special values are rare: test the per-slice s before a pass over y
+    if np.any(s == -np.inf):
+        np.copyto(y, -np.inf if log else 0.0, where=np.broadcast_to(s == -np.inf, y.shape))
+    if np.any(s == np.inf):
+        infinite = np.broadcast_to(s == np.inf, y.shape)
         with np.errstate(invalid="ignore"):
             np.copyto(y, x - np.inf if log else np.nan, where=infinite, casting="unsafe")
         if log and mask is not None:

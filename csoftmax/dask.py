@@ -218,7 +218,7 @@ def logsumexp(x, axis=-1, keepdims=False, *, b=None, return_sign=False, where=No
     _no_out(out)
     x = _as_dask(x)
     axes = _axes(x, axis)
-    b = None if b is None else _aligned(b, x, "b")
+    b = None if b is None else _aligned(_as_dask(b, "b"), x, "b")
     mask = None if where is None else _aligned(where, x, "where", bool)
     extras = [a for a in (b, mask) if a is not None]
     probe = _api.logsumexp(np.zeros(1, x.dtype), b=None if b is None else np.ones(1, b.dtype),
