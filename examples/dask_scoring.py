@@ -1,6 +1,6 @@
 """Score a dataset larger than one chunk with csoftmax.dask on a LocalCluster.
 
-    python examples/dask_scoring.py [--rows 2000000] [--classes 1000] [--chunk-rows 100000]
+    python examples/dask_scoring.py [--rows 400000] [--classes 1000] [--chunk-rows 50000]
 
 Logits for `rows` examples over `classes` classes are generated chunk by
 chunk on the workers (2 processes on 127.0.0.1, nothing else is reached);
@@ -31,9 +31,9 @@ def score(logits, labels):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
     args = parser.parse_args()
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
