@@ -47,8 +47,18 @@ def _base_block(chunk):
     return _BASE[chunk]
 
 
-def _tile(zeros):
-    return _base_block(zeros.shape)
+def _tile(zeros, chunk):
+    """A chunk of the source: (a corner of) the base block, never a copy."""
+    return _base_block(chunk)[tuple(slice(0, n) for n in zeros.shape)]
+
+
+def _maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss_mb(client):
+    """Peak RSS of this process, or the sum over the cluster's workers."""
+    return _maxrss_mb() if client is None else sum(client.run(_maxrss_mb).values())
 
 
 def source(case, gb):
@@ -63,7 +73,8 @@ def source(case, gb):
     else:
         shape = (chunk[0] * (n_chunks // CHUNKS_ALONG_SPLIT_AXIS),
                  chunk[1] * CHUNKS_ALONG_SPLIT_AXIS)
-    return da.zeros(shape, chunks=chunk, dtype=np.float32).map_blocks(_tile, dtype=np.float32)
+    return da.zeros(shape, chunks=chunk, dtype=np.float32).map_blocks(_tile, chunk=chunk,
+                                                                      dtype=np.float32)
 
 
 def dask_primitives_softmax(x, axis):
@@ -93,6 +104,8 @@ def run_one(variant, case, gb, scheduler):
     """One timed run in this process; returns a dict of measurements."""
     import csoftmax
 
+    import bench_dask  # this file as a module, so that a cluster's workers can import it
+
     client = cluster = None
     if scheduler == "distributed":
         import distributed
@@ -101,23 +114,22 @@ def run_one(variant, case, gb, scheduler):
                                            host="127.0.0.1", dashboard_address=None,
                                            silence_logs=40)
         client = distributed.Client(cluster)
+        client.upload_file(bench_dask.__file__)
+        client.run(bench_dask._base_block, CASES[case][0])
     chunk, axis = CASES[case]
-    x = source(case, gb)
-    warm_up = VARIANTS[variant](x[:16], axis).sum()
-    _compute(warm_up, scheduler, client)  # thread pool, imports, first-call costs
+    x = bench_dask.source(case, gb)
+    # thread pool, imports, first calls and the base block, before timing
+    _compute(VARIANTS[variant](x[:16], axis).sum(), scheduler, client)
     y = VARIANTS[variant](x, axis)
     total = y.sum()
-    if client is None:  # made before timing (workers of a cluster make their own)
-        _base_block(chunk)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = _peak_rss_mb(client)
     start = time.perf_counter()
     checksum = float(_compute(total, scheduler, client))
     seconds = time.perf_counter() - start
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_peak = _peak_rss_mb(client)
     # checks of what was timed
     slices = x.size // x.shape[axis]
     assert abs(checksum - slices) <= 1e-4 * slices, (checksum, slices)
-    rows = x.shape[0] if case == "split" else 64
     sample = _compute(y[:64], scheduler, client)
     expected = csoftmax.softmax(_compute(x[:64], scheduler, client), axis=axis)
     np.testing.assert_allclose(sample, expected, rtol=2e-5, atol=1e-12)
@@ -125,8 +137,8 @@ def run_one(variant, case, gb, scheduler):
         client.close()
         cluster.close()
     return {"variant": variant, "case": case, "seconds": seconds, "shape": list(x.shape),
-            "gb": x.nbytes / 2**30, "chunks": int(np.prod(x.numblocks)), "checked_rows": rows,
-            "peak_rss_mb": rss_peak / 1024, "rss_before_mb": rss_before / 1024}
+            "gb": x.nbytes / 2**30, "chunks": int(np.prod(x.numblocks)),
+            "peak_rss_mb": rss_peak, "rss_before_mb": rss_before}
 
 
 def main(argv=None):
@@ -150,8 +162,8 @@ def main(argv=None):
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 results.setdefault((case, variant), []).append(r)
     print(f"softmax of a float32 array, scheduler={args.scheduler}, median of {args.repeat} "
-          "runs (each a fresh process); memory: peak RSS of the process (MB), and its "
-          "growth during the compute")
+          "runs (each a fresh process); memory: peak RSS (MB) of the process (of the "
+          "workers, summed, on a cluster) and its growth during the compute")
     print(f"{'case':6} {'variant':14} {'shape':>16} {'GB':>5} {'chunks':>6} {'seconds':>8} "
           f"{'GB/s':>6} {'peak MB':>8} {'+MB':>6}")
     for case in args.cases.split(","):
