@@ -2,19 +2,19 @@
 that run inside Dask tasks (so this module does not import Dask).
 
 When a reduced axis is split across chunks, each chunk contributes a
-*partial*: a structured array with one entry per slice of the chunk (size 1
-along the reduced axes). The field "lse" holds the chunk's logsumexp over the
-slice (with "sign" where scale factors may be negative); every other field is
-an additive sum (picked target logits, weights, counts). `merge` combines
-partials (logsumexp of the "lse" fields, sums of the rest), so Dask can reduce
-them as a tree and the whole axis is never gathered into one chunk. Partials
-are float64 whatever the input dtype: merging them adds no rounding.
+*partial*: an array with one entry per slice of the chunk (size 1 along the
+reduced axes) holding the chunk's logsumexp over the slice, or a structured
+array whose field "lse" holds it (with "sign" where scale factors may be
+negative) and whose other fields are additive sums (picked target logits,
+weights, counts). `merge` combines partials (logsumexp of "lse", sums of the
+rest), so Dask can reduce them as a tree and the whole axis is never gathered
+into one chunk. Partials are float64 whatever the input dtype, so merging
+them adds no float32 rounding.
 """
 import numpy as np
 
 from . import _api, _losses
 
-LSE = np.dtype([("lse", np.float64)])
 SIGNED_LSE = np.dtype([("lse", np.float64), ("sign", np.float64)])
 # cross-entropy with class indices: the target's logit, whether the target is
 # in this chunk (0 or 1), its class weight and the weighted sum of the logits

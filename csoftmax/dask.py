@@ -19,10 +19,25 @@ How the work is split
   tree (``dask.array.reduction``, ``split_every`` as in Dask); then one task
   per chunk runs the compiled softmax / log_softmax on the chunk and rescales
   it by exp(chunk's lse - slice's lse). The graph grows linearly with the
-  number of chunks and the axis is never gathered into one chunk. Results
-  agree with the one-chunk ones to a few units in the last place (relative to
-  the slice's logsumexp for float32, whose per-chunk partials are rounded to
-  float32 by the kernel).
+  number of chunks and the axis is never gathered into one chunk. float64
+  results agree with the one-chunk ones to a few ulp; float32 ones carry
+  the rounding of each chunk's float32 logsumexp, an error relative to its
+  magnitude (measured against float64, softmax of 4096 logits in 8 chunks:
+  11 ulp at most where one chunk gives 8 for N(0, 1) logits, 107 vs 66 for
+  N(0, 10**2)).
+
+What is supported
+-----------------
+Both paths take what the NumPy functions take: axis as an int, a tuple or
+None; where= (a boolean NumPy or dask array broadcastable to x, rechunked
+to x's chunks), temperature=, dtype=; logsumexp's b=, return_sign= and
+keepdims=; cross_entropy's class-index or class-probability targets,
+weight=, ignore_index=, label_smoothing=, reduction= and axis=. Not
+supported: out= (results are lazy; store them with dask.array.store),
+cross_entropy's return_grad=, and complex input (or b) when a reduced
+axis is split (TypeError; rechunk that axis). Errors in the arguments are
+raised at once; an out-of-range label, which needs the data, raises
+IndexError when the result is computed.
 
 Threads: ``num_threads`` defaults to 1 per task here, since Dask already
 runs one task per core; pass ``num_threads=None`` for csoftmax's default.
@@ -348,21 +363,24 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
 def _ce_target(target, x, class_axis):
     """The target as a dask array chunked like the logits (class indices get a
     length-1 class axis), and whether it holds probabilities."""
-    t = _as_dask(target, "target")
+    t = target if isinstance(target, da.Array) else np.asarray(target)
+    if not (t.dtype.kind in "biuf" or _is_half(t.dtype)):
+        raise TypeError(f"target must be a numeric array, got dtype {t.dtype}")
     probs = t.dtype.kind == "f" or _is_half(t.dtype)
     row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    if probs:
-        if t.shape != x.shape:
-            raise ValueError(f"class-probability target has shape {t.shape}, expected the "
-                             f"logits' shape {x.shape}")
-        return t.rechunk(x.chunks), True
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"class-index target must have an integer dtype, got {t.dtype}")
-    if t.shape != row_shape:
-        raise ValueError(f"target has shape {t.shape}, expected {row_shape} "
-                         "(the logits' shape without the class axis)")
-    t = da.expand_dims(t, class_axis)
-    return t.rechunk(tuple((1,) if i == class_axis else c for i, c in enumerate(x.chunks))), False
+    if probs and t.shape != x.shape:
+        raise ValueError(f"class-probability target has shape {t.shape}, expected the "
+                         f"logits' shape {x.shape}")
+    if not probs:
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"class-index target must have an integer dtype, got {t.dtype}")
+        if t.shape != row_shape:
+            raise ValueError(f"target has shape {t.shape}, expected {row_shape} "
+                             "(the logits' shape without the class axis)")
+        t = da.expand_dims(t, class_axis) if isinstance(t, da.Array) else np.expand_dims(
+            t, class_axis)
+    chunks = x.chunks if probs else x.chunks[:class_axis] + ((1,),) + x.chunks[class_axis + 1:]
+    return (t.rechunk(chunks) if isinstance(t, da.Array) else da.from_array(t, chunks)), probs
 
 
 def _one_per_chunk(chunks):
