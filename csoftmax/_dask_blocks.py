@@ -224,14 +224,24 @@ def prob_ce_partial(x, q, block_info=None, *, axis, num_classes, weight, label_s
     out = np.empty(x.shape[:axis] + (1,) + x.shape[axis + 1:], PROB_CE)
     out["lse"] = lse_partial(x, axes=(axis,), temperature=1.0, cdtype=x.dtype,
                              num_threads=num_threads)
-    wq = q.astype(np.float64) * (1.0 - label_smoothing) + label_smoothing / num_classes
-    if weight is not None:
-        shape = [1] * x.ndim
-        shape[axis] = x.shape[axis]
-        wq *= weight[start:start + x.shape[axis]].reshape(shape)
+    wq = _weighted_targets(q, weight, start, axis, num_classes, label_smoothing)
     out["wq"] = np.sum(wq, axis=axis, keepdims=True)
     out["wqx"] = np.sum(wq * x, axis=axis, keepdims=True)
     return out
+
+
+def _class_slice(per_class, start, x, axis):
+    """The entries of a per-class vector for a chunk x of the classes starting
+    at `start`, shaped to broadcast along x's class axis."""
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    return per_class[start:start + x.shape[axis]].reshape(shape)
+
+
+def _weighted_targets(q, weight, start, axis, num_classes, label_smoothing):
+    """w_c q'_c for a chunk of class probabilities q, q' the smoothed q (float64)."""
+    wq = q.astype(np.float64) * (1.0 - label_smoothing) + label_smoothing / num_classes
+    return wq if weight is None else wq * _class_slice(weight, start, q, axis)
 
 
 def _weighted_class_sum(x, w, axis):
@@ -281,3 +291,69 @@ def finish_loss(total, *, reduction, rdtype):
             value = value / total["den"]
     with np.errstate(over="ignore"):
         return _as_array(value, rdtype)
+
+
+# ---------------------------------------------------------------- cross-entropy gradients
+
+def _grad_scale(g, total, reduction):
+    """Scales the gradient of a chunk's summed loss for 'mean' (by 1 / the
+    denominator; 0 when it is 0, as csoftmax), in place."""
+    if reduction == "mean":
+        den = float(total["den"])
+        g *= g.dtype.type(1.0 / den if den != 0 else 0.0)
+    return g
+
+
+def ce_grad(x, target, total=None, block_info=None, *, probs, axis, weight, ignore_index,
+            label_smoothing, reduction, num_threads):
+    """Gradient of the reduced cross-entropy for a chunk holding whole class
+    slices, by the fused kernel (total: the merged LOSS_SUM record, for 'mean')."""
+    if not probs:
+        target = _labels(np.squeeze(target, axis), x.shape[axis], ignore_index,
+                         _location(block_info, axis)[1])
+    _, g = _losses.cross_entropy(x, target, axis=axis, weight=weight, ignore_index=ignore_index,
+                                 label_smoothing=label_smoothing, reduction="sum",
+                                 return_grad=True, num_threads=num_threads)
+    return _grad_scale(g, total, reduction)
+
+
+def _global_softmax(x, partial, merged, axis, num_threads):
+    """softmax of a chunk of classes over all classes, from the chunk's partial
+    and the merged partials of its rows (both with a length-1 class axis)."""
+    s = shift(partial["lse"], merged["lse"], masked=False)
+    return rescale(x, s, log=False, axes=(axis,), options=dict(num_threads=num_threads),
+                   rdtype=x.dtype)
+
+
+def index_ce_grad(x, target, partial, merged, total=None, block_info=None, *, axis,
+                  num_classes, weight, ignore_index, label_smoothing, weight_sum, reduction,
+                  num_threads):
+    """Gradient of the reduced cross-entropy with class indices for a chunk of
+    the classes [start, start + n): d loss_row / d x_k = (1 - eps) w_t (p_k -
+    [k == t]) + eps / C (sum(w) p_k - w_k) on rows not ignored."""
+    start, row_offset = _location(block_info, axis)
+    labels = np.expand_dims(_labels(np.squeeze(target, axis), num_classes, ignore_index,
+                                    row_offset), axis)
+    eps, kept, wt = label_smoothing, merged["kept"] > 0, merged["wt"]
+    g = _global_softmax(x, partial, merged, axis, num_threads)
+    g *= np.where(kept, (1.0 - eps) * wt + eps / num_classes * weight_sum, 0.0).astype(g.dtype)
+    local = labels - start
+    here = kept & (local >= 0) & (local < x.shape[axis])
+    index = np.where(here, local, 0)
+    picked = np.take_along_axis(g, index, axis)
+    np.put_along_axis(g, index, np.where(here, picked - (1.0 - eps) * wt, picked), axis)
+    if eps > 0:
+        w = _class_slice(np.ones(num_classes) if weight is None else weight, start, x, axis)
+        g -= np.where(kept, eps / num_classes * w, 0.0).astype(g.dtype)
+    return _grad_scale(g, total, reduction)
+
+
+def prob_ce_grad(x, q, partial, merged, total=None, block_info=None, *, axis, num_classes,
+                 weight, label_smoothing, reduction, num_threads):
+    """Gradient of the reduced cross-entropy with class probabilities for a
+    chunk of the classes: d loss_row / d x_k = sum(w q') p_k - w_k q'_k."""
+    start = _location(block_info, axis)[0]
+    g = _global_softmax(x, partial, merged, axis, num_threads)
+    g *= merged["wq"].astype(g.dtype)
+    g -= _weighted_targets(q, weight, start, axis, num_classes, label_smoothing).astype(g.dtype)
+    return _grad_scale(g, total, reduction)

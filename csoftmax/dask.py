@@ -32,10 +32,10 @@ Both paths take what the NumPy functions take: axis as an int, a tuple or
 None; where= (a boolean NumPy or dask array broadcastable to x, rechunked
 to x's chunks), temperature=, dtype=; logsumexp's b=, return_sign= and
 keepdims=; cross_entropy's class-index or class-probability targets,
-weight=, ignore_index=, label_smoothing=, reduction= and axis=. Not
-supported: out= (results are lazy; store them with dask.array.store),
-cross_entropy's return_grad=, and complex input (or b) when a reduced
-axis is split (TypeError; rechunk that axis). Errors in the arguments are
+weight=, ignore_index=, label_smoothing=, reduction=, axis= and
+return_grad=. Not
+supported: out= (results are lazy; store them with dask.array.store)
+and complex input (or b) when a reduced axis is split (TypeError; rechunk that axis). Errors in the arguments are
 raised at once; an out-of-range label, which needs the data, raises
 IndexError when the result is computed.
 
@@ -291,8 +291,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     chunk's logsumexp, the target's logit (or, for probabilities, the sums of
     w q' and w q' x), merged as a tree. A label out of range raises
     IndexError, naming its position, when the result is computed.
-    return_grad=True is not supported (the gradient is the lazy
-    ``softmax(logits) - one_hot(target)`` scaled as the reduction requires).
+    return_grad=True returns (loss, grad): grad the lazy gradient of the
+    reduced loss (of its sum for 'none') w.r.t. the logits, with their chunks
+    (by the fused kernel where the class axis lies in one chunk).
 
     Examples
     --------
@@ -306,15 +307,14 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> csoftmax.dask.cross_entropy(logits, np.array([0, 2]), reduction="none").compute()
     array([0.23954477, 0.09492296])
     """
-    if return_grad:
-        raise NotImplementedError("csoftmax.dask.cross_entropy does not return gradients; "
-                                  "use csoftmax.cross_entropy(return_grad=True) per chunk")
     x = _as_dask(logits, "logits")
     if x.dtype.kind == "c":
         raise TypeError(f"logits must be real, got complex dtype {x.dtype}")
     rdtype = result_dtype(x.dtype, what="logits")
     if rdtype.kind == "f" and rdtype.itemsize > 8:  # longdouble: computed in float64
         rdtype = np.dtype(np.float64)
+    if x.dtype != compute_dtype(rdtype):  # integers, float16: the kernels' dtype
+        x = x.astype(compute_dtype(rdtype))
     class_axis = _losses._class_axis(axis, x.ndim)
     split = _split(x, (class_axis,))
     num_classes = x.shape[class_axis]
@@ -327,22 +327,31 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     t, probs = _ce_target(target, x, class_axis)
 
     if not split:  # one task per chunk, by csoftmax.cross_entropy
+        common.update(probs=probs, ignore_index=ignore_index)
         if reduction == "none":
-            return da.map_blocks(blocks.ce_rows, x, t, probs=probs, ignore_index=ignore_index,
-                                 reduction="none", drop_axis=class_axis, dtype=rdtype,
-                                 meta=_meta(x.ndim - 1, rdtype), **common)
-        sums = da.map_blocks(blocks.ce_rows, x, t, probs=probs, ignore_index=ignore_index,
-                             reduction=reduction, chunks=_one_per_chunk(x.chunks),
-                             dtype=blocks.LOSS_SUM, meta=_meta(x.ndim, blocks.LOSS_SUM),
-                             **common)
-        return _reduced_loss(sums, reduction, rdtype, split_every)
+            loss = total = da.map_blocks(blocks.ce_rows, x, t, reduction="none",
+                                         drop_axis=class_axis, dtype=x.dtype,
+                                         meta=_meta(x.ndim - 1, x.dtype), **common).astype(rdtype)
+        else:
+            sums = da.map_blocks(blocks.ce_rows, x, t, reduction=reduction,
+                                 chunks=_one_per_chunk(x.chunks), dtype=blocks.LOSS_SUM,
+                                 meta=_meta(x.ndim, blocks.LOSS_SUM), **common)
+            total, loss = _reduced_loss(sums, reduction, rdtype, split_every)
+        if not return_grad:
+            return loss
+        grad = da.map_blocks(blocks.ce_grad, x, t, *_if_mean(total, reduction),
+                             reduction=reduction, chunks=x.chunks, dtype=x.dtype,
+                             meta=_meta(x.ndim, x.dtype), **common)
+        return loss, grad.astype(rdtype)
 
     if probs:
-        partial_dtype, partials_fn, rows_fn, rows_kw = (
-            blocks.PROB_CE, blocks.prob_ce_partial, blocks.prob_ce_rows, {})
+        partial_dtype, partials_fn, rows_fn, grad_fn, rows_kw = (
+            blocks.PROB_CE, blocks.prob_ce_partial, blocks.prob_ce_rows, blocks.prob_ce_grad,
+            {})
     else:
-        partial_dtype, partials_fn, rows_fn = (
-            blocks.INDEX_CE, blocks.index_ce_partial, blocks.index_ce_rows)
+        partial_dtype, partials_fn, rows_fn, grad_fn = (
+            blocks.INDEX_CE, blocks.index_ce_partial, blocks.index_ce_rows,
+            blocks.index_ce_grad)
         common["ignore_index"] = ignore_index
         w = common["weight"]
         rows_kw = dict(num_classes=num_classes, label_smoothing=common["label_smoothing"],
@@ -352,12 +361,35 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
                              meta=_meta(x.ndim, partial_dtype), **common)
     merged = _merge_tree(partials, (class_axis,), False, split_every)
     if reduction == "none":
-        return merged.map_blocks(rows_fn, reduction="none", rdtype=rdtype, dtype=rdtype,
-                                 meta=_meta(merged.ndim, rdtype), **rows_kw)
-    sums = merged.map_blocks(rows_fn, reduction=reduction, rdtype=rdtype,
-                             chunks=_one_per_chunk(merged.chunks), dtype=blocks.LOSS_SUM,
-                             meta=_meta(merged.ndim, blocks.LOSS_SUM), **rows_kw)
-    return _reduced_loss(sums, reduction, rdtype, split_every)
+        loss = total = merged.map_blocks(rows_fn, reduction="none", rdtype=rdtype, dtype=rdtype,
+                                         meta=_meta(merged.ndim, rdtype), **rows_kw)
+    else:
+        sums = merged.map_blocks(rows_fn, reduction=reduction, rdtype=rdtype,
+                                 chunks=_one_per_chunk(merged.chunks), dtype=blocks.LOSS_SUM,
+                                 meta=_meta(merged.ndim, blocks.LOSS_SUM), **rows_kw)
+        total, loss = _reduced_loss(sums, reduction, rdtype, split_every)
+    if not return_grad:
+        return loss
+    rows_kw.pop("label_smoothing", None)
+    grad = da.map_blocks(grad_fn, x, t, partials, da.expand_dims(merged, class_axis),
+                         *_if_mean(total, reduction), num_classes=num_classes,
+                         reduction=reduction, chunks=x.chunks, dtype=x.dtype,
+                         meta=_meta(x.ndim, x.dtype), **common, **{
+                             k: v for k, v in rows_kw.items() if k != "num_classes"})
+    return loss, grad.astype(rdtype)
+
+
+def _if_mean(total, reduction):
+    """The merged LOSS_SUM record as an extra argument where 'mean' needs its
+    denominator."""
+    return [total] if reduction == "mean" else []
+
+
+def _reduced_loss(sums, reduction, rdtype, split_every):
+    """The merged LOSS_SUM record and the 0-d loss, from one record per chunk."""
+    total = _merge_tree(sums, tuple(range(sums.ndim)), False, split_every)
+    return total, total.map_blocks(blocks.finish_loss, reduction=reduction, rdtype=rdtype,
+                                   dtype=rdtype, meta=_meta(0, rdtype))
 
 
 def _ce_target(target, x, class_axis):
@@ -386,10 +418,3 @@ def _ce_target(target, x, class_axis):
 def _one_per_chunk(chunks):
     """Chunks of an array holding one record per chunk of an array with `chunks`."""
     return tuple((1,) * len(c) for c in chunks)
-
-
-def _reduced_loss(sums, reduction, rdtype, split_every):
-    """The 0-d loss from one LOSS_SUM record per chunk."""
-    total = _merge_tree(sums, tuple(range(sums.ndim)), False, split_every)
-    return total.map_blocks(blocks.finish_loss, reduction=reduction, rdtype=rdtype, dtype=rdtype,
-                            meta=_meta(0, rdtype))

@@ -172,13 +172,15 @@ CE_LAYOUTS = [((12, 9), (5, 9), -1), ((12, 9), (5, 4), -1), ((4, 7, 5), (2, 7, 3
               ((4, 7, 5), (3, 2, 5), 1)]
 CE_OPTIONS = [{}, {"reduction": "sum"}, {"reduction": "none"},
               {"weight": "w", "label_smoothing": 0.2},
-              {"label_smoothing": 0.1, "reduction": "none"}]
+              {"label_smoothing": 0.1, "reduction": "none"},
+              {"return_grad": True}, {"return_grad": True, "reduction": "none"},
+              {"return_grad": True, "weight": "w", "label_smoothing": 0.3, "reduction": "sum"}]
 
 
 @pytest.mark.parametrize("scheduler, dtype, shape, chunks, axis, probs, options", _on_both(
     [(dtype,) + layout + (probs, options) for dtype in (np.float32, np.float64)
      for layout in CE_LAYOUTS for probs in (False, True) for options in CE_OPTIONS],
-    on_cluster=lambda dtype, *rest: dtype == np.float32 and rest[-1] in CE_OPTIONS[2:4]))
+    on_cluster=lambda dtype, *rest: dtype == np.float32 and rest[-1] in CE_OPTIONS[2:4] + CE_OPTIONS[5:6]))
 def test_cross_entropy_matches_numpy(request, scheduler, dtype, shape, chunks, axis, probs,
                                      options):
     compute = _computer(request, scheduler)
@@ -186,8 +188,16 @@ def test_cross_entropy_matches_numpy(request, scheduler, dtype, shape, chunks, a
     target = _ce_case(shape, axis, probs)
     if options.get("weight") == "w":
         options = dict(options, weight=np.linspace(0.5, 2.0, shape[axis]))
-    loss = cdask.cross_entropy(da.from_array(a, chunks=chunks), target, axis=axis, **options)
+    x = da.from_array(a, chunks=chunks)
+    loss = cdask.cross_entropy(x, target, axis=axis, **options)
     expected = csoftmax.cross_entropy(a, target, axis=axis, **options)
+    if options.get("return_grad"):
+        (loss, grad), (expected, expected_grad) = loss, expected
+        assert grad.chunks == x.chunks
+        got_grad = compute(grad)
+        assert got_grad.dtype == dtype
+        np.testing.assert_allclose(got_grad, expected_grad, rtol=_tolerance(dtype, a),
+                                   atol=_tolerance(dtype, a) * np.max(np.abs(expected_grad)))
     got = compute(loss)
     assert loss.ndim == np.ndim(expected) and got.dtype == expected.dtype == dtype
     if options.get("reduction", "mean") != "none":
@@ -201,7 +211,8 @@ def test_cross_entropy_dask_target_all_ignored_and_one_row():
     labels = da.from_array(np.array([1, 9, 0, 4, 4, 2]), chunks=4)  # chunked unlike x
     np.testing.assert_allclose(cdask.cross_entropy(x, labels).compute(),
                                csoftmax.cross_entropy(a, labels.compute()), rtol=1e-6)
-    assert np.isnan(cdask.cross_entropy(x, np.full(6, -100)).compute())
+    loss, grad = cdask.cross_entropy(x, np.full(6, -100), return_grad=True)
+    assert np.isnan(loss.compute()) and not grad.compute().any()  # all ignored: nan, grad 0
     row = da.from_array(a[0], chunks=4)  # 1-D logits, 0-d target
     np.testing.assert_allclose(cdask.cross_entropy(row, np.array(3)).compute(),
                                csoftmax.cross_entropy(a[0], np.array(3)), rtol=1e-6)
@@ -216,7 +227,9 @@ def _graph_size(build, chunks_along_axis):
     cdask.softmax, cdask.log_softmax, cdask.logsumexp,
     lambda x: cdask.cross_entropy(x, np.zeros(8, np.int64)),
     lambda x: cdask.cross_entropy(x, np.zeros(8, np.int64), reduction="none"),
-], ids=["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_none"])
+    lambda x: cdask.cross_entropy(x, np.zeros(8, np.int64), return_grad=True)[1],
+], ids=["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_none",
+        "cross_entropy_grad"])
 def test_graph_grows_linearly_with_chunks(build):
     n4, n8, n16 = (_graph_size(build, n) for n in (4, 8, 16))
     assert n4 < n8 < n16
@@ -257,8 +270,6 @@ def test_errors():
         cdask.softmax(x.astype(np.complex128))
     with pytest.raises(TypeError, match="numeric"):
         cdask.logsumexp(da.from_array(np.array(["a", "b"])))
-    with pytest.raises(NotImplementedError, match="gradients"):
-        cdask.cross_entropy(x, np.zeros(4, np.int64), return_grad=True)
     with pytest.raises(ValueError, match="expected"):
         cdask.cross_entropy(x, np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="label_smoothing"):
