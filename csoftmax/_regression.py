@@ -1,0 +1,262 @@
+"""Softmax (multinomial logistic) regression on csoftmax's fused cross-entropy.
+
+scikit-learn is imported here, so csoftmax imports this module only when
+csoftmax.SoftmaxRegression is first used (csoftmax/__init__.py).
+"""
+import numbers
+import warnings
+
+import numpy as np
+from scipy import optimize, sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._api import log_softmax, softmax
+from ._losses import cross_entropy
+
+__all__ = ["SoftmaxRegression"]
+
+
+class _PenalisedCrossEntropy:
+    """The training objective of SoftmaxRegression as a function of the flat
+    parameters theta = [W | b] (K rows of n_features + 1 entries, C order;
+    the b column is absent without an intercept):
+
+        f(theta) = (sum_i s_i CE_i + ||W||^2 / (2 C)) / S,    S = sum_i s_i,
+
+    CE_i the (label-smoothed) cross-entropy of row i. This is sklearn's
+    LogisticRegression scaling (C * sum s_i CE_i + ||W||^2 / 2, divided by
+    C * S), so the optimum is the same and `tol` means the same for both.
+    Returns (f, grad f), the gradient from the fused cross-entropy kernel."""
+
+    def __init__(self, X, labels, n_classes, sample_weight, C, fit_intercept, label_smoothing,
+                 num_threads):
+        n_samples, self.n_features = X.shape
+        if fit_intercept:  # a column of ones: one matmul gives X W^T + b, one gives both grads
+            ones = np.ones((n_samples, 1))
+            X = sparse.hstack([X, ones], format="csr") if sparse.issparse(X) else np.hstack([X, ones])
+        self.X = X
+        self.labels = labels
+        self.shape = (n_classes, X.shape[1])
+        self.label_smoothing = label_smoothing
+        self.num_threads = num_threads
+        if sample_weight is None:
+            total = float(n_samples)
+            self.row_weight = None  # reduction='mean' divides by n inside the kernel
+        else:
+            total = float(np.sum(sample_weight))
+            self.row_weight = (sample_weight / total)[:, None]
+        self.penalty = 1.0 / (C * total)
+
+    def __call__(self, theta):
+        Wb = theta.reshape(self.shape)
+        logits = safe_sparse_dot(self.X, Wb.T)
+        if self.row_weight is None:
+            loss, G = cross_entropy(logits, self.labels, reduction="mean",
+                                    label_smoothing=self.label_smoothing, return_grad=True,
+                                    num_threads=self.num_threads)
+        else:  # the kernel's grad is that of sum_i CE_i: row i scaled by s_i / S is exact
+            losses, G = cross_entropy(logits, self.labels, reduction="none",
+                                      label_smoothing=self.label_smoothing, return_grad=True,
+                                      num_threads=self.num_threads)
+            loss = losses @ self.row_weight[:, 0]
+            G *= self.row_weight
+        grad = safe_sparse_dot(self.X.T, G).T if sparse.issparse(self.X) else G.T @ self.X
+        W = Wb[:, :self.n_features]  # the intercept column is not penalised
+        loss = float(loss) + 0.5 * self.penalty * float(np.vdot(W, W))
+        grad[:, :self.n_features] += self.penalty * W
+        return loss, grad.ravel()
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic (softmax) regression with an L2 penalty, trained by
+    L-BFGS on csoftmax's fused cross-entropy loss and gradient.
+
+    Minimises ``C * sum_i s_i * CE_i + ||coef_||^2 / 2`` where CE_i is the
+    cross-entropy of sample i (with ``label_smoothing``, against the target
+    ``(1 - eps) * onehot + eps / n_classes``) and s_i its sample weight times
+    its class weight; the intercept is not penalised. With label_smoothing=0
+    this is sklearn.linear_model.LogisticRegression's multinomial objective,
+    and the fitted model is the same.
+
+    Two classes are modelled like any other number: two rows of ``coef_``
+    (the symmetric multinomial parametrisation, ``coef_[1] == -coef_[0]``),
+    whereas LogisticRegression fits one row. The probabilities equal those
+    of LogisticRegression with ``2 * C``; ``decision_function`` returns the
+    score of classes_[1] minus that of classes_[0] (shape (n_samples,)), as
+    scikit-learn expects of binary classifiers.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse of the regularisation strength (as in LogisticRegression).
+    fit_intercept : bool, default True
+        Fit an (unpenalised) intercept per class.
+    max_iter : int, default 200
+        Maximum number of L-BFGS iterations.
+    tol : float, default 1e-6
+        L-BFGS stops when the largest gradient entry of the objective divided
+        by C times the total sample weight falls below tol (LogisticRegression's
+        criterion).
+    class_weight : dict, 'balanced' or None
+        Weights multiplying the sample weights of each class, as in
+        LogisticRegression ('balanced': n_samples / (n_classes * counts)).
+    label_smoothing : float in [0, 1], default 0.0
+        Mixes each one-hot target with the uniform distribution.
+    verbose : bool or int, default False
+        Print the objective at every L-BFGS iteration.
+    num_threads : int, optional
+        Threads for csoftmax's kernels (None: the library default). The fit
+        does not depend on it.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, when fitted on a DataFrame with string column names
+    n_iter_ : int
+        L-BFGS iterations run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from csoftmax import SoftmaxRegression
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> y = np.array(["a", "b", "c", "c"])
+    >>> clf = SoftmaxRegression(C=10.0).fit(X, y)
+    >>> clf.predict([[0.9, 0.1], [0.2, 0.8]])
+    array(['b', 'c'], dtype='<U1')
+    >>> clf.predict_proba([[0.9, 0.1]]).sum().round(12)
+    np.float64(1.0)
+    >>> clf.coef_.shape, clf.intercept_.shape
+    ((3, 2), (3,))
+    """
+
+    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=200, tol=1e-6, class_weight=None,
+                 label_smoothing=0.0, verbose=False, num_threads=None):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+        self.verbose = verbose
+        self.num_threads = num_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _check_params(self):
+        def number(name, low, high=np.inf, low_open=False, kind=numbers.Real):
+            value = getattr(self, name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a {kind.__name__.lower()} number, "
+                                f"got {value!r}")
+            if not (low < value if low_open else low <= value) or not value <= high:
+                bound = "(" if low_open else "["
+                raise ValueError(f"{name} must be in {bound}{low}, {high}], got {value!r}")
+
+        number("C", 0.0, low_open=True)
+        number("max_iter", 1, kind=numbers.Integral)
+        number("tol", 0.0)
+        number("label_smoothing", 0.0, 1.0)
+        if self.num_threads is not None:
+            number("num_threads", 1, kind=numbers.Integral)
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+            raise ValueError(f"class_weight must be None, a dict or 'balanced', got {cw!r}")
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to samples X (n_samples, n_features; dense or
+        scipy.sparse) and labels y (any hashable label type), optionally with
+        non-negative per-sample weights. Returns self."""
+        self._check_params()
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(f"SoftmaxRegression needs samples of at least 2 classes, got one "
+                             f"class: {self.classes_[0]!r}")
+        sample_weight = self._sample_weight(sample_weight, X.shape[0], y)
+        objective = _PenalisedCrossEntropy(
+            X, labels.astype(np.int64), n_classes, sample_weight, float(self.C),
+            bool(self.fit_intercept), float(self.label_smoothing), self.num_threads)
+        theta0 = np.zeros(objective.shape).ravel()
+        result = optimize.minimize(
+            objective, theta0, method="L-BFGS-B", jac=True, callback=self._progress(),
+            options={"maxiter": self.max_iter, "gtol": self.tol, "maxls": 50,
+                     "ftol": 64 * np.finfo(float).eps})
+        if not result.success:
+            warnings.warn(f"SoftmaxRegression: L-BFGS did not converge ({result.message}) "
+                          f"after {result.nit} iterations; increase max_iter or scale the data.",
+                          ConvergenceWarning, stacklevel=2)
+        Wb = result.x.reshape(objective.shape)
+        self.coef_ = np.ascontiguousarray(Wb[:, :X.shape[1]])
+        self.intercept_ = Wb[:, X.shape[1]].copy() if self.fit_intercept else np.zeros(n_classes)
+        self.n_iter_ = int(result.nit)
+        return self
+
+    def _sample_weight(self, sample_weight, n_samples, y):
+        """The per-sample weights times the class weights, or None if all 1."""
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.ndim == 0:
+                sample_weight = np.full(n_samples, float(sample_weight))
+            if sample_weight.shape != (n_samples,):
+                raise ValueError(f"sample_weight has shape {sample_weight.shape}, expected "
+                                 f"({n_samples},)")
+            if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
+                raise ValueError("sample_weight must be finite and non-negative")
+        if self.class_weight is not None:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                             sample_weight=sample_weight)
+            weights = per_class[np.searchsorted(self.classes_, y)]
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        if sample_weight is not None and not np.sum(sample_weight) > 0:
+            raise ValueError("the sample weights (times the class weights) sum to zero")
+        return sample_weight
+
+    def _progress(self):
+        if not self.verbose:
+            return None
+        step = iter(range(1, self.max_iter + 1))
+
+        def report(intermediate_result):
+            print(f"SoftmaxRegression: iteration {next(step):4d}  "
+                  f"loss {intermediate_result.fun:.10g}")
+        return report
+
+    def _scores(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64, reset=False)
+        return safe_sparse_dot(X, self.coef_.T) + self.intercept_
+
+    def decision_function(self, X):
+        """Class scores X @ coef_.T + intercept_, shape (n_samples, n_classes);
+        for two classes the score of classes_[1] minus that of classes_[0],
+        shape (n_samples,)."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X):
+        """The most probable class of each sample (the first on ties)."""
+        best = np.argmax(self._scores(X), axis=1)  # checks fitted before classes_ is read
+        return self.classes_[best]
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in the
+        order of classes_."""
+        return softmax(self._scores(X), axis=1, num_threads=self.num_threads)
+
+    def predict_log_proba(self, X):
+        """Log class probabilities (computed stably, not log of predict_proba)."""
+        return log_softmax(self._scores(X), axis=1, num_threads=self.num_threads)
