@@ -3,6 +3,7 @@
 scikit-learn is imported here, so csoftmax imports this module only when
 csoftmax.SoftmaxRegression is first used (csoftmax/__init__.py).
 """
+import functools
 import numbers
 import warnings
 
@@ -14,11 +15,21 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
+from . import _core
 from ._api import log_softmax, softmax
-from ._losses import cross_entropy
+from ._losses import _check_smoothing
+from ._threads import threads_for_call
 
 __all__ = ["SoftmaxRegression"]
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_threads():
+    """threadpoolctl's view of the loaded BLAS, built once (about 1 ms) and reused
+    (limiting through it then costs microseconds)."""
+    return ThreadpoolController()
 
 
 class _PenalisedCrossEntropy:
@@ -34,40 +45,51 @@ class _PenalisedCrossEntropy:
     Returns (f, grad f), the gradient from the fused cross-entropy kernel."""
 
     def __init__(self, X, labels, n_classes, sample_weight, C, fit_intercept, label_smoothing,
-                 num_threads):
+                 threads):
         n_samples, self.n_features = X.shape
         if fit_intercept:  # a column of ones: one matmul gives X W^T + b, one gives both grads
             ones = np.ones((n_samples, 1))
             X = sparse.hstack([X, ones], format="csr") if sparse.issparse(X) else np.hstack([X, ones])
         self.X = X
-        self.labels = labels
+        self.labels = np.ascontiguousarray(labels, dtype=np.int64)
         self.shape = (n_classes, X.shape[1])
-        self.label_smoothing = label_smoothing
-        self.num_threads = num_threads
+        self.label_smoothing = _check_smoothing(label_smoothing)
         if sample_weight is None:
             total = float(n_samples)
-            self.row_weight = None  # reduction='mean' divides by n inside the kernel
+            self.row_weight = None
         else:
             total = float(np.sum(sample_weight))
             self.row_weight = (sample_weight / total)[:, None]
         self.penalty = 1.0 / (C * total)
+        # reduction 'mean' inside the kernel when unweighted, else per-row scaling after it
+        self._grad_scale = 1.0 / n_samples if sample_weight is None else 1.0
+        self._threads = threads
+        self._logits = np.empty((n_samples, n_classes))
+        self._G = np.empty((n_samples, n_classes))
+        self._row_loss = np.empty(n_samples)
 
     def __call__(self, theta):
         Wb = theta.reshape(self.shape)
-        logits = safe_sparse_dot(self.X, Wb.T)
+        logits = self._logits
+        if sparse.issparse(self.X):
+            logits[...] = self.X @ Wb.T
+        else:
+            np.matmul(self.X, Wb.T, out=logits)
+        # The fused kernel writes per-row losses and the gradient of
+        # grad_scale * sum_i CE_i into our buffers; its inputs were validated
+        # once in __init__ (float64 C-contiguous logits, labels in [0, K)).
+        _core.cross_entropy_rows(logits, self.labels, None, self._row_loss, self._G, -1,
+                                 self.label_smoothing, float(self.shape[0]), self._grad_scale,
+                                 False, 0.0, 1.0, self._threads)
+        G = self._G
         if self.row_weight is None:
-            loss, G = cross_entropy(logits, self.labels, reduction="mean",
-                                    label_smoothing=self.label_smoothing, return_grad=True,
-                                    num_threads=self.num_threads)
-        else:  # the kernel's grad is that of sum_i CE_i: row i scaled by s_i / S is exact
-            losses, G = cross_entropy(logits, self.labels, reduction="none",
-                                      label_smoothing=self.label_smoothing, return_grad=True,
-                                      num_threads=self.num_threads)
-            loss = losses @ self.row_weight[:, 0]
+            loss = float(np.sum(self._row_loss)) * self._grad_scale
+        else:  # row i of the gradient of sum_i CE_i, scaled by s_i / S, is exact
+            loss = float(self._row_loss @ self.row_weight[:, 0])
             G *= self.row_weight
-        grad = safe_sparse_dot(self.X.T, G).T if sparse.issparse(self.X) else G.T @ self.X
+        grad = (self.X.T @ G).T if sparse.issparse(self.X) else G.T @ self.X
         W = Wb[:, :self.n_features]  # the intercept column is not penalised
-        loss = float(loss) + 0.5 * self.penalty * float(np.vdot(W, W))
+        loss += 0.5 * self.penalty * float(np.vdot(W, W))
         grad[:, :self.n_features] += self.penalty * W
         return loss, grad.ravel()
 
@@ -110,8 +132,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     verbose : bool or int, default False
         Print the objective at every L-BFGS iteration.
     num_threads : int, optional
-        Threads for csoftmax's kernels (None: the library default). The fit
-        does not depend on it.
+        Threads for the fit, given to csoftmax's kernels and (through
+        threadpoolctl, while fitting) to the BLAS matrix products. None: the
+        library default, which keeps problems with fewer than 65536 logits on
+        one thread. csoftmax's kernels give bitwise identical results for any
+        thread count.
 
     Attributes
     ----------
@@ -187,14 +212,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"SoftmaxRegression needs samples of at least 2 classes, got one "
                              f"class: {self.classes_[0]!r}")
         sample_weight = self._sample_weight(sample_weight, X.shape[0], y)
+        # One thread count for the whole fit, our kernels and the BLAS products alike:
+        # multi-threaded BLAS on products this small costs more than it saves.
+        threads = threads_for_call(self.num_threads, X.shape[0] * n_classes)
         objective = _PenalisedCrossEntropy(
-            X, labels.astype(np.int64), n_classes, sample_weight, float(self.C),
-            bool(self.fit_intercept), float(self.label_smoothing), self.num_threads)
+            X, labels, n_classes, sample_weight, float(self.C), bool(self.fit_intercept),
+            float(self.label_smoothing), threads)
         theta0 = np.zeros(objective.shape).ravel()
-        result = optimize.minimize(
-            objective, theta0, method="L-BFGS-B", jac=True, callback=self._progress(),
-            options={"maxiter": self.max_iter, "gtol": self.tol, "maxls": 50,
-                     "ftol": 64 * np.finfo(float).eps})
+        with _blas_threads().limit(limits=threads, user_api="blas"):
+            result = optimize.minimize(
+                objective, theta0, method="L-BFGS-B", jac=True, callback=self._progress(),
+                options={"maxiter": self.max_iter, "gtol": self.tol, "maxls": 50,
+                         "ftol": 64 * np.finfo(float).eps})
         if not result.success:
             warnings.warn(f"SoftmaxRegression: L-BFGS did not converge ({result.message}) "
                           f"after {result.nit} iterations; increase max_iter or scale the data.",
