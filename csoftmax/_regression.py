@@ -11,7 +11,6 @@ import numpy as np
 from scipy import optimize, sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -211,7 +210,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if n_classes < 2:
             raise ValueError(f"SoftmaxRegression needs samples of at least 2 classes, got one "
                              f"class: {self.classes_[0]!r}")
-        sample_weight = self._sample_weight(sample_weight, X.shape[0], y)
+        sample_weight = self._sample_weight(sample_weight, labels)
         # One thread count for the whole fit, our kernels and the BLAS products alike:
         # multi-threaded BLAS on products this small costs more than it saves.
         threads = threads_for_call(self.num_threads, X.shape[0] * n_classes)
@@ -234,8 +233,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = int(result.nit)
         return self
 
-    def _sample_weight(self, sample_weight, n_samples, y):
+    def _sample_weight(self, sample_weight, labels):
         """The per-sample weights times the class weights, or None if all 1."""
+        n_samples = len(labels)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             if sample_weight.ndim == 0:
@@ -246,13 +246,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
                 raise ValueError("sample_weight must be finite and non-negative")
         if self.class_weight is not None:
-            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
-                                             sample_weight=sample_weight)
-            weights = per_class[np.searchsorted(self.classes_, y)]
+            weights = self._class_weights(sample_weight, labels)[labels]
             sample_weight = weights if sample_weight is None else sample_weight * weights
         if sample_weight is not None and not np.sum(sample_weight) > 0:
             raise ValueError("the sample weights (times the class weights) sum to zero")
         return sample_weight
+
+    def _class_weights(self, sample_weight, labels):
+        """One weight per class of classes_, as sklearn's compute_class_weight
+        (whose sample_weight argument older releases lack)."""
+        n_classes = len(self.classes_)
+        if isinstance(self.class_weight, str):  # 'balanced', weighted by the sample weights
+            totals = np.bincount(labels, weights=sample_weight, minlength=n_classes)
+            with np.errstate(divide="ignore"):
+                return np.where(totals > 0, totals.sum() / (n_classes * totals), 0.0)
+        unknown = [key for key in self.class_weight if key not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight has keys {unknown} that are not classes of y "
+                             f"(classes: {self.classes_.tolist()})")
+        return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
 
     def _progress(self):
         if not self.verbose:
