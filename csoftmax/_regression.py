@@ -182,8 +182,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         def number(name, low, high=np.inf, low_open=False, kind=numbers.Real):
             value = getattr(self, name)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise TypeError(f"{name} must be a {kind.__name__.lower()} number, "
-                                f"got {value!r}")
+                what = "an integer" if kind is numbers.Integral else "a real number"
+                raise TypeError(f"{name} must be {what}, got {value!r}")
             if not (low < value if low_open else low <= value) or not value <= high:
                 bound = "(" if low_open else "["
                 raise ValueError(f"{name} must be in {bound}{low}, {high}], got {value!r}")
