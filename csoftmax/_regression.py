@@ -3,6 +3,7 @@
 scikit-learn is imported here, so csoftmax imports this module only when
 csoftmax.SoftmaxRegression is first used (csoftmax/__init__.py).
 """
+import contextlib
 import functools
 import numbers
 import warnings
@@ -19,9 +20,14 @@ from threadpoolctl import ThreadpoolController
 from . import _core
 from ._api import log_softmax, softmax
 from ._losses import _check_smoothing
-from ._threads import threads_for_call
+from ._threads import MIN_ELEMENTS_PER_THREAD, threads_for_call
 
 __all__ = ["SoftmaxRegression"]
+
+# L-BFGS keeps this many gradient pairs where the history (2 * pairs doubles per
+# parameter) stays small: 30 instead of scipy's 10 saves 10-30% of the
+# iterations on the bundled data sets (digits: 81 -> 67).
+_HISTORY, _HISTORY_MAX_PARAMS = 30, 100_000
 
 
 @functools.lru_cache(maxsize=None)
@@ -131,11 +137,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     verbose : bool or int, default False
         Print the objective at every L-BFGS iteration.
     num_threads : int, optional
-        Threads for the fit, given to csoftmax's kernels and (through
-        threadpoolctl, while fitting) to the BLAS matrix products. None: the
-        library default, which keeps problems with fewer than 65536 logits on
-        one thread. csoftmax's kernels give bitwise identical results for any
-        thread count.
+        Threads for csoftmax's kernels (None: the library default); the fit
+        does not depend on it. The matrix products run in BLAS with its own
+        thread settings (threadpoolctl controls them), except that fits with
+        fewer than 65536 logits (n_samples * n_classes) run them on one thread,
+        where threads cost more than they save.
 
     Attributes
     ----------
@@ -211,18 +217,23 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"SoftmaxRegression needs samples of at least 2 classes, got one "
                              f"class: {self.classes_[0]!r}")
         sample_weight = self._sample_weight(sample_weight, labels)
-        # One thread count for the whole fit, our kernels and the BLAS products alike:
-        # multi-threaded BLAS on products this small costs more than it saves.
-        threads = threads_for_call(self.num_threads, X.shape[0] * n_classes)
+        logits = X.shape[0] * n_classes
+        threads = threads_for_call(self.num_threads, logits)
+        # Threaded BLAS on products this small costs far more than it saves (10x
+        # on a busy machine); larger fits leave BLAS its own thread settings.
+        small = logits < 2 * MIN_ELEMENTS_PER_THREAD
+        blas = (_blas_threads().limit(limits=1, user_api="blas") if small
+                else contextlib.nullcontext())
         objective = _PenalisedCrossEntropy(
             X, labels, n_classes, sample_weight, float(self.C), bool(self.fit_intercept),
             float(self.label_smoothing), threads)
         theta0 = np.zeros(objective.shape).ravel()
-        with _blas_threads().limit(limits=threads, user_api="blas"):
+        with blas:
             result = optimize.minimize(
                 objective, theta0, method="L-BFGS-B", jac=True, callback=self._progress(),
                 options={"maxiter": self.max_iter, "gtol": self.tol, "maxls": 50,
-                         "ftol": 64 * np.finfo(float).eps})
+                         "ftol": 64 * np.finfo(float).eps,
+                         "maxcor": _HISTORY if theta0.size <= _HISTORY_MAX_PARAMS else 10})
         if not result.success:
             warnings.warn(f"SoftmaxRegression: L-BFGS did not converge ({result.message}) "
                           f"after {result.nit} iterations; increase max_iter or scale the data.",
