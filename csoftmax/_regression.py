@@ -131,7 +131,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         criterion).
     class_weight : dict, 'balanced' or None
         Weights multiplying the sample weights of each class, as in
-        LogisticRegression ('balanced': n_samples / (n_classes * counts)).
+        LogisticRegression. 'balanced': total / (n_classes * class total),
+        totals of the sample weights (of rows without them), as scikit-learn
+        >= 1.8 computes it.
     label_smoothing : float in [0, 1], default 0.0
         Mixes each one-hot target with the uniform distribution.
     verbose : bool or int, default False

@@ -1,5 +1,6 @@
 """csoftmax.SoftmaxRegression: the same model as scikit-learn's multinomial
 LogisticRegression, its weights and options, and scikit-learn compatibility."""
+import inspect
 import pickle
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
@@ -96,10 +98,13 @@ def test_same_optimum_as_logistic_regression(C, fit_intercept):
 def test_same_optimum_with_sample_and_class_weights():
     X, y = blobs(seed=1)
     sw = np.random.default_rng(2).uniform(0.1, 3.0, len(y))
-    for cw in ({0: 0.5, 1: 2.0, 2: 1.5}, "balanced"):
-        ours = SoftmaxRegression(class_weight=cw, **TIGHT).fit(X, y, sample_weight=sw)
-        theirs = LogisticRegression(class_weight=cw, **TIGHT).fit(X, y, sample_weight=sw)
-        assert_same_optimum(ours, theirs, X, y, sw)
+    # 'balanced' counts classes by sample weight as scikit-learn >= 1.8 does
+    # (compute_class_weight's sample_weight); older releases count rows
+    weighted_balance = "sample_weight" in inspect.signature(compute_class_weight).parameters
+    for cw, weights in (({0: 0.5, 1: 2.0, 2: 1.5}, sw), ("balanced", sw if weighted_balance else None)):
+        ours = SoftmaxRegression(class_weight=cw, **TIGHT).fit(X, y, sample_weight=weights)
+        theirs = LogisticRegression(class_weight=cw, **TIGHT).fit(X, y, sample_weight=weights)
+        assert_same_optimum(ours, theirs, X, y, weights)
 
 
 def test_two_classes_are_the_symmetric_multinomial_model():
