@@ -4,6 +4,7 @@ scikit-learn's LogisticRegression on the bundled digits data (no download).
 Needs scikit-learn (and matplotlib for --plot): pip install csoftmax[sklearn].
 """
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -114,6 +115,14 @@ def main(argv=()):
     parser.add_argument("--plot", metavar="FILE.png",
                         help="save a confusion matrix and a reliability diagram")
     args = parser.parse_args(list(argv))
+    try:
+        import sklearn  # noqa: F401
+        if args.plot:
+            import matplotlib  # noqa: F401
+    except ImportError as error:
+        print(f"python -m csoftmax demo needs scikit-learn (and matplotlib for --plot): "
+              f"{error}; pip install 'csoftmax[sklearn]' matplotlib", file=sys.stderr)
+        return 2
 
     X_train, X_test, y_train, y_test = digits_split()
     print(f"digits: {len(y_train)} training and {len(y_test)} test images, "

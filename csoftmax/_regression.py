@@ -9,13 +9,18 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import optimize, sparse
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
+
+try:
+    from scipy import optimize, sparse
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.extmath import safe_sparse_dot
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+    from threadpoolctl import ThreadpoolController
+except ImportError as error:
+    raise ImportError(f"csoftmax.SoftmaxRegression needs scikit-learn >= 1.6 ({error}); "
+                      "install it with: pip install 'csoftmax[sklearn]'") from error
 
 from . import _core
 from ._api import log_softmax, softmax

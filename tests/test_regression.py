@@ -75,6 +75,24 @@ def test_import_csoftmax_does_not_import_sklearn(package_root):
     assert result.returncode == 0, result.stderr
 
 
+def test_without_sklearn_the_errors_say_what_to_install(package_root):
+    code = ("import sys\n"
+            "sys.modules['sklearn'] = None  # as if scikit-learn were not installed\n"
+            "import csoftmax\n"
+            "try:\n"
+            "    csoftmax.SoftmaxRegression\n"
+            "except ImportError as error:\n"
+            "    assert \"pip install 'csoftmax[sklearn]'\" in str(error), error\n"
+            "else:\n"
+            "    raise AssertionError('no ImportError')\n"
+            "from csoftmax.__main__ import main\n"
+            "assert main(['demo']) == 2\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=package_root, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "needs scikit-learn" in result.stderr
+
+
 def test_unknown_attribute_still_raises():
     with pytest.raises(AttributeError, match="no_such_thing"):
         csoftmax.no_such_thing  # noqa: B018
