@@ -62,6 +62,8 @@ class _PenalisedCrossEntropy:
             X = sparse.hstack([X, ones], format="csr") if sparse.issparse(X) else np.hstack([X, ones])
         self.X = X
         self.labels = np.ascontiguousarray(labels, dtype=np.int64)
+        if self.labels.size and not 0 <= self.labels.min() <= self.labels.max() < n_classes:
+            raise ValueError(f"labels must be class indices in [0, {n_classes})")
         self.shape = (n_classes, X.shape[1])
         self.label_smoothing = _check_smoothing(label_smoothing)
         if sample_weight is None:
@@ -86,8 +88,9 @@ class _PenalisedCrossEntropy:
         else:
             np.matmul(self.X, Wb.T, out=logits)
         # The fused kernel writes per-row losses and the gradient of
-        # grad_scale * sum_i CE_i into our buffers; its inputs were validated
-        # once in __init__ (float64 C-contiguous logits, labels in [0, K)).
+        # grad_scale * sum_i CE_i into our buffers, skipping cross_entropy's
+        # per-call checks: its inputs are valid by construction (float64
+        # C-contiguous logits, labels checked in [0, K) in __init__).
         _core.cross_entropy_rows(logits, self.labels, None, self._row_loss, self._G, -1,
                                  self.label_smoothing, float(self.shape[0]), self._grad_scale,
                                  False, 0.0, 1.0, self._threads)
@@ -131,9 +134,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default 200
         Maximum number of L-BFGS iterations.
     tol : float, default 1e-6
-        L-BFGS stops when the largest gradient entry of the objective divided
-        by C times the total sample weight falls below tol (LogisticRegression's
-        criterion).
+        L-BFGS stops when every entry of the gradient of the objective, scaled
+        by 1 / (C * total sample weight), is below tol in absolute value
+        (LogisticRegression's criterion; it also stops when the objective no
+        longer decreases).
     class_weight : dict, 'balanced' or None
         Weights multiplying the sample weights of each class, as in
         LogisticRegression. 'balanced': total / (n_classes * class total),
@@ -169,8 +173,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     >>> clf = SoftmaxRegression(C=10.0).fit(X, y)
     >>> clf.predict([[0.9, 0.1], [0.2, 0.8]])
     array(['b', 'c'], dtype='<U1')
-    >>> clf.predict_proba([[0.9, 0.1]]).sum().round(12)
-    np.float64(1.0)
+    >>> round(float(clf.predict_proba([[0.9, 0.1]]).sum()), 12)
+    1.0
     >>> clf.coef_.shape, clf.intercept_.shape
     ((3, 2), (3,))
     """
@@ -286,7 +290,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if unknown:
             raise ValueError(f"class_weight has keys {unknown} that are not classes of y "
                              f"(classes: {self.classes_.tolist()})")
-        return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+        weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError(f"class_weight must be finite and non-negative, got {self.class_weight}")
+        return weights
 
     def _progress(self):
         if not self.verbose:

@@ -299,6 +299,7 @@ def test_convergence_warning_and_verbose_progress(capsys):
     (dict(num_threads=0), ValueError, "num_threads"),
     (dict(class_weight="uniform"), ValueError, "class_weight must be"),
     (dict(class_weight={0: 1.0, 9: 2.0}), ValueError, r"keys \[9\]"),
+    (dict(class_weight={0: -1.0}), ValueError, "class_weight must be finite and non-negative"),
 ])
 def test_bad_parameters(params, error, match):
     X, y = blobs(seed=18)
