@@ -64,32 +64,35 @@ def assert_same_optimum(ours, theirs, X, y, sample_weight=None):
 
 # ------------------------------------------------------------------ packaging
 
-def test_import_csoftmax_does_not_import_sklearn(package_root):
-    code = ("import sys, csoftmax\n"
-            "assert 'sklearn' not in sys.modules, 'import csoftmax imported sklearn'\n"
-            "assert 'SoftmaxRegression' in csoftmax.__all__\n"
-            "from csoftmax import SoftmaxRegression\n"
-            "assert 'sklearn' in sys.modules and SoftmaxRegression.__name__ == 'SoftmaxRegression'\n")
+def run_python(code, package_root):
+    """Runs `code` in a fresh interpreter (a clean sys.modules); asserts it exits 0."""
     result = subprocess.run([sys.executable, "-c", code], cwd=package_root, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_import_csoftmax_does_not_import_sklearn(package_root):
+    run_python("import sys, csoftmax\n"
+               "assert 'sklearn' not in sys.modules, 'import csoftmax imported sklearn'\n"
+               "assert 'SoftmaxRegression' in csoftmax.__all__\n"
+               "from csoftmax import SoftmaxRegression\n"
+               "assert 'sklearn' in sys.modules\n"
+               "assert SoftmaxRegression.__name__ == 'SoftmaxRegression'\n", package_root)
 
 
 def test_without_sklearn_the_errors_say_what_to_install(package_root):
-    code = ("import sys\n"
-            "sys.modules['sklearn'] = None  # as if scikit-learn were not installed\n"
-            "import csoftmax\n"
-            "try:\n"
-            "    csoftmax.SoftmaxRegression\n"
-            "except ImportError as error:\n"
-            "    assert \"pip install 'csoftmax[sklearn]'\" in str(error), error\n"
-            "else:\n"
-            "    raise AssertionError('no ImportError')\n"
-            "from csoftmax.__main__ import main\n"
-            "assert main(['demo']) == 2\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=package_root, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    result = run_python("import sys\n"
+                        "sys.modules['sklearn'] = None  # as if scikit-learn were not installed\n"
+                        "import csoftmax\n"
+                        "try:\n"
+                        "    csoftmax.SoftmaxRegression\n"
+                        "except ImportError as error:\n"
+                        "    assert \"pip install 'csoftmax[sklearn]'\" in str(error), error\n"
+                        "else:\n"
+                        "    raise AssertionError('no ImportError')\n"
+                        "from csoftmax.__main__ import main\n"
+                        "assert main(['demo']) == 2\n", package_root)
     assert "needs scikit-learn" in result.stderr
 
 
