@@ -21,6 +21,7 @@ C_SOURCES = [
     "src/kernels_baseline.c",
     "src/kernels_avx2.c",
     "src/kernels_avx512.c",
+    "src/hsoftmax.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -53,7 +54,8 @@ extensions = [
         include_dirs=["src", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
-                 "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h"],
+                 "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
+                 "src/hsoftmax.h", "src/hsoftmax_impl.h"],
         extra_compile_args=COMPILE_ARGS + openmp,
         extra_link_args=openmp,
     )

@@ -26,4 +26,15 @@ __all__ = [
     "sigmoid", "log_sigmoid", "focal_loss", "sigmoid_focal_loss", "softmax_backward",
     "log_softmax_backward", "one_hot", "hardmax",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
+    "SoftmaxRegression",
 ]
+
+
+def __getattr__(name):
+    # SoftmaxRegression needs scikit-learn: import it on first use only, so that
+    # `import csoftmax` stays free of that optional dependency.
+    if name == "SoftmaxRegression":
+        from ._regression import SoftmaxRegression
+
+        return SoftmaxRegression
+    raise AttributeError(f"module 'csoftmax' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m csoftmax [bench [options] | info]``."""
+"""Command line: ``python -m csoftmax [bench [options] | demo [options] | info]``."""
 
 import sys
 
@@ -6,6 +6,8 @@ USAGE = """\
 usage: python -m csoftmax                 short demo and a quick speed table
        python -m csoftmax bench [--plot FILE.png] [--threads N] [--quick]
                                           full speed table against NumPy, SciPy, PyTorch
+       python -m csoftmax demo [--plot FILE.png]
+                                          SoftmaxRegression vs scikit-learn on the digits data
        python -m csoftmax info            build and runtime configuration"""
 
 
@@ -38,6 +40,10 @@ def main(argv=None):
         from csoftmax._bench import main as bench_main
 
         return bench_main(rest)
+    if command == "demo":
+        from csoftmax._demo import main as demo_main
+
+        return demo_main(rest)
     if command == "info" and not rest:
         import csoftmax
 

@@ -106,7 +106,8 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
         if mask is not None:
             np.copyto(prepared, -np.inf, where=~geometry.arranged(mask))
         source3 = target3
-        scale = 1.0
+        if pre_divide:  # x / t is already formed; a mask alone keeps the kernel's 1 / t
+            scale = 1.0
     else:
         source3 = geometry.input3(source)
 

@@ -346,6 +346,8 @@ def exp(const real[::1] x, real[::1] y):
 
 
 include "_loss_core.pxi"
+include "_hsoftmax_core.pxi"
+include "_vocab_core.pxi"
 
 
 def _select_initial_isa():
