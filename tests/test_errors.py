@@ -5,10 +5,7 @@ import pytest
 
 import csoftmax
 
-try:
-    from numpy.exceptions import AxisError
-except ImportError:  # numpy < 2
-    from numpy import AxisError
+from numpy.exceptions import AxisError  # numpy >= 1.25, as the package requires
 
 OPS = ("softmax", "log_softmax", "logsumexp")
 NORMALIZERS = ("softmax", "log_softmax")
