@@ -2,29 +2,11 @@
 example is one the doctest run (pytest --doctest-modules over csoftmax/)
 collects and runs."""
 import doctest
-import importlib
 import inspect
 
 import pytest
 
-PUBLIC_MODULES = ["csoftmax", "csoftmax.special", "csoftmax.vocab", "csoftmax.dask"]
-
-
-def _public_objects():
-    """pytest params (id: the qualified name) of each function and class in a public
-    module's __all__; optional modules (csoftmax.dask needs dask) are left
-    out where they cannot be imported."""
-    found = []
-    for module_name in PUBLIC_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                found.append(pytest.param(obj, id=f"{module_name}.{name}"))
-    return found
+from public_api import public_objects
 
 
 def _doctest_examples(obj):
@@ -37,11 +19,11 @@ def _doctest_examples(obj):
 
 
 def test_public_objects_found():
-    names = [param.id for param in _public_objects()]
+    names = [name for name, _ in public_objects()]
     assert "csoftmax.softmax" in names and "csoftmax.special.logsumexp" in names
 
 
-@pytest.mark.parametrize("obj", _public_objects())
+@pytest.mark.parametrize("obj", [pytest.param(obj, id=name) for name, obj in public_objects()])
 def test_has_a_doctest_example(obj):
     name = f"{obj.__module__}.{obj.__qualname__}"
     assert obj.__doc__ and ">>>" in obj.__doc__, f"{name} has no example in its docstring"
