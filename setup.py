@@ -28,9 +28,10 @@ C_SOURCES = [
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
 
 # -O1 (after -O3, so it wins) keeps the sanitizer build fast to compile and its
-# reports readable; any undefined behaviour aborts instead of being reported only.
+# reports readable; any undefined behaviour aborts instead of being reported only;
+# -fno-wrapv undoes Python's -fwrapv so that signed overflow is reported too.
 SANITIZE_ARGS = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
-                 "-fno-sanitize-recover=undefined"]
+                 "-fno-sanitize-recover=undefined", "-fno-wrapv"]
 sanitize = SANITIZE_ARGS if os.environ.get("CSOFTMAX_SANITIZE", "") not in ("", "0") else []
 
 
