@@ -4,6 +4,8 @@ The kernels are compiled for several x86 ISA levels inside their own sources
 (src/isa_target.h), so the flags here stay portable: no -march, no -ffast-math
 (it would break inf/nan handling and set flush-to-zero for the whole process).
 OpenMP is used when the compiler has it, unless CSOFTMAX_NO_OPENMP=1.
+CSOFTMAX_SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer
+for .ci/sanitize (a debugging build: slower, and it needs libasan preloaded).
 """
 import os
 import shutil
@@ -25,6 +27,13 @@ C_SOURCES = [
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
+
+# -O1 (after -O3, so it wins) keeps the sanitizer build fast to compile and its
+# reports readable; any undefined behaviour aborts instead of being reported only;
+# -fno-wrapv undoes Python's -fwrapv so that signed overflow is reported too.
+SANITIZE_ARGS = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                 "-fno-sanitize-recover=undefined", "-fno-wrapv"]
+sanitize = SANITIZE_ARGS if os.environ.get("CSOFTMAX_SANITIZE", "") not in ("", "0") else []
 
 
 def openmp_flags():
@@ -56,8 +65,8 @@ extensions = [
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
                  "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
                  "src/hsoftmax.h", "src/hsoftmax_impl.h"],
-        extra_compile_args=COMPILE_ARGS + openmp,
-        extra_link_args=openmp,
+        extra_compile_args=COMPILE_ARGS + openmp + sanitize,
+        extra_link_args=openmp + sanitize,
     )
 ]
 

@@ -135,7 +135,8 @@ def _takes_fast_path(x, axis, temperature, where, dtype, out):
     options) skips the general layout machinery: it dominates small inputs."""
     return (type(x) is np.ndarray and out is None and where is None and dtype is None
             and temperature == 1.0 and x.ndim > 0 and x.size > 0
-            and (axis == -1 or axis == x.ndim - 1) and x.dtype in KERNEL_DTYPES
+            and type(axis) is int and (axis == -1 or axis == x.ndim - 1)  # not 1.0
+            and x.dtype in KERNEL_DTYPES
             and x.flags.c_contiguous)
 
 
@@ -147,8 +148,8 @@ def _normalize_fast(x, num_threads, log):
 
 def _is_plain_call(axis, temperature, where, dtype, out, num_threads):
     """No options but perhaps a valid thread count (small inputs use one thread)."""
-    return (axis == -1 and temperature == 1.0 and where is None and dtype is None
-            and out is None
+    return (type(axis) is int and axis == -1 and temperature == 1.0 and where is None
+            and dtype is None and out is None
             and (num_threads is None or (type(num_threads) is int and num_threads >= 1)))
 
 

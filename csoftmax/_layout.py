@@ -2,13 +2,14 @@
 the (outer, n, inner) view the compiled kernels take, without copying where
 the array's strides allow it."""
 import math
+import operator
 
 import numpy as np
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_tuple
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.numeric import normalize_axis_tuple
+    from numpy.core.numeric import normalize_axis_tuple  # type: ignore[no-redef]
 
 
 def reduction_axes(axis, ndim):
@@ -17,6 +18,12 @@ def reduction_axes(axis, ndim):
     ndim >= 1 here. Raises AxisError (out of range), ValueError (repeated)."""
     if axis is None:
         return tuple(range(ndim))
+    if not isinstance(axis, (tuple, list)):
+        try:
+            axis = operator.index(axis)
+        except TypeError:  # NumPy's own message would be "'float' object is not iterable"
+            raise TypeError("axis must be an integer, a tuple of integers or None, got "
+                            f"{type(axis).__name__}") from None
     return tuple(sorted(normalize_axis_tuple(axis, ndim, argname="axis")))
 
 

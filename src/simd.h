@@ -25,6 +25,10 @@ typedef float csm_vf32 __attribute__((vector_size(CSM_VBYTES)));
 typedef int32_t csm_vi32 __attribute__((vector_size(CSM_VBYTES)));
 typedef double csm_vf64 __attribute__((vector_size(CSM_VBYTES)));
 typedef int64_t csm_vi64 __attribute__((vector_size(CSM_VBYTES)));
+/* unsigned lanes for bit arithmetic that may carry out of the top bit: on
+ * signed lanes that would be undefined in ISO C (UBSan cannot see it in vectors) */
+typedef uint32_t csm_vu32 __attribute__((vector_size(CSM_VBYTES)));
+typedef uint64_t csm_vu64 __attribute__((vector_size(CSM_VBYTES)));
 
 /* Load/store/select helpers, generated for both element types. `loadp`/`storep`
  * move only the first `count` lanes (tails); the other lanes of a partial load
@@ -220,7 +224,7 @@ CSM_INLINE csm_vf32 csm_exp_lo_f32(csm_vf32 x, csm_vf32 lo) {
 CSM_INLINE csm_vf32 csm_exp_normal_lo_f32(csm_vf32 x, csm_vf32 lo) {
     csm_vf32 t, p = csm_exp_poly_f32(csm_exp_reduce_f32(x, &t) + lo);
     /* t's low bits hold k; shifted by 23 they land in the exponent field */
-    return (csm_vf32)((csm_vi32)p + ((csm_vi32)t << 23));
+    return (csm_vf32)((csm_vu32)p + ((csm_vu32)t << 23));
 }
 
 CSM_INLINE csm_vf64 csm_exp_reduce_f64(csm_vf64 x, csm_vf64 *t) {
@@ -262,7 +266,7 @@ CSM_INLINE csm_vf64 csm_exp_lo_f64(csm_vf64 x, csm_vf64 lo) {
 
 CSM_INLINE csm_vf64 csm_exp_normal_lo_f64(csm_vf64 x, csm_vf64 lo) {
     csm_vf64 t, p = csm_exp_poly_f64(csm_exp_reduce_f64(x, &t) + lo);
-    return (csm_vf64)((csm_vi64)p + ((csm_vi64)t << 52));
+    return (csm_vf64)((csm_vu64)p + ((csm_vu64)t << 52));
 }
 
 /* lo = -0: adding -0 folds away, where adding +0 would not (it turns -0 into +0) */

@@ -11,9 +11,8 @@ import pytest
 try:
     from hypothesis import HealthCheck, settings
 except ImportError:  # hypothesis is a test extra; property tests skip without it
-    settings = None
-
-if settings is not None:
+    pass
+else:
     settings.register_profile(
         "ci", max_examples=40, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow])

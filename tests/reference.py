@@ -38,7 +38,7 @@ import numpy as np
 try:  # numpy >= 2
     from numpy.lib.array_utils import normalize_axis_tuple
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.numeric import normalize_axis_tuple
+    from numpy.core.numeric import normalize_axis_tuple  # type: ignore[no-redef]
 
 LD = np.longdouble
 CLD = np.clongdouble

@@ -5,10 +5,7 @@ import pytest
 
 import csoftmax
 
-try:
-    from numpy.exceptions import AxisError
-except ImportError:  # numpy < 2
-    from numpy import AxisError
+from numpy.exceptions import AxisError  # numpy >= 1.25, as the package requires
 
 OPS = ("softmax", "log_softmax", "logsumexp")
 NORMALIZERS = ("softmax", "log_softmax")
@@ -181,3 +178,11 @@ def test_set_num_threads_round_trip(restore_num_threads):
     assert csoftmax.get_num_threads() == 1
     csoftmax.set_num_threads(2)
     assert csoftmax.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("axis", [-1.0, 2.0, 0.5])
+def test_float_axis_raises_type_error(op, axis):
+    """A float axis equal to the last axis must not slip through the fast paths."""
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        getattr(csoftmax, op)(_x(), axis)
