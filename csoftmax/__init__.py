@@ -10,6 +10,8 @@ See csoftmax.special for drop-in replacements of scipy.special's functions.
 """
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
 from . import special
 from ._api import log_softmax, logsumexp, softmax
 from ._config import show_config
@@ -19,6 +21,9 @@ from ._losses import (
     softmax_backward,
 )
 from ._threads import get_num_threads, set_num_threads
+
+if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
+    from ._regression import SoftmaxRegression
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "special",

@@ -1,5 +1,10 @@
 """Type stubs of csoftmax/_threads.py."""
+from typing import SupportsIndex
+
 MIN_ELEMENTS_PER_THREAD: int
+
+# an integer >= 1, or TypeError / ValueError naming `what`
+def _check_count(n: SupportsIndex, what: str) -> int: ...
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

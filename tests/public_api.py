@@ -3,7 +3,9 @@ in the __all__ of a public module."""
 import importlib
 import inspect
 
-# csoftmax.dask needs dask: it is left out where it cannot be imported.
+# csoftmax.dask needs dask and csoftmax.SoftmaxRegression (exported lazily by
+# the package's __getattr__) scikit-learn: each is left out where it cannot be
+# imported.
 PUBLIC_MODULES = ["csoftmax", "csoftmax.special", "csoftmax.vocab", "csoftmax.dask"]
 
 
@@ -16,7 +18,10 @@ def public_objects():
         except ImportError:
             continue
         for name in module.__all__:
-            obj = getattr(module, name)
+            try:
+                obj = getattr(module, name)
+            except ImportError:
+                continue
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 found.append((f"{module_name}.{name}", obj))
     return found
