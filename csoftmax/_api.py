@@ -2,7 +2,6 @@
 Python; the arithmetic runs in csoftmax._core (or csoftmax._generic for
 complex and longdouble input)."""
 import math
-import operator
 
 import numpy as np
 
@@ -29,14 +28,12 @@ def _as_1d_if_0d(x, axis):
     the axis that selects it. Other input is returned unchanged."""
     if x.ndim != 0:
         return x, axis
-    if axis is None or axis == () or axis == (0,) or axis == (-1,):
-        return x.reshape(1), (0,)
-    try:
-        if operator.index(axis) in (0, -1):
-            return x.reshape(1), 0
-    except TypeError:
-        pass
-    raise np.exceptions.AxisError(f"axis {axis!r} is out of bounds for a 0-dimensional array")
+    try:  # TypeError for an axis that is not an integer, ValueError for repeats
+        reduction_axes(axis, 1)
+    except np.exceptions.AxisError:
+        raise np.exceptions.AxisError(
+            f"axis {axis!r} is out of bounds for a 0-dimensional array") from None
+    return x.reshape(1), axis
 
 
 def _overflowing_slices(x, axes):
@@ -297,8 +294,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     x, axis = _as_1d_if_0d(x, axis)
     axes = reduction_axes(axis, x.ndim)
     geometry = Reduction(x.shape, axes)
-    if x_shape == ():
-        out_shape = ()
+    if x_shape == ():  # SciPy: a 0-d input reduces to shape (1,) with keepdims
+        out_shape = (1,) if keepdims else ()
     else:
         out_shape = geometry.keepdims_shape if keepdims else geometry.reduced_shape
     generic = is_generic(rdtype)

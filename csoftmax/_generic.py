@@ -56,7 +56,10 @@ def logsumexp(a, axes, b, return_sign):
     if a.size == 0:
         shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
         out = np.full(shape, -np.inf, dtype=a.dtype)
-        return out, np.sign(out)
+        if a.dtype.kind != "c":
+            return out, np.sign(out)
+        with np.errstate(invalid="ignore"):  # SciPy's complex sign z / |z|: nan here
+            return out, out / np.abs(out)
     with np.errstate(all="ignore"):
         weighted = np.exp(a) if b is None else b * np.exp(a)
         plain = np.sum(weighted, axis=axes, keepdims=True)
