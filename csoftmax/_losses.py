@@ -542,7 +542,8 @@ def _real_target(target, dtype):
     t = as_numeric_array(target, "target")
     if t.dtype.kind == "c":
         raise TypeError(f"target must be real, got complex dtype {t.dtype}")
-    return t.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, without a warning
+        return t.astype(dtype, copy=False)
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=False,
@@ -638,7 +639,8 @@ def _broadcast_operand(value, shape, dtype, what):
     if array.dtype.kind == "c":
         raise TypeError(f"{what} must be real, got complex dtype {array.dtype}")
     try:
-        return np.broadcast_to(array.astype(dtype, copy=False), shape)
+        with np.errstate(over="ignore"):
+            return np.broadcast_to(array.astype(dtype, copy=False), shape)
     except ValueError:
         raise ValueError(f"{what} with shape {array.shape} does not broadcast to the logits' "
                          f"shape {shape}") from None
@@ -795,8 +797,8 @@ def one_hot(labels, num_classes=None, *, dtype=np.float32):
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
-    if num_classes is None:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if num_classes is None:  # (negative labels are reported as such below)
+        num_classes = max(int(labels.max()) + 1, 0) if labels.size else 0
     num_classes = _index_value(num_classes, "num_classes")
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0, got {num_classes}")

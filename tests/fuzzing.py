@@ -81,7 +81,7 @@ def values(draw, shape, dtype, special=True, low=-40.0, high=40.0):
 def with_layout(a, layout, axis=0):
     """`a`'s values in another memory layout (a view or copy; same values)."""
     numeric = is_numeric(a.dtype)
-    if layout == "fortran":
+    if layout == "fortran" and a.ndim:  # (np.asfortranarray makes 0-d arrays 1-d)
         return np.asfortranarray(a)
     if layout == "transposed" and a.ndim >= 2:
         return np.ascontiguousarray(a.T).T
@@ -226,15 +226,24 @@ def outcome(call, errors, out=None, protect=()):
     return result
 
 
-def close(got, expected, rtol, scale=None):
+def close(got, expected, rtol, scale=None, nan_ok=False):
     """got equals the float64 oracle `expected` where it is finite, within
     rtol * (|expected| + scale) (scale defaults to the largest finite
     |expected|, so entries that cancel are judged against the array's size);
-    nan and infinities must match exactly."""
-    got = np.asarray(got, dtype=np.float64) if np.asarray(got).dtype.kind != "c" \
-        else np.asarray(got)
+    nan and infinities must match exactly, except where `nan_ok` (a mask)
+    lets a textbook nan (0 * inf at an infinite input) be any value. Values
+    the oracle puts within a factor 16 of overflow may overflow in got."""
+    dtype = np.asarray(got).dtype
+    got = np.asarray(got, dtype=np.float64) if dtype.kind != "c" else np.asarray(got)
     expected = np.asarray(expected)
     assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
+    if dtype.kind == "f" and dtype.itemsize <= 8:
+        limit = float(np.finfo(dtype).max) / 16
+        near = np.isfinite(expected) & (np.abs(expected) > limit) & (
+            np.sign(got) == np.sign(expected)) & (np.abs(got) > limit / 4)
+        expected = np.where(near, got, expected)
+    lenient = np.broadcast_to(nan_ok, expected.shape) & np.isnan(expected)
+    got, expected = np.where(lenient, 0, got), np.where(lenient, 0, expected)
     nan_got, nan_exp = np.isnan(got), np.isnan(expected)
     assert (nan_got == nan_exp).all(), f"nan mismatch:\n got={got!r}\n expected={expected!r}"
     inf = np.isinf(got) | np.isinf(expected)
@@ -247,6 +256,8 @@ def close(got, expected, rtol, scale=None):
     if scale is None:
         scale = magnitude.max()
     err = np.abs(got[finite] - expected[finite])
-    tol = rtol * (magnitude + scale) + 1e-300
+    # results in the subnormal range have absolute precision only
+    floor = 2 * float(np.finfo(dtype).smallest_subnormal) if dtype.kind == "f" else 0.0
+    tol = rtol * (magnitude + scale) + floor + 1e-300
     assert (err <= tol).all(), (
         f"max err/tol {np.max(err / tol):.3g}:\n got={got!r}\n expected={expected!r}")
