@@ -66,7 +66,8 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
         return _deliver(result, out)
 
     cdtype = compute_dtype(rdtype)
-    source = x if x.dtype == cdtype else x.astype(cdtype)
+    with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
+        source = x if x.dtype == cdtype else x.astype(cdtype)
     target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
     # The kernels compute (x - max) / t. Slices where x - max overflows while
     # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
@@ -103,12 +104,15 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
         if mask is not None:
             np.copyto(prepared, -np.inf, where=~geometry.arranged(mask))
         source3 = target3
-        scale = 1.0
+        if pre_divide:
+            scale = 1.0
     else:
         source3 = geometry.input3(source)
 
     if source3.size:
         _core.normalize(source3, target3, log, scale, mask is not None, threads)
+    if mask is not None:  # masked entries stay 0 / -inf even where their slice holds nan
+        np.copyto(prepared, -np.inf if log else 0.0, where=~geometry.arranged(mask))
     return result
 
 
@@ -118,7 +122,8 @@ def _deliver(result, out, rdtype=None):
     as NumPy reductions and SciPy give them."""
     if out is not None:
         if not (result is out or same_memory_layout(result, out)):
-            np.copyto(out, result, casting="unsafe")
+            with np.errstate(over="ignore"):  # float16 results may round to +-inf
+                np.copyto(out, result, casting="unsafe")
         return out
     if rdtype is not None and result.dtype != rdtype:
         with np.errstate(over="ignore"):  # float16 results may round to +-inf
@@ -323,8 +328,10 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
             if return_sign:
                 sign.fill(-1.0)  # SciPy: sign(-inf)
         elif result.size:
-            x3 = geometry.input3(x.astype(cdtype, copy=False))
-            b3 = None if weights is None else geometry.input3(weights.astype(cdtype, copy=False))
+            with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
+                x3 = geometry.input3(x.astype(cdtype, copy=False))
+                b3 = None if weights is None else geometry.input3(
+                    weights.astype(cdtype, copy=False))
             if b3 is not None and b3.strides != x3.strides:  # the kernels read both alike
                 x3, b3 = np.ascontiguousarray(x3), np.ascontiguousarray(b3)
             _core.logsumexp(x3, b3, result, sign, return_sign, threads)

@@ -21,9 +21,8 @@ def normalize(x, axes, temperature, mask, log):
         else:
             e = np.exp(x - x_max)
             out = e / np.sum(e, axis=axes, keepdims=True)
-        if mask is not None:
-            fully_masked = ~np.any(mask, axis=axes, keepdims=True)
-            out = np.where(fully_masked, -np.inf if log else 0, out).astype(x.dtype)
+        if mask is not None:  # masked entries (all of a fully masked slice): 0 / -inf
+            out = np.where(mask, out, -np.inf if log else 0).astype(x.dtype)
     return out
 
 

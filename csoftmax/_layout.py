@@ -19,7 +19,11 @@ def reduction_axes(axis, ndim):
     ndim >= 1 here. Raises AxisError (out of range), ValueError (repeated)."""
     if axis is None:
         return tuple(range(ndim))
-    return tuple(sorted(normalize_axis_tuple(axis, ndim, argname="axis")))
+    try:
+        return tuple(sorted(normalize_axis_tuple(axis, ndim, argname="axis")))
+    except TypeError:  # NumPy's message ("'float' object is not iterable") names nothing
+        raise TypeError(f"axis must be an integer, a tuple of integers or None, got {axis!r}"
+                        ) from None
 
 
 class Reduction:

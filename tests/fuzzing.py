@@ -230,8 +230,9 @@ def close(got, expected, rtol, scale=None, nan_ok=False):
     """got equals the float64 oracle `expected` where it is finite, within
     rtol * (|expected| + scale) (scale defaults to the largest finite
     |expected|, so entries that cancel are judged against the array's size);
-    nan and infinities must match exactly, except where `nan_ok` (a mask)
-    lets a textbook nan (0 * inf at an infinite input) be any value. Values
+    nan and infinities must match exactly, except where `nan_ok` (a mask of
+    non-finite inputs) lets either side be nan (0 * inf: the textbook
+    formula's nan or its limit). Values
     the oracle puts within a factor 16 of overflow may overflow in got."""
     dtype = np.asarray(got).dtype
     got = np.asarray(got, dtype=np.float64) if dtype.kind != "c" else np.asarray(got)
@@ -242,7 +243,7 @@ def close(got, expected, rtol, scale=None, nan_ok=False):
         near = np.isfinite(expected) & (np.abs(expected) > limit) & (
             np.sign(got) == np.sign(expected)) & (np.abs(got) > limit / 4)
         expected = np.where(near, got, expected)
-    lenient = np.broadcast_to(nan_ok, expected.shape) & np.isnan(expected)
+    lenient = np.broadcast_to(nan_ok, expected.shape) & (np.isnan(expected) | np.isnan(got))
     got, expected = np.where(lenient, 0, got), np.where(lenient, 0, expected)
     nan_got, nan_exp = np.isnan(got), np.isnan(expected)
     assert (nan_got == nan_exp).all(), f"nan mismatch:\n got={got!r}\n expected={expected!r}"

@@ -94,8 +94,9 @@ def _reduced(axis, ndim):
 
 
 def _masked_to_all_neg_inf(x, mask, axes):
-    """A slice whose unmasked entries are all -inf while others are masked:
-    the oracle leaves this case unpinned."""
+    """A slice whose unmasked entries are all -inf, with where= given: the
+    library treats it as fully masked (softmax 0, as its docstring says);
+    the oracle leaves the case unpinned."""
     if mask is None or x.size == 0 or x.dtype.kind not in "f":
         return False
     x1 = x.reshape(x.shape or (1,))
@@ -103,8 +104,7 @@ def _masked_to_all_neg_inf(x, mask, axes):
     neg = np.isneginf(x1.astype(np.float64))
     live = (m1 & ~neg).any(axis=axes)
     some_unmasked = m1.any(axis=axes)
-    some_masked = (~m1).any(axis=axes)
-    return bool((~live & some_unmasked & some_masked).any())
+    return bool((~live & some_unmasked).any())
 
 
 def _weights_cancel_at_max(x, b, mask, axes):
@@ -226,9 +226,15 @@ def test_logsumexp(data):
     rdtype = _result_dtype(x, dtype)
     if rdtype is not None and b is not None and np.asarray(b).dtype.kind == "c":
         rdtype = np.result_type(rdtype, np.asarray(b).dtype)  # complex b: as SciPy
+    shape = x.shape if b is None or b_errors else np.broadcast_shapes(x.shape, b.shape)
+    if where is not None and where.ndim <= len(shape) and where.dtype.kind != "f":
+        try:  # where broadcasts to x and b together
+            where_errors = () if np.broadcast_shapes(where.shape, shape) == shape else \
+                (ValueError,)
+        except ValueError:
+            where_errors = (ValueError,)
     errors = (axis_errors(axis, max(x.ndim, 1)) + b_errors + where_errors
               + thread_errors(num_threads) + ((TypeError,) if rdtype is None else ()))
-    shape = x.shape if b is None or b_errors else np.broadcast_shapes(x.shape, b.shape)
     if not errors:
         reduced = _reduced(axis, len(shape))
         if keepdims:
@@ -333,3 +339,99 @@ def test_special_matches_scipy(op, data):
         return
     got = outcome(lambda: fn(x, axis, **kw), ())
     _scipy_agrees(got, expected)
+
+
+# ------------------------------------------------------------------ regressions found by fuzzing
+
+@pytest.mark.parametrize("op", ("softmax", "log_softmax", "logsumexp"))
+def test_0d_input_with_a_non_integer_axis_is_a_type_error(op):
+    with pytest.raises(TypeError, match="axis|integer"):
+        getattr(csoftmax, op)(np.float64(1.0), 1.5)
+    with pytest.raises(AxisError):
+        getattr(csoftmax, op)(np.float64(1.0), 1)
+
+
+def test_logsumexp_of_0d_with_keepdims_has_shape_1_as_scipy():
+    for fn in (csoftmax.logsumexp, csoftmax.special.logsumexp):
+        got = fn(np.float64(3.0), keepdims=True)
+        expected = scipy_special.logsumexp(np.float64(3.0), keepdims=True)
+        assert isinstance(got, np.ndarray) and got.shape == expected.shape == (1,)
+        assert got[0] == 3.0
+
+
+def test_non_native_dtype_argument_and_big_endian_input():
+    x = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]], dtype=">f8")
+    native = x.astype(np.float64)
+    for op in ("softmax", "log_softmax", "logsumexp"):
+        got = getattr(csoftmax, op)(native, dtype=">f8")
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, getattr(csoftmax, op)(native))
+    np.testing.assert_allclose(csoftmax.special.logsumexp(x),
+                               scipy_special.logsumexp(native), rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "int64"])
+def test_special_softmax_of_integers_has_scipys_dtype(dtype):
+    x = np.array([0, 1, 2], dtype=dtype)
+    for op in ("softmax", "log_softmax"):
+        with np.errstate(all="ignore"):  # (SciPy's unsigned x - max wraps around)
+            dtype = getattr(scipy_special, op)(x).dtype
+        got = getattr(csoftmax.special, op)(x)
+        assert got.dtype == dtype
+        expected = getattr(scipy_special, op)(x.astype(np.float64))
+        np.testing.assert_allclose(got, expected, rtol=_rtol(dtype))
+
+
+def test_special_logsumexp_sign_of_empty_complex_is_nan_as_scipy():
+    x = np.zeros((0, 2), complex)
+    with np.errstate(invalid="ignore"):
+        expected = scipy_special.logsumexp(x, axis=0, return_sign=True)
+    got = csoftmax.special.logsumexp(x, axis=0, return_sign=True)
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert np.isnan(got[1]).all() and np.isnan(expected[1]).all()
+
+
+@pytest.mark.parametrize("op", NORMALIZERS)
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_where_and_temperature_together(op, axis):
+    """Regression: with where= the temperature was ignored (the masked path
+    copied x without dividing it and then ran the kernel with scale 1)."""
+    x = np.array([[0.0, 1.0, 5.0], [2.0, -1.0, 0.5]])
+    mask = np.array([[True, True, False], [True, True, True]])
+    got = getattr(csoftmax, op)(x, axis, temperature=0.5, where=mask)
+    expected = getattr(reference, op)(x, axis, temperature=0.5, where=mask)
+    tol = reference.tolerance(op, x, axis, temperature=0.5, where=mask, ref=expected)
+    reference.assert_matches(got, expected, tol, np.float64, op)
+
+
+@pytest.mark.parametrize("op", ("softmax", "log_softmax", "logsumexp"))
+def test_narrowing_dtype_raises_no_overflow_warning(op):
+    x = np.array([1e300, 0.0, -1e300])
+    with np.errstate(**STRICT_FP):
+        got = getattr(csoftmax, op)(x, dtype=np.float32)
+    assert np.asarray(got).dtype == np.float32
+
+
+@pytest.mark.parametrize("op", NORMALIZERS)
+def test_float16_result_into_out_raises_no_overflow_warning(op):
+    """Regression: copying a float32 result beyond float16's range into a
+    float16 out= emitted NumPy's overflow warning."""
+    x = np.array([-28.0, 38.0], dtype=np.float16)
+    out = np.empty_like(x)
+    with np.errstate(**STRICT_FP):
+        got = getattr(csoftmax, op)(x, temperature=1e-3, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, getattr(csoftmax, op)(x, temperature=1e-3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.longdouble, np.complex128])
+def test_masked_entries_stay_masked_in_a_slice_holding_nan(dtype):
+    """Regression: a nan among the unmasked entries made the kernel fill the
+    whole slice with nan, masked entries included (JAX and API.md: masked
+    entries get 0 from softmax, -inf from log_softmax, whatever the slice)."""
+    x = np.array([[0.0, np.nan, 1.0], [2.0, 1.0, np.inf]], dtype=dtype)
+    mask = np.array([[False, True, True], [False, True, True]])
+    soft = csoftmax.softmax(x, where=mask)
+    log = csoftmax.log_softmax(x, where=mask)
+    assert (soft[:, 0] == 0).all() and np.isneginf(log[:, 0].real).all()
+    assert np.isnan(soft[:, 1:]).all()
