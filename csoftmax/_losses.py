@@ -133,7 +133,7 @@ def _same_shape(a, b, what_a, what_b):
 def _finish(row_losses, reduction, denominator, rdtype, shape):
     """Reduces float64 per-row losses in a fixed order and casts to rdtype."""
     if reduction == "none":
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # float16 losses may round to +-inf
             return row_losses.reshape(shape).astype(rdtype)
     with np.errstate(over="ignore"):  # losses beyond float64's range sum to inf
         total = np.sum(row_losses, dtype=np.float64)
@@ -607,7 +607,7 @@ def _logistic(x, out, log, num_threads):
             with np.errstate(over="ignore"):  # float16 results may round to +-inf
                 np.copyto(out, result, casting="unsafe")
         return out
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # float16 results may round to +-inf
         result = result.astype(rdtype, copy=False)
     return result[()] if result.ndim == 0 else result
 
@@ -645,7 +645,7 @@ def _broadcast_operand(value, shape, dtype, what):
     if array.dtype.kind == "c":
         raise TypeError(f"{what} must be real, got complex dtype {array.dtype}")
     try:
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, without a warning
             return np.broadcast_to(array.astype(dtype, copy=False), shape)
     except ValueError:
         raise ValueError(f"{what} with shape {array.shape} does not broadcast to the logits' "

@@ -23,7 +23,7 @@ if settings is not None:
         suppress_health_check=[HealthCheck.too_slow])
     # A long fuzz session (tests/test_fuzz*.py): pytest --hypothesis-profile=fuzz
     settings.register_profile(
-        "fuzz", max_examples=2500, deadline=None, print_blob=True,
+        "fuzz", max_examples=1500, deadline=None, print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     settings.load_profile(
         os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -156,13 +156,13 @@ LONG_CALLS = ("logsumexp huge row", "logsumexp columns", "softmax rows", "cross_
 
 
 def _long_call(name):
-    """One compiled call of about 0.05-0.5 s on one thread, of the kernel
+    """One compiled call of about 0.1-0.5 s on one thread, of the kernel
     family `name`, with a small output where possible."""
     if name == "logsumexp huge row":
         row = _zero_pages(1 << 26, np.float32)
         return lambda: csoftmax.logsumexp(row, num_threads=1)
     if name in ("softmax rows", "sigmoid"):
-        big = np.random.default_rng(0).standard_normal(1 << 22)
+        big = np.random.default_rng(0).standard_normal(1 << 23)
         if name == "sigmoid":
             return lambda: csoftmax.sigmoid(big, num_threads=1)
         return lambda: csoftmax.softmax(big.reshape(-1, 4096), num_threads=1)
@@ -211,7 +211,7 @@ def _longest_stall(call):
 @pytest.mark.parametrize("name", LONG_CALLS)
 def test_kernels_release_the_gil(name):
     """A Python thread keeps running while another is inside a long
-    compiled call (0.05-0.5 s). Best of 3 against scheduling noise."""
+    compiled call (0.1-0.5 s). Best of 3 against scheduling noise."""
     call = _long_call(name)
     call()  # warm-up: page tables of the zero-page inputs, allocations
     stalls = []
