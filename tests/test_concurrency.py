@@ -8,7 +8,8 @@ while a long kernel call is in flight).
 Global state: the kernels keep none of their own. The only mutable globals
 of the compiled layer are the ISA dispatch pointers of csoftmax/_core.pyx
 (`kernels`, `active_level`, and `loss_kernels` in _loss_core.pxi), written
-once at import and again only by `_core.set_isa` (a test/benchmark hook, not
+once at import and again only by `_core.set_isa` (`COLUMN_BLOCK` is a
+module-level constant, never written) (a test/benchmark hook, not
 meant to be called while other threads compute: a call running meanwhile
 may take some kernels from either level, each correct). The C sources
 (src/) have no file-scope mutable variables (dispatch.c's table of getters

@@ -199,10 +199,13 @@ def scale_factors(draw, shape):
                                  "str"]))
     if kind == "none":
         return None, ()
-    if kind == "wrong":  # a last axis of neither 1 nor the input's length
-        if not shape:
-            return np.ones((3, 2)), ()  # a 0-d x broadcasts to anything
-        return np.ones(shape[:-1] + (shape[-1] + 2,)), (ValueError,)
+    if kind == "wrong":  # a last axis of another length: x and b may still broadcast
+        b = np.ones(shape[:-1] + (shape[-1] + 2,)) if shape else np.ones((3, 2))
+        try:
+            np.broadcast_shapes(shape, b.shape)
+        except ValueError:
+            return b, (ValueError,)
+        return b, ()
     if kind == "str":
         return np.array(["a"]), (TypeError,)
     part = shape[-1:] if kind == "last" else shape
