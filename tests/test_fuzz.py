@@ -19,10 +19,9 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 import csoftmax  # noqa: E402
 import csoftmax.special  # noqa: E402
 import reference  # noqa: E402
-import reference_losses as rl  # noqa: E402
 from fuzzing import (  # noqa: E402
-    OUT_KINDS, SENTINEL, STRICT_FP, AxisError, arrays, axes, axis_errors, close, dtypes, is_numeric,
-    out_array, outcome, thread_errors, threads, values, with_layout,
+    OUT_KINDS, STRICT_FP, AxisError, arrays, axes, axis_errors, close, dtypes, is_numeric,
+    out_array, outcome, thread_errors, threads, values,
 )
 
 scipy_special = pytest.importorskip("scipy.special")
@@ -268,7 +267,8 @@ def test_logsumexp(data):
                                    _reduced(axis, len(shape))):
         return
     if rdtype.kind == "c":  # the oracle is real: complex results are SciPy's
-        if where is None and np.isfinite(x).all() and not (axis == () and x.ndim * x.size == 0):
+        # (SciPy's empty complex results keep a complex magnitude with return_sign)
+        if where is None and np.isfinite(x).all() and x.size and not (axis == () and x.ndim == 0):
             with np.errstate(all="ignore"):  # (SciPy would promote b; csoftmax keeps rdtype)
                 expected = scipy_special.logsumexp(
                     x.astype(rdtype), axis, b=None if b is None else b.astype(rdtype),
