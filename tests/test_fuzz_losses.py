@@ -507,7 +507,14 @@ def test_backward(name, data):
     gv, yv = before.astype(cdtype), y.astype(cdtype)
     expected = getattr(rl, name)(gv.reshape(gv.shape or (1,)), yv.reshape(yv.shape or (1,)),
                                  axis).reshape(g.shape)
-    close(got, expected, _rtol(rdtype, _spread(gv) * max(1.0, np.exp(min(_spread(yv), 50)))))
+    # Slices holding near-overflow g are not compared: sum(g y) may overflow
+    # where the longdouble oracle does not. Non-finite g may give nan or a limit.
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(np.nan_to_num(gv)) > np.finfo(cdtype).max / 4
+    huge = huge.reshape(huge.shape or (1,))
+    kept = ~np.broadcast_to(huge.any(axis=axis, keepdims=True), huge.shape).reshape(g.shape)
+    rtol = _rtol(rdtype, _spread(gv) * max(1.0, np.exp(min(_spread(yv), 50))))
+    close(np.asarray(got)[kept], expected[kept], rtol, nan_ok=~np.isfinite(gv)[kept])
 
 
 # ------------------------------------------------------------------ one_hot and hardmax
