@@ -335,7 +335,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
             if b3 is not None and b3.strides != x3.strides:  # the kernels read both alike
                 x3, b3 = np.ascontiguousarray(x3), np.ascontiguousarray(b3)
             _core.logsumexp(x3, b3, result, sign, return_sign, threads)
-        result = result.astype(rdtype, copy=False)
+        with np.errstate(over="ignore"):  # float16 results may round to +-inf
+            result = result.astype(rdtype, copy=False)
         sign = None if sign is None else sign.astype(rdtype, copy=False)
 
     result = _deliver(result.reshape(out_shape), out)

@@ -226,8 +226,8 @@ def test_logsumexp(data):
     return_sign = data.draw(st.booleans(), label="return_sign")
     num_threads = data.draw(threads(), label="num_threads")
     rdtype = _result_dtype(x, dtype)
-    if rdtype is not None and b is not None and np.asarray(b).dtype.kind == "c":
-        rdtype = np.result_type(rdtype, np.asarray(b).dtype)  # complex b: as SciPy
+    if rdtype is not None and rdtype.kind != "c" and b is not None and b.dtype.kind == "c":
+        rdtype = np.result_type(rdtype, b.dtype)  # complex b makes a real x complex
     shape = x.shape if b is None or b_errors else np.broadcast_shapes(x.shape, b.shape)
     if where is not None and where.ndim <= len(shape) and where.dtype.kind != "f":
         try:  # where broadcasts to x and b together
@@ -408,11 +408,13 @@ def test_where_and_temperature_together(op, axis):
 
 
 @pytest.mark.parametrize("op", ("softmax", "log_softmax", "logsumexp"))
-def test_narrowing_dtype_raises_no_overflow_warning(op):
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_narrowing_dtype_raises_no_overflow_warning(op, dtype):
     x = np.array([1e300, 0.0, -1e300])
     with np.errstate(**STRICT_FP):
-        got = getattr(csoftmax, op)(x, dtype=np.float32)
-    assert np.asarray(got).dtype == np.float32
+        got = getattr(csoftmax, op)(x, dtype=dtype)
+        big = getattr(csoftmax, op)(np.float32(3.4e38), dtype=dtype)
+    assert np.asarray(got).dtype == np.asarray(big).dtype == dtype
 
 
 @pytest.mark.parametrize("op", NORMALIZERS)
