@@ -10,8 +10,11 @@ logsumexp along a huge row (the split-row kernel) and down long columns,
 cross-entropy, entropy and NLL over 2**31+ logits, and the element-wise
 losses (BCE, KL) summed over 2**31+ elements.
 
-Marked slow: about 10-20 s and under 1 GB of resident memory on 2 cores
-(each test reads 8.6 GB of zero pages); run with `pytest -m slow tests/test_huge.py`.
+Marked slow, yet cheap enough for the default CI run: measured 25-40 s in
+all on a shared 2-core machine, peak resident memory of the test process
+0.11 GB (each test reads 8.6 GB of zero pages). `pytest -m "not slow"`
+leaves it out; where the 8.6 GB of address space cannot be reserved (strict
+overcommit), the tests skip.
 """
 
 import math
