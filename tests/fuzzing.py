@@ -231,15 +231,15 @@ def close(got, expected, rtol, scale=None, nan_ok=False):
     rtol * (|expected| + scale) (scale defaults to the largest finite
     |expected|, so entries that cancel are judged against the array's size);
     nan and infinities must match exactly, except where `nan_ok` (a mask of
-    non-finite inputs) lets either side be nan (0 * inf: the textbook
-    formula's nan or its limit). Values
-    the oracle puts within a factor 16 of overflow may overflow in got."""
+    non-finite or near-overflow inputs) lets either side be nan (0 * inf:
+    the textbook formula's nan, or its limit). Values the oracle puts within
+    a factor 64 of overflow may overflow in got."""
     dtype = np.asarray(got).dtype
     got = np.asarray(got, dtype=np.float64) if dtype.kind != "c" else np.asarray(got)
     expected = np.asarray(expected)
     assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
     if dtype.kind == "f" and dtype.itemsize <= 8:
-        limit = float(np.finfo(dtype).max) / 16
+        limit = float(np.finfo(dtype).max) / 64
         near = np.isfinite(expected) & (np.abs(expected) > limit) & (
             np.sign(got) == np.sign(expected)) & (np.abs(got) > limit / 4)
         expected = np.where(near, got, expected)

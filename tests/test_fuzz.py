@@ -235,7 +235,7 @@ def test_logsumexp(data):
                 (ValueError,)
         except ValueError:
             where_errors = (ValueError,)
-    errors = (axis_errors(axis, max(x.ndim, 1)) + b_errors + where_errors
+    errors = (axis_errors(axis, max(len(shape), 1)) + b_errors + where_errors
               + thread_errors(num_threads) + ((TypeError,) if rdtype is None else ()))
     if not errors:
         reduced = _reduced(axis, len(shape))
