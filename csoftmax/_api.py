@@ -2,7 +2,6 @@
 Python; the arithmetic runs in csoftmax._core (or csoftmax._generic for
 complex and longdouble input)."""
 import math
-import operator
 
 import numpy as np
 
@@ -29,14 +28,12 @@ def _as_1d_if_0d(x, axis):
     the axis that selects it. Other input is returned unchanged."""
     if x.ndim != 0:
         return x, axis
-    if axis is None or axis == () or axis == (0,) or axis == (-1,):
-        return x.reshape(1), (0,)
-    try:
-        if operator.index(axis) in (0, -1):
-            return x.reshape(1), 0
-    except TypeError:
-        pass
-    raise np.exceptions.AxisError(f"axis {axis!r} is out of bounds for a 0-dimensional array")
+    try:  # TypeError for an axis that is not an integer, ValueError for repeats
+        reduction_axes(axis, 1)
+    except np.exceptions.AxisError:
+        raise np.exceptions.AxisError(
+            f"axis {axis!r} is out of bounds for a 0-dimensional array") from None
+    return x.reshape(1), axis
 
 
 def _overflowing_slices(x, axes):
@@ -69,7 +66,8 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
         return _deliver(result, out)
 
     cdtype = compute_dtype(rdtype)
-    source = x if x.dtype == cdtype else x.astype(cdtype)
+    with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
+        source = x if x.dtype == cdtype else x.astype(cdtype)
     target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
     # The kernels compute (x - max) / t. Slices where x - max overflows while
     # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
@@ -113,6 +111,8 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
 
     if source3.size:
         _core.normalize(source3, target3, log, scale, mask is not None, threads)
+    if mask is not None:  # masked entries stay 0 / -inf even where their slice holds nan
+        np.copyto(prepared, -np.inf if log else 0.0, where=~geometry.arranged(mask))
     return result
 
 
@@ -122,7 +122,8 @@ def _deliver(result, out, rdtype=None):
     as NumPy reductions and SciPy give them."""
     if out is not None:
         if not (result is out or same_memory_layout(result, out)):
-            np.copyto(out, result, casting="unsafe")
+            with np.errstate(over="ignore"):  # float16 results may round to +-inf
+                np.copyto(out, result, casting="unsafe")
         return out
     if rdtype is not None and result.dtype != rdtype:
         with np.errstate(over="ignore"):  # float16 results may round to +-inf
@@ -299,8 +300,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     x, axis = _as_1d_if_0d(x, axis)
     axes = reduction_axes(axis, x.ndim)
     geometry = Reduction(x.shape, axes)
-    if x_shape == ():
-        out_shape = ()
+    if x_shape == ():  # SciPy: a 0-d input reduces to shape (1,) with keepdims
+        out_shape = (1,) if keepdims else ()
     else:
         out_shape = geometry.keepdims_shape if keepdims else geometry.reduced_shape
     generic = is_generic(rdtype)
@@ -328,12 +329,15 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
             if return_sign:
                 sign.fill(-1.0)  # SciPy: sign(-inf)
         elif result.size:
-            x3 = geometry.input3(x.astype(cdtype, copy=False))
-            b3 = None if weights is None else geometry.input3(weights.astype(cdtype, copy=False))
+            with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
+                x3 = geometry.input3(x.astype(cdtype, copy=False))
+                b3 = None if weights is None else geometry.input3(
+                    weights.astype(cdtype, copy=False))
             if b3 is not None and b3.strides != x3.strides:  # the kernels read both alike
                 x3, b3 = np.ascontiguousarray(x3), np.ascontiguousarray(b3)
             _core.logsumexp(x3, b3, result, sign, return_sign, threads)
-        result = result.astype(rdtype, copy=False)
+        with np.errstate(over="ignore"):  # float16 results may round to +-inf
+            result = result.astype(rdtype, copy=False)
         sign = None if sign is None else sign.astype(rdtype, copy=False)
 
     result = _deliver(result.reshape(out_shape), out)

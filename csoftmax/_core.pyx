@@ -113,6 +113,12 @@ def max_threads():
     return omp_get_max_threads()
 
 
+def data_address(cnp.ndarray a not None):
+    """The address of a's first element (NumPy's __array_interface__ grows a
+    long-lived array's memory on every access, so it is not used per call)."""
+    return <size_t>cnp.PyArray_DATA(a)
+
+
 cdef inline int _threads_for(Py_ssize_t tasks, int num_threads) noexcept nogil:
     return <int>(tasks if tasks < num_threads else num_threads) if tasks > 0 else 1
 

@@ -26,7 +26,7 @@ def result_dtype(input_dtype, requested=None, what="x"):
         dtype = np.dtype(requested)
         if not (dtype.kind in "fc" or _is_half(dtype)):
             raise TypeError(f"dtype must be a floating or complex dtype, got {dtype}")
-        return dtype
+        return dtype.newbyteorder("=")  # the kernels compute in native byte order
     if input_dtype.kind in "fc" or _is_half(input_dtype):
         return input_dtype.newbyteorder("=")
     if input_dtype.kind in "biu":

@@ -21,9 +21,8 @@ def normalize(x, axes, temperature, mask, log):
         else:
             e = np.exp(x - x_max)
             out = e / np.sum(e, axis=axes, keepdims=True)
-        if mask is not None:
-            fully_masked = ~np.any(mask, axis=axes, keepdims=True)
-            out = np.where(fully_masked, -np.inf if log else 0, out).astype(x.dtype)
+        if mask is not None:  # masked entries (all of a fully masked slice): 0 / -inf
+            out = np.where(mask, out, -np.inf if log else 0).astype(x.dtype)
     return out
 
 
@@ -56,7 +55,10 @@ def logsumexp(a, axes, b, return_sign):
     if a.size == 0:
         shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
         out = np.full(shape, -np.inf, dtype=a.dtype)
-        return out, np.sign(out)
+        if a.dtype.kind != "c":
+            return out, np.sign(out)
+        with np.errstate(invalid="ignore"):  # SciPy's complex sign z / |z|: nan here
+            return out, out / np.abs(out)
     with np.errstate(all="ignore"):
         weighted = np.exp(a) if b is None else b * np.exp(a)
         plain = np.sum(weighted, axis=axes, keepdims=True)

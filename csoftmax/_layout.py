@@ -6,6 +6,8 @@ import operator
 
 import numpy as np
 
+from . import _core
+
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_tuple
 except ImportError:  # pragma: no cover - NumPy 1.x
@@ -102,8 +104,8 @@ def kernel_ready(view):
 
 def same_memory_layout(a, b):
     """True if a and b are the same elements of the same buffer."""
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and _core.data_address(a) == _core.data_address(b))
 
 
 def check_out(out, shape, dtype):

@@ -133,8 +133,10 @@ def _same_shape(a, b, what_a, what_b):
 def _finish(row_losses, reduction, denominator, rdtype, shape):
     """Reduces float64 per-row losses in a fixed order and casts to rdtype."""
     if reduction == "none":
-        return row_losses.reshape(shape).astype(rdtype)
-    total = np.sum(row_losses, dtype=np.float64)
+        with np.errstate(over="ignore"):  # float16 losses may round to +-inf
+            return row_losses.reshape(shape).astype(rdtype)
+    with np.errstate(over="ignore"):  # losses beyond float64's range sum to inf
+        total = np.sum(row_losses, dtype=np.float64)
     if reduction != "sum":
         with np.errstate(invalid="ignore", divide="ignore"):
             total = total / denominator
@@ -150,7 +152,8 @@ def _grad_scale(reduction, denominator):
 
 
 def _deliver_grad(grad, rdtype):
-    return grad if grad.dtype == rdtype else grad.astype(rdtype)
+    with np.errstate(over="ignore"):  # float16 gradients may round to +-inf
+        return grad if grad.dtype == rdtype else grad.astype(rdtype)
 
 
 # ---------------------------------------------------------------- row driver
@@ -525,7 +528,8 @@ def _run_elementwise(kind, x, t, reduction, denominator, rdtype, return_grad, th
                 None if flat_losses is None else flat_losses[lo:hi],
                 None if flat_grad is None else flat_grad[lo:hi], threads)
     if losses is not None:
-        loss = losses.astype(rdtype, copy=False)
+        with np.errstate(over="ignore"):  # float16 losses may round to +-inf
+            loss = losses.astype(rdtype, copy=False)
     else:
         total = np.float64(total)
         if reduction != "sum":
@@ -542,7 +546,8 @@ def _real_target(target, dtype):
     t = as_numeric_array(target, "target")
     if t.dtype.kind == "c":
         raise TypeError(f"target must be real, got complex dtype {t.dtype}")
-    return t.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, without a warning
+        return t.astype(dtype, copy=False)
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False, return_grad=False,
@@ -599,9 +604,11 @@ def _logistic(x, out, log, num_threads):
             _core.logistic(_flat_block(a, lo, hi, a.dtype), flat_result[lo:hi], log, threads)
     if out is not None:
         if result is not out:
-            np.copyto(out, result, casting="unsafe")
+            with np.errstate(over="ignore"):  # float16 results may round to +-inf
+                np.copyto(out, result, casting="unsafe")
         return out
-    result = result.astype(rdtype, copy=False)
+    with np.errstate(over="ignore"):  # float16 results may round to +-inf
+        result = result.astype(rdtype, copy=False)
     return result[()] if result.ndim == 0 else result
 
 
@@ -638,7 +645,8 @@ def _broadcast_operand(value, shape, dtype, what):
     if array.dtype.kind == "c":
         raise TypeError(f"{what} must be real, got complex dtype {array.dtype}")
     try:
-        return np.broadcast_to(array.astype(dtype, copy=False), shape)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, without a warning
+            return np.broadcast_to(array.astype(dtype, copy=False), shape)
     except ValueError:
         raise ValueError(f"{what} with shape {array.shape} does not broadcast to the logits' "
                          f"shape {shape}") from None
@@ -741,10 +749,11 @@ def _backward(grad_output, output, axis, out, log, num_threads):
     if result is out:
         return out
     result = result.reshape(y.shape)
-    if out is not None:
-        np.copyto(out, result, casting="unsafe")
-        return out
-    return result.astype(rdtype, copy=False)
+    with np.errstate(over="ignore"):  # float16 results may round to +-inf
+        if out is not None:
+            np.copyto(out, result, casting="unsafe")
+            return out
+        return result.astype(rdtype, copy=False)
 
 
 def softmax_backward(grad_output, output, axis=-1, *, out=None, num_threads=None):
@@ -795,8 +804,8 @@ def one_hot(labels, num_classes=None, *, dtype=np.float32):
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
-    if num_classes is None:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if num_classes is None:  # (negative labels are reported as such below)
+        num_classes = max(int(labels.max()) + 1, 0) if labels.size else 0
     num_classes = _index_value(num_classes, "num_classes")
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0, got {num_classes}")

@@ -13,16 +13,29 @@ from ._dtypes import as_numeric_array
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
 
+def _exp_dtype(x):
+    """The dtype SciPy's softmax and log_softmax return: that of np.exp(x), so
+    8-bit integers give float16 and 16-bit ones float32 (bool: float64)."""
+    x = as_numeric_array(x)
+    if x.dtype.kind in "iu":
+        return x, np.result_type(x.dtype, np.float16)
+    return x, None
+
+
 def softmax(x, axis=None):
     """scipy.special.softmax: exp(x) / sum(exp(x)) over `axis` (None: all axes).
 
+    >>> import numpy as np
     >>> from csoftmax.special import softmax
     >>> softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
     >>> float(softmax(3.0))
     1.0
+    >>> softmax(np.array([0, 1], dtype=np.int8))
+    array([0.269, 0.731], dtype=float16)
     """
-    return _api.softmax(x, axis=axis)
+    x, dtype = _exp_dtype(x)
+    return _api.softmax(x, axis=axis, dtype=dtype)
 
 
 def log_softmax(x, axis=None):
@@ -32,7 +45,8 @@ def log_softmax(x, axis=None):
     >>> log_softmax([1000.0, 1.0])
     array([   0., -999.])
     """
-    return _api.log_softmax(x, axis=axis)
+    x, dtype = _exp_dtype(x)
+    return _api.log_softmax(x, axis=axis, dtype=dtype)
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):

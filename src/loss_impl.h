@@ -591,7 +591,8 @@ CSM_INLINE double K(sfocal_chunk)(const T *x, const T *t, ptrdiff_t len, T gamma
         if (lb) K(store_valid)(lb + (i), v_, valid);                                    \
         if (gb) {                                                                       \
             VT g_ = (neg_ * sp_ - t_ * sn_) * qg_;                                      \
-            if (power != 0) g_ += ce_ * dq_ * (sp_ * sn_) * (1 - 2 * t_);               \
+            /* sp sn first: it is 0 where ce is huge, and ce dq alone may overflow */   \
+            if (power != 0) g_ += ce_ * ((sp_ * sn_) * dq_) * (1 - 2 * t_);             \
             if (use_alpha) g_ *= at_;                                                   \
             K(store_valid)(gb + (i), g_ * scale, valid);                                \
         }                                                                               \

@@ -1,7 +1,8 @@
 """Shared test configuration: hypothesis profiles and fixtures.
 
 Profiles: "ci" (few examples, selected when the CI environment variable is
-set) and "dev" (the default); HYPOTHESIS_PROFILE overrides both.
+set) and "dev" (the default); HYPOTHESIS_PROFILE overrides both. "fuzz" is
+a long session of the fuzz tests (--hypothesis-profile=fuzz).
 """
 
 import os
@@ -19,6 +20,10 @@ else:
     settings.register_profile(
         "dev", max_examples=100, deadline=None,
         suppress_health_check=[HealthCheck.too_slow])
+    # A long fuzz session (tests/test_fuzz*.py): pytest --hypothesis-profile=fuzz
+    settings.register_profile(
+        "fuzz", max_examples=1500, deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     settings.load_profile(
         os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 

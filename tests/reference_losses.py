@@ -145,15 +145,16 @@ def sigmoid_focal_loss(x, target, gamma=2.0, alpha=0.25, reduction="none"):
     """torchvision.ops.sigmoid_focal_loss; gradient by the product rule."""
     x = np.asarray(x, LD)
     t = np.asarray(target, LD)
-    s = _sigmoid(x)
+    # sigmoid(-x) rather than 1 - sigmoid(x): no cancellation at large |x|
+    s, s_neg = _sigmoid(x), _sigmoid(-x)
     ce = t * _softplus(-x) + (1 - t) * _softplus(x)
-    u = s * (1 - t) + (1 - s) * t  # 1 - p_t
+    u = s * (1 - t) + s_neg * t  # 1 - p_t
     g = LD(gamma)
-    du = s * (1 - s) * (1 - 2 * t)
+    du = s * s_neg * (1 - 2 * t)
     with np.errstate(divide="ignore", invalid="ignore"):
         dpow = np.where(u > 0, g * u ** (g - 1), 0) if gamma != 0 else np.zeros_like(u)
     values = ce * u ** g
-    grad = (s - t) * u ** g + ce * dpow * du
+    grad = ((1 - t) * s - t * s_neg) * u ** g + ce * dpow * du
     if alpha >= 0:
         alpha_t = alpha * t + (1 - alpha) * (1 - t)
         values = alpha_t * values
