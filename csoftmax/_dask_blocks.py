@@ -113,8 +113,8 @@ def rescale(x, s, mask=None, *, log, axes, options, rdtype):
         infinite = np.broadcast_to(s == np.inf, y.shape)
         with np.errstate(invalid="ignore"):
             np.copyto(y, x - np.inf if log else np.nan, where=infinite, casting="unsafe")
-        if log and mask is not None:
-            np.copyto(y, -np.inf, where=infinite & ~mask)
+    if mask is not None:  # masked entries are 0 / -inf whatever else the slice holds
+        np.copyto(y, -np.inf if log else 0.0, where=~np.broadcast_to(mask, y.shape))
     return y.astype(rdtype, copy=False)
 
 

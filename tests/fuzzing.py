@@ -16,10 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-try:
-    from numpy.exceptions import AxisError
-except ImportError:  # pragma: no cover - numpy < 2
-    from numpy import AxisError
+from numpy.exceptions import AxisError  # numpy >= 1.25, as the package requires
 
 FLOATS = ("float64", "float32", "float16")
 INTS = ("int8", "int32", "int64", "uint8", "uint64", "bool")
