@@ -7,7 +7,9 @@
  *
  * Every slice takes three passes: (1) its max m and min (nan is ignored there
  * and reaches the result through the sums instead), (2) the exps of
- * scale (x - m) and their sums, (3) the output.
+ * scale (x - m) and their sums, (3) the output. The exps of pass 2 carry the
+ * rounding error of x - m (see exact_shift), which keeps float32 softmax
+ * within about 2 ulp.
  *   softmax      = exp(scale (x - m)) / sum
  *   log_softmax  = scale (x - m) - (log1p(rest / count) + log(count))
  *   logsumexp    = m + log1p(rest / count) + log(count)      (SciPy's split)
