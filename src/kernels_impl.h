@@ -7,9 +7,9 @@
  *
  * Every slice takes three passes: (1) its max m and min (nan is ignored there
  * and reaches the result through the sums instead), (2) the exps of
- * scale (x - m) and their sums, (3) the output. The exps of pass 2 carry the
- * rounding error of x - m (see exact_shift), which keeps float32 softmax
- * within about 2 ulp.
+ * scale (x - m) and their sums, (3) the output. The exps of pass 2 do not lose
+ * the rounding error of x - m (see exact_shift and K(origin)), which keeps
+ * float32 softmax within about 3.3 ulp.
  *   softmax      = exp(scale (x - m)) / sum
  *   log_softmax  = scale (x - m) - (log1p(rest / count) + log(count))
  *   logsumexp    = m + log1p(rest / count) + log(count)      (SciPy's split)
@@ -131,10 +131,6 @@ CSM_INLINE int K(exps_normal)(T min, T max, T scale) {
         }                                                                              \
     } while (0)
 
-CSM_INLINE int K(exp_form)(T min, T shift, T scale) {
-    return (K(exps_normal)(min, shift, scale) ? FORM_NORMAL : 0) | (scale == 1 ? FORM_UNIT : 0);
-}
-
 /*
  * The exps are taken relative to a shift at or just above the max m: m rounded
  * up to a multiple of the ulp of every x whose exp matters (those within
@@ -153,8 +149,16 @@ CSM_INLINE int K(exp_form)(T min, T shift, T scale) {
 #define GRID_ULPS ((T)(sizeof(T) == sizeof(float) ? 0x1p-21 : 0x1p-50))
 #define ROUNDER ((T)(sizeof(T) == sizeof(float) ? 0x1.8p23 : 0x1.8p52))
 
+CSM_INLINE T K(shift_range)(T scale) { return scale > (T)1e-20 ? SHIFT_RANGE / scale : (T)1e22; }
+
+/* lanes whose max is not finite or at least 2 range in magnitude: x - m is exact
+ * there for every x that matters, or the slice's result does not need it */
+CSM_INLINE VI K(keeps_max)(VT m, T scale) {
+    return ~(m - m == 0) | (V(select)(m < 0, -m, m) >= 2 * K(shift_range)(scale));
+}
+
 CSM_INLINE VT K(exact_shift)(VT m, T scale) {
-    const T range = scale > (T)1e-20 ? SHIFT_RANGE / scale : (T)1e22;
+    const T range = K(shift_range)(scale);
     const VI exponent_bits = (VI)V(splat)((T)INFINITY);
     VT magnitude = V(select)(m < 0, -m, m), bound = magnitude + range;
     VT grid = (VT)((VI)bound & exponent_bits) * GRID_ULPS; /* a power of 2 */
@@ -162,8 +166,76 @@ CSM_INLINE VT K(exact_shift)(VT m, T scale) {
     VT q_up = (q + ROUNDER) - ROUNDER;                     /* q to an integer, */
     q_up = V(select)(q_up < q, q_up + 1, q_up);            /* upwards */
     VT shift = q_up * grid;
-    VI keep_m = ~(shift - shift == 0) | ~(m - m == 0) | (magnitude >= 2 * range);
-    return V(select)(keep_m, m, shift);
+    return V(select)(~(shift - shift == 0) | K(keeps_max)(m, scale), m, shift);
+}
+
+/*
+ * Where a slice's exps are taken from. With scale 1 (FORM_UNIT) there is a
+ * cheaper way than Fast2Sum: exp(x - j ln2), j = round(m / ln2), reduces x
+ * itself (csm_exp_offset_*), so no x - m is ever rounded, at no cost over a
+ * plain exp (x - m costs one operation more). Lanes that keep their max
+ * (keeps_max) take exp((x - m) - 0 ln2) instead, base = m: the same bits as
+ * Fast2Sum gives there (its error term is 0). Rows pass base as the constant 0
+ * and take such a max by Fast2Sum (with a product by 1), so that base costs
+ * them nothing. (The max's own exp is no longer exp of nearly 0, which is
+ * exact: softmax's mean error grows by 0.03 to 0.05 ulp, its largest stay at
+ * 3.0 to 3.3 ulp over millions of randn rows, measured.)
+ */
+typedef struct {
+    VT shift;   /* exact_shift(m), for the Fast2Sum forms */
+    VT base, c; /* FORM_UNIT: exp(x - base - j ln2), c = EXP_SHIFTER - j */
+} K(origin);
+
+/* The offset exps want fused multiply-adds: without them (x86-64 baseline) their
+ * reduction rounds twice more, and FORM_UNIT is Fast2Sum without the product
+ * (softmax's largest error 3.3 ulp there instead of 3.7, measured). */
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
+#define OFFSET_EXPS 1
+#else
+#define OFFSET_EXPS 0
+#endif
+
+#define EXP_SHIFTER CSM_CAT(CSM_EXP_SHIFTER_, SUF)
+#define LN2 0.693147180559945309417
+
+CSM_INLINE K(origin) K(origin_of)(VT m, T scale) {
+    VI keep = K(keeps_max)(m, 1);
+    VT j = (m * (T)(1 / LN2) + EXP_SHIFTER) - EXP_SHIFTER;
+    return (K(origin)){K(exact_shift)(m, scale), V(select)(keep, m, V(splat)(0)),
+                       EXP_SHIFTER - V(select)(keep, V(splat)(0), j)};
+}
+
+/* Lane i's exps are exp(scale (x - shift)) with shift = base + j ln2 (j = 0 in
+ * the Fast2Sum forms). */
+typedef struct {
+    double base, j;
+} K(shift);
+
+CSM_INLINE K(shift) K(origin_shift)(K(origin) o, int i, int unit) {
+    if (!unit || !OFFSET_EXPS) return (K(shift)){o.shift[i], 0};
+    return (K(shift)){o.base[i], (double)(EXP_SHIFTER - o.c[i])};
+}
+
+/* exp(scale (shift - m)), the factor from exps relative to shift to exps relative
+ * to m: j ln2_hi is exact (fdlibm's split) and so is j ln2_hi + (base - m)
+ * (Sterbenz, or j = 0), so that this holds to a few ulp of double. */
+CSM_INLINE double K(shift_weight)(K(shift) shift, T m, T scale) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    if (shift.j == 0 && shift.base == m) return 1;
+    return exp(((shift.j * ln2_hi + (shift.base - m)) + shift.j * ln2_lo) * scale);
+}
+
+/* The lanes of slices with these mins whose exps are all normal numbers. */
+CSM_INLINE VI K(origin_normal)(K(origin) o, VT min, T scale, int unit) {
+    VT shift = unit && OFFSET_EXPS ? o.base + (EXP_SHIFTER - o.c) * (T)LN2 : o.shift;
+    return (min - shift) * scale >= EXP_NORMAL_MIN;
+}
+
+/* The exp form of a row (or chunk) with this min and origin (splat). */
+CSM_INLINE int K(exp_form)(T min, K(origin) o, T scale) {
+    const int unit = scale == 1 && (o.base[0] == 0 || !OFFSET_EXPS);
+    const int normal = K(origin_normal)(o, V(splat)(min), scale, unit)[0];
+    return (normal ? FORM_NORMAL : 0) | (unit ? FORM_UNIT : 0);
 }
 
 /* scale (x - shift) as hi + lo: the rounded value and the rounding error of
@@ -183,6 +255,14 @@ CSM_INLINE K(pair) K(shifted)(VT x, VT shift, VT scale, int unit_scale) {
 /* exp(z.hi + z.lo), in the fast form when the slice's results are all normal */
 CSM_INLINE VT K(exp_pair)(K(pair) z, int normal) {
     return normal ? V(exp_normal_lo)(z.hi, z.lo) : V(exp_lo)(z.hi, z.lo);
+}
+
+/* exp(scale (x - shift)), shift as o gives it for the form */
+CSM_INLINE VT K(exp_from)(VT x, K(origin) o, VT scale, int form) {
+    if (!(form & FORM_UNIT) || !OFFSET_EXPS)
+        return K(exp_pair)(K(shifted)(x, o.shift, scale, form & FORM_UNIT), form & FORM_NORMAL);
+    x -= o.base;
+    return form & FORM_NORMAL ? V(exp_normal_offset)(x, o.c) : V(exp_offset)(x, o.c);
 }
 
 static int K(has_nan)(const T *x, ptrdiff_t step, ptrdiff_t n) {
@@ -225,11 +305,11 @@ CSM_INLINE void K(row_range)(const T *x, const T *b, ptrdiff_t n, T *max, T *min
 /* ---------- pass 2: sums ---------- */
 
 /* softmax: e = exp(scale (x - shift)), stored; sum += e. Lanes `lane_step` apart
- * in both x and y (the short-row path has y's in y_lane_step). */
+ * in both x and y (the short-row path has y's in y_lane_step). The shift as o
+ * gives it for the form. */
 CSM_INLINE void K(sum_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
-                            ptrdiff_t valid, VT shift, VT scale, int form, VT *sum) {
-    K(pair) z = K(shifted)(K(load_lanes)(x, lane_step, valid, 0), shift, scale, form & FORM_UNIT);
-    VT e = K(exp_pair)(z, form & FORM_NORMAL);
+                            ptrdiff_t valid, K(origin) o, VT scale, int form, VT *sum) {
+    VT e = K(exp_from)(K(load_lanes)(x, lane_step, valid, 0), o, scale, form);
     *sum += valid == LANES ? e : V(select)(V(first_lanes)(valid), e, V(splat)(0));
     K(store_lanes)(y, y_lane_step, e, valid);
 }
@@ -237,12 +317,12 @@ CSM_INLINE void K(sum_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_l
 /* log_softmax and logsumexp: weighted exps split into the max terms (count) and
  * the others (rest). */
 CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t lane_step, ptrdiff_t valid, VT m,
-                              VT shift, VT scale, int form, VT *rest, VT *count) {
+                              K(origin) o, VT scale, int form, VT *rest, VT *count) {
     VT v = K(load_weighted)(x, b, lane_step, valid);
     VT w = b ? K(load_lanes)(b, lane_step, valid, 0) : V(splat)(1);
     VI in = V(first_lanes)(valid);
     VI at_max = (v == m) & in;
-    VT e = K(exp_pair)(K(shifted)(v, shift, scale, form & FORM_UNIT), form & FORM_NORMAL) * w;
+    VT e = K(exp_from)(v, o, scale, form) * w;
     *rest += V(select)(in & ~at_max, e, V(splat)(0));
     *count += V(select)(at_max, w, V(splat)(0));
 }
@@ -272,12 +352,13 @@ CSM_INLINE K_WIDE K(flush_pairs)(K_WIDE total, VT acc[UNROLL]) {
 
 #define SUM_FLUSH_EVERY 2
 
-CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T shift, T scale, int form) {
-    VT vshift = V(splat)(shift), vscale = V(splat)(scale), acc[UNROLL];
+CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, K(origin) o, T scale, int form) {
+    VT vscale = V(splat)(scale), acc[UNROLL];
+    if (form & FORM_UNIT) o.base = V(splat)(0); /* a constant: x - 0 folds away */
     K_WIDE total = V(wide_zero)();
     K(clear)(acc);
 #define SUM_STEP(i, valid, u) \
-    K(sum_step)(x + (i), 1, y + (i), 1, valid, vshift, vscale, form, &acc[u])
+    K(sum_step)(x + (i), 1, y + (i), 1, valid, o, vscale, form, &acc[u])
 #define SUM_FLUSH() (total = K(flush_pairs)(total, acc))
     ROW_LOOP_FLUSHED(n, SUM_STEP, SUM_FLUSH, SUM_FLUSH_EVERY);
 #undef SUM_STEP
@@ -285,30 +366,31 @@ CSM_INLINE double K(row_sum)(const T *x, T *y, ptrdiff_t n, T shift, T scale, in
     return V(hsum_wide)(total);
 }
 
-/* rest of the exps relative to shift (exact_shift of m), brought back to m in double */
-CSM_INLINE double K(rest_from_shift)(double rest, T m, T shift, T scale) {
-    return m == shift ? rest : rest * exp(((double)shift - m) * scale);
+/* rest of the exps relative to shift, brought back to m in double */
+CSM_INLINE double K(rest_from_shift)(double rest, T m, K(shift) shift, T scale) {
+    return rest * K(shift_weight)(shift, m, scale);
 }
 
 /* The split sums of a row, with the exps taken relative to shift and the rest
  * returned relative to m. */
-CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, T shift, T scale, int form,
-                             double *rest, double *count) {
-    VT vm = V(splat)(m), vshift = V(splat)(shift), vscale = V(splat)(scale);
+CSM_INLINE void K(row_split)(const T *x, const T *b, ptrdiff_t n, T m, K(origin) o, T scale,
+                             int form, double *rest, double *count) {
+    VT vm = V(splat)(m), vscale = V(splat)(scale);
+    if (form & FORM_UNIT) o.base = V(splat)(0);
     VT rest_acc[UNROLL], count_acc[UNROLL];
     *rest = *count = 0;
     for (ptrdiff_t start = 0; start < n; start += ROW_BLOCK) {
         const T *xb = x + start, *bb = b ? b + start : NULL;
         for (int u = 0; u < UNROLL; u++) rest_acc[u] = count_acc[u] = V(splat)(0);
 #define SPLIT_STEP(i, valid, u)                                                              \
-    K(split_step)(xb + (i), bb ? bb + (i) : NULL, 1, valid, vm, vshift, vscale, form,         \
-                  &rest_acc[u], &count_acc[u])
+    K(split_step)(xb + (i), bb ? bb + (i) : NULL, 1, valid, vm, o, vscale, form, &rest_acc[u], \
+                  &count_acc[u])
         ROW_LOOP(n - start < ROW_BLOCK ? n - start : ROW_BLOCK, SPLIT_STEP);
 #undef SPLIT_STEP
         *rest += V(hsum)(K(combine)(rest_acc));
         *count += V(hsum)(K(combine)(count_acc));
     }
-    *rest = K(rest_from_shift)(*rest, m, shift, scale);
+    *rest = K(rest_from_shift)(*rest, m, K(origin_shift)(o, 0, form & FORM_UNIT), scale);
 }
 
 /* log(count + rest), exact when rest is tiny next to count */
@@ -378,17 +460,18 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
     }
     K(pair) factor = {V(splat)(0), V(splat)(0)};
     VT log_norm = V(splat)(0);
-    T shift = K(exact_shift)(V(splat)(m), scale)[0];
+    K(origin) o = K(origin_of)(V(splat)(m), scale);
+    const int form = K(exp_form)(min, o, scale);
     if (log_mode) {
         double rest, count;
-#define ROW_SPLIT(form) K(row_split)(x, NULL, n, m, shift, scale, form, &rest, &count)
-        BY_FORM(K(exp_form)(min, shift, scale), ROW_SPLIT);
+#define ROW_SPLIT(f) K(row_split)(x, NULL, n, m, o, scale, f, &rest, &count)
+        BY_FORM(form, ROW_SPLIT);
 #undef ROW_SPLIT
         log_norm = V(splat)((T)K(log_norm)(rest, count));
     } else {
         double sum;
-#define ROW_SUM(form) sum = K(row_sum)(x, y, n, shift, scale, form)
-        BY_FORM(K(exp_form)(min, shift, scale), ROW_SUM);
+#define ROW_SUM(f) sum = K(row_sum)(x, y, n, o, scale, f)
+        BY_FORM(form, ROW_SUM);
 #undef ROW_SUM
         factor = K(reciprocal)(sum);
     }
@@ -442,14 +525,18 @@ CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, 
     }
 }
 
-/* The exp form of a group of slices, exps relative to shifts: the fast exp only
- * if every slice has only normal exps. */
-CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS], const VT shifts[MAX_VECTORS],
-                              ptrdiff_t width, T scale) {
-    for (ptrdiff_t s = 0; s < width; s++)
-        if (!K(exps_normal)(ranges[s / LANES].min[s % LANES], shifts[s / LANES][s % LANES], scale))
-            return scale == 1 ? FORM_UNIT : 0;
-    return FORM_NORMAL | (scale == 1 ? FORM_UNIT : 0);
+/* The exp form of a group of slices with these origins: FORM_UNIT whenever
+ * scale is 1 (base takes the lanes that keep their max), the fast exp only if
+ * every slice has only normal exps. */
+CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS],
+                              const K(origin) origins[MAX_VECTORS], ptrdiff_t width, T scale) {
+    const int unit = scale == 1 ? FORM_UNIT : 0;
+    for (ptrdiff_t v = 0; v * LANES < width; v++) {
+        VI normal = K(origin_normal)(origins[v], ranges[v].min, scale, unit);
+        for (ptrdiff_t i = 0; i < LANES && v * LANES + i < width; i++)
+            if (!normal[i]) return unit;
+    }
+    return FORM_NORMAL | unit;
 }
 
 /*
@@ -460,8 +547,8 @@ CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS], const VT shift
  */
 CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
                                ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
-                               const VT maxes[MAX_VECTORS], const VT shifts[MAX_VECTORS],
-                               T scale, int form, int log_mode, K_WIDE totals[MAX_VECTORS],
+                               const VT maxes[MAX_VECTORS],
+                               const K(origin) origins[MAX_VECTORS], T scale, int form, int log_mode, K_WIDE totals[MAX_VECTORS],
                                K_WIDE counts[MAX_VECTORS]) {
     VT vscale = V(splat)(scale);
     /* two rows at a time: their terms are added in T, then in double */
@@ -474,10 +561,10 @@ CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff
             const T *xv = x + j * x_step + (v) * LANES * x_lane;                               \
             if (log_mode)                                                                      \
                 K(split_step)(xv, b ? b + j * x_step + (v) * LANES * x_lane : NULL, x_lane,    \
-                              valid, maxes[v], shifts[v], vscale, form, &total, &count);       \
+                              valid, maxes[v], origins[v], vscale, form, &total, &count);    \
             else                                                                               \
                 K(sum_step)(xv, x_lane, y + j * y_step + (v) * LANES * y_lane, y_lane, valid,  \
-                            shifts[v], vscale, form, &total);                                  \
+                            origins[v], vscale, form, &total);                                 \
         }                                                                                      \
         totals[v] = V(wide_add)(totals[v], total);                                             \
         if (log_mode) counts[v] = V(wide_add)(counts[v], count);                               \
@@ -503,15 +590,17 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
 
     K_WIDE totals[MAX_VECTORS], counts[MAX_VECTORS];
     for (ptrdiff_t v = 0; v < vectors; v++) totals[v] = counts[v] = V(wide_zero)();
-    VT maxes[MAX_VECTORS], shifts[MAX_VECTORS];
+    VT maxes[MAX_VECTORS];
+    K(origin) origins[MAX_VECTORS];
     for (ptrdiff_t v = 0; v < vectors; v++) {
         maxes[v] = ranges[v].max;
-        shifts[v] = K(exact_shift)(ranges[v].max, scale);
+        origins[v] = K(origin_of)(ranges[v].max, scale);
     }
 #define SLICES_SUMS(form)                                                                    \
-    K(slices_sums)(x, NULL, x_step, x_lane, y, y_step, y_lane, n, width, maxes, shifts, scale,  \
-                   form, log_mode, totals, counts)
-    BY_FORM(K(slices_form)(ranges, shifts, width, scale), SLICES_SUMS);
+    K(slices_sums)(x, NULL, x_step, x_lane, y, y_step, y_lane, n, width, maxes, origins,        \
+                   scale, form, log_mode, totals, counts)
+    const int form = K(slices_form)(ranges, origins, width, scale);
+    BY_FORM(form, SLICES_SUMS);
 #undef SLICES_SUMS
 
     K(pair) factor[MAX_VECTORS];
@@ -522,7 +611,9 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
         if (log_mode) {
             double rest = K(rest_from_shift)(V(wide_lane)(totals[s / LANES], s % LANES),
                                              maxes[s / LANES][s % LANES],
-                                             shifts[s / LANES][s % LANES], scale);
+                                             K(origin_shift)(origins[s / LANES], s % LANES,
+                                                             form & FORM_UNIT),
+                                             scale);
             log_norm[s / LANES][s % LANES] =
                 (T)K(log_norm)(rest, V(wide_lane)(counts[s / LANES], s % LANES));
         } else {
@@ -598,7 +689,8 @@ static void K(norm_cols)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step, p
 #define MAX_CHUNKS 256
 
 typedef struct {
-    T max, shift;        /* the sums are of exps relative to shift (softmax) or max */
+    T max;
+    K(shift) shift;      /* the sums are of exps relative to shift (softmax) or max */
     double total, count; /* softmax: total; log, logsumexp: rest and count */
 } K(chunk_part);
 
@@ -611,25 +703,25 @@ CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
 /* Pass A over one chunk. Chunks of all -inf add nothing (and store exps 0). */
 CSM_INLINE K(chunk_part) K(chunk_pass)(const T *x, const T *b, T *y, ptrdiff_t len, T scale,
                                        int sums_only_split) {
-    K(chunk_part) part = {0, 0, 0, 0};
+    K(chunk_part) part = {0, {0, 0}, 0, 0};
     T min;
     K(row_range)(x, b, len, &part.max, &min);
-    part.shift = part.max;
+    part.shift = (K(shift)){part.max, 0};
     if (part.max == -(T)INFINITY) {
         if (!sums_only_split)
             for (ptrdiff_t i = 0; i < len; i++) y[i] = 0;
         return part;
     }
-    const T shift = K(exact_shift)(V(splat)(part.max), scale)[0];
+    const K(origin) o = K(origin_of)(V(splat)(part.max), scale);
+    const int form = K(exp_form)(min, o, scale);
     if (sums_only_split) { /* the sums relative to the max */
-#define CHUNK_SPLIT(form) \
-    K(row_split)(x, b, len, part.max, shift, scale, form, &part.total, &part.count)
-        BY_FORM(K(exp_form)(min, shift, scale), CHUNK_SPLIT);
+#define CHUNK_SPLIT(f) K(row_split)(x, b, len, part.max, o, scale, f, &part.total, &part.count)
+        BY_FORM(form, CHUNK_SPLIT);
 #undef CHUNK_SPLIT
     } else {
-        part.shift = shift;
-#define CHUNK_SUM(form) part.total = K(row_sum)(x, y, len, part.shift, scale, form)
-        BY_FORM(K(exp_form)(min, part.shift, scale), CHUNK_SUM);
+        part.shift = K(origin_shift)(o, 0, form & FORM_UNIT);
+#define CHUNK_SUM(f) part.total = K(row_sum)(x, y, len, o, scale, f)
+        BY_FORM(form, CHUNK_SUM);
 #undef CHUNK_SUM
     }
     return part;
@@ -686,7 +778,7 @@ static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, 
         shift = K(log_norm)(rest, count);
     } else if (!log_mode) {
         for (k = 0; k < chunks; k++) {
-            weights[k] = exp(((double)parts[k].shift - m) * scale);
+            weights[k] = K(shift_weight)(parts[k].shift, m, scale);
             total += parts[k].total * weights[k];
         }
     }
@@ -748,24 +840,28 @@ static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const 
     const ptrdiff_t vectors = (width + LANES - 1) / LANES;
     K(range) ranges[MAX_VECTORS];
     K(slices_range)(x, x_step, x_lane, b, n, width, ranges);
-    VT maxes[MAX_VECTORS], shifts[MAX_VECTORS];
+    VT maxes[MAX_VECTORS];
+    K(origin) origins[MAX_VECTORS];
     K_WIDE rest[MAX_VECTORS], count[MAX_VECTORS];
     for (ptrdiff_t v = 0; v < vectors; v++) {
         maxes[v] = ranges[v].max;
-        shifts[v] = K(exact_shift)(ranges[v].max, 1);
+        origins[v] = K(origin_of)(ranges[v].max, 1);
         rest[v] = count[v] = V(wide_zero)();
     }
     /* slices with a non-finite max give nan sums here and are redone by lse_direct */
 #define LSE_SUMS(form)                                                                      \
-    K(slices_sums)(x, b, x_step, x_lane, NULL, 0, 0, n, width, maxes, shifts, 1, form, CSM_LOG, \
-                   rest, count)
-    BY_FORM(K(slices_form)(ranges, shifts, width, 1), LSE_SUMS);
+    K(slices_sums)(x, b, x_step, x_lane, NULL, 0, 0, n, width, maxes, origins, 1, form,         \
+                   CSM_LOG, rest, count)
+    const int form = K(slices_form)(ranges, origins, width, 1);
+    BY_FORM(form, LSE_SUMS);
 #undef LSE_SUMS
     for (ptrdiff_t s = 0; s < width; s++) {
         T *sign_s = sign ? sign + s : NULL;
         T m = maxes[s / LANES][s % LANES];
         double rest_s = K(rest_from_shift)(V(wide_lane)(rest[s / LANES], s % LANES), m,
-                                           shifts[s / LANES][s % LANES], 1);
+                                           K(origin_shift)(origins[s / LANES], s % LANES,
+                                                           form & FORM_UNIT),
+                                           1);
         if (!isfinite(m) ||
             !K(lse_finish)(m, rest_s, V(wide_lane)(count[s / LANES], s % LANES), flags,
                            result + s, sign_s))
@@ -791,9 +887,9 @@ static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,
         double rest = 0, count = 0;
         K(row_range)(xr, br, n, &m, &min);
         if (isfinite(m)) {
-            const T shift = K(exact_shift)(V(splat)(m), 1)[0];
-#define ROW_SPLIT(form) K(row_split)(xr, br, n, m, shift, 1, form, &rest, &count)
-            BY_FORM(K(exp_form)(min, shift, 1), ROW_SPLIT);
+            const K(origin) o = K(origin_of)(V(splat)(m), 1);
+#define ROW_SPLIT(form) K(row_split)(xr, br, n, m, o, 1, form, &rest, &count)
+            BY_FORM(K(exp_form)(min, o, 1), ROW_SPLIT);
 #undef ROW_SPLIT
         }
         if (!isfinite(m) || !K(lse_finish)(m, rest, count, flags, result + r, sign_r))

@@ -16,6 +16,9 @@
 #undef SHIFT_RANGE
 #undef GRID_ULPS
 #undef ROUNDER
+#undef EXP_SHIFTER
+#undef LN2
+#undef OFFSET_EXPS
 #undef UNROLL
 #undef SUM_BLOCK
 #undef ROW_BLOCK
