@@ -216,13 +216,17 @@ CSM_INLINE K(shift) K(origin_shift)(K(origin) o, int i, int unit) {
     return (K(shift)){o.base[i], (double)(EXP_SHIFTER - o.c[i])};
 }
 
-/* exp(scale (shift - m)), the factor from exps relative to shift to exps relative
- * to m: j ln2_hi is exact (fdlibm's split) and so is j ln2_hi + (base - m)
- * (Sterbenz, or j = 0), so that this holds to a few ulp of double. */
-CSM_INLINE double K(shift_weight)(K(shift) shift, T m, T scale) {
+/* shift - m to a few ulp of double: j ln2_hi is exact (fdlibm's split) and so is
+ * j ln2_hi + (base - m) (Sterbenz, or j = 0) */
+CSM_INLINE double K(shift_gap)(K(shift) shift, T m) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    return (shift.j * ln2_hi + (shift.base - m)) + shift.j * ln2_lo;
+}
+
+/* exp(scale (shift - m)), the factor from exps relative to shift to exps relative to m */
+CSM_INLINE double K(shift_weight)(K(shift) shift, T m, T scale) {
     if (shift.j == 0 && shift.base == m) return 1;
-    return exp(((shift.j * ln2_hi + (shift.base - m)) + shift.j * ln2_lo) * scale);
+    return exp(K(shift_gap)(shift, m) * scale);
 }
 
 /* The lanes of slices with these mins whose exps are all normal numbers. */

@@ -42,9 +42,9 @@ CSM_INLINE VT K(rounded)(VT v) {
 /* ---------- pass 2 for class-index targets: sum e, and sum w (m - x) ---------- */
 
 CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid, VT m,
-                               VT shift, int normal, int smooth, VT *sum, VT *dist) {
+                               K(origin) o, int form, int smooth, VT *sum, VT *dist) {
     VT v = K(load_valid)(x, valid, 0), d = m - v;
-    VT e = K(exp_pair)(K(shifted)(v, shift, V(splat)(1), 1), normal);
+    VT e = K(exp_from)(v, o, V(splat)(1), form);
     if (valid != LANES) {
         VI in = V(first_lanes)(valid);
         e = V(select)(in, e, V(splat)(0));
@@ -55,17 +55,18 @@ CSM_INLINE void K(ce_sum_step)(const T *x, T *e_out, const T *w, ptrdiff_t valid
     if (e_out) K(store_valid)(e_out, e, valid);
 }
 
-/* sum of exp(x - shift) into *sum (exact_shift, as softmax's row_sum) and, when
- * smoothing, sum of w (m - x) into *dist. */
-CSM_INLINE void K(ce_row_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, T shift,
-                               int normal, int smooth, double *sum, double *dist) {
-    VT vm = V(splat)(m), vshift = V(splat)(shift), sum_acc[UNROLL], dist_acc[UNROLL];
+/* sum of exp(x - shift) into *sum (the shift as o gives it for the form, as in
+ * softmax's row_sum) and, when smoothing, sum of w (m - x) into *dist. */
+CSM_INLINE void K(ce_row_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, K(origin) o,
+                               int form, int smooth, double *sum, double *dist) {
+    VT vm = V(splat)(m), sum_acc[UNROLL], dist_acc[UNROLL];
+    if (form & FORM_UNIT) o.base = V(splat)(0); /* a constant: x - 0 folds away */
     K_WIDE sum_total = V(wide_zero)(), dist_total = V(wide_zero)();
     K(clear)(sum_acc);
     K(clear)(dist_acc);
 #define CE_SUM_STEP(i, valid, u)                                                            \
-    K(ce_sum_step)(x + (i), e_out ? e_out + (i) : NULL, w ? w + (i) : NULL, valid, vm, vshift, \
-                   normal, smooth, &sum_acc[u], &dist_acc[u])
+    K(ce_sum_step)(x + (i), e_out ? e_out + (i) : NULL, w ? w + (i) : NULL, valid, vm, o, form, \
+                   smooth, &sum_acc[u], &dist_acc[u])
 #define CE_SUM_FLUSH()                                                          \
     do {                                                                        \
         sum_total = K(flush_pairs)(sum_total, sum_acc);                         \
@@ -78,31 +79,24 @@ CSM_INLINE void K(ce_row_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T 
     *dist = V(hsum_wide)(dist_total);
 }
 
-/* exp(x - shift) of one element, with the same bits as ce_sum_step's lane */
-CSM_INLINE T K(target_exp)(T x, T shift) {
-    return K(exp_pair)(K(shifted)(V(splat)(x), V(splat)(shift), V(splat)(1), 1), 0)[0];
+/* exp(x - shift) of one element of the row, with the same bits as ce_sum_step's lane */
+CSM_INLINE T K(target_exp)(T x, K(origin) o, int form) {
+    if (form & FORM_UNIT) o.base = V(splat)(0);
+    return K(exp_from)(V(splat)(x), o, V(splat)(1), form)[0];
 }
 
-/* Each combination of the flags gets its own inlined copy of the loop. */
-static void K(ce_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, T shift,
-                       int normal, int smooth, double *sum, double *dist) {
-    if (e_out) {
-        if (normal) {
-            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, shift, 1, 1, sum, dist);
-            else K(ce_row_sums)(x, e_out, NULL, n, m, shift, 1, 0, sum, dist);
-        } else {
-            if (smooth) K(ce_row_sums)(x, e_out, w, n, m, shift, 0, 1, sum, dist);
-            else K(ce_row_sums)(x, e_out, NULL, n, m, shift, 0, 0, sum, dist);
-        }
-    } else {
-        if (normal) {
-            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, shift, 1, 1, sum, dist);
-            else K(ce_row_sums)(x, NULL, NULL, n, m, shift, 1, 0, sum, dist);
-        } else {
-            if (smooth) K(ce_row_sums)(x, NULL, w, n, m, shift, 0, 1, sum, dist);
-            else K(ce_row_sums)(x, NULL, NULL, n, m, shift, 0, 0, sum, dist);
-        }
-    }
+/* Each combination of the form and flags gets its own inlined copy of the loop. */
+static void K(ce_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m, K(origin) o,
+                       int form, int smooth, double *sum, double *dist) {
+#define CE_SUMS(f)                                                                        \
+    do {                                                                                  \
+        if (e_out && smooth) K(ce_row_sums)(x, e_out, w, n, m, o, f, 1, sum, dist);       \
+        else if (e_out) K(ce_row_sums)(x, e_out, NULL, n, m, o, f, 0, sum, dist);         \
+        else if (smooth) K(ce_row_sums)(x, NULL, w, n, m, o, f, 1, sum, dist);            \
+        else K(ce_row_sums)(x, NULL, NULL, n, m, o, f, 0, sum, dist);                     \
+    } while (0)
+    BY_FORM(form, CE_SUMS);
+#undef CE_SUMS
 }
 
 /* ---------- pass 3: g = e * factor - shift * b, b = w (or 1, or t' w) ---------- */
@@ -157,14 +151,15 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
         T m, min;
         K(row_range)(xr, NULL, n, &m, &min);
         double sum, dist;
-        const T shift = K(exact_shift)(V(splat)(m), 1)[0];
-        K(ce_sums)(xr, gr, class_weight, n, m, shift, K(exps_normal)(min, shift, 1), smooth, &sum,
-                   &dist);
-        const double log_sum = log(sum) + ((double)shift - m); /* log sum exp(x - m) */
+        const K(origin) o = K(origin_of)(V(splat)(m), 1);
+        const int form = K(exp_form)(min, o, 1);
+        K(ce_sums)(xr, gr, class_weight, n, m, o, form, smooth, &sum, &dist);
+        /* log sum exp(x - m) */
+        const double log_sum = log(sum) + K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
         /* The target's exp as it went into the sum (the same bits whether stored or
          * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
          * where exp(-nll) would lose them to e_y's rounding. */
-        const double e_y = gr ? (double)gr[y] : (double)K(target_exp)(xr[y], shift);
+        const double e_y = gr ? (double)gr[y] : (double)K(target_exp)(xr[y], o, form);
         const double p_y = e_y / sum, q = (sum - e_y) / sum;
         const double nll = q < 0.5 ? -log1p(-q) : ((double)m - (double)xr[y]) + log_sum;
         double a, b_shift, g_y;
@@ -201,10 +196,10 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
  * (PyTorch's gradient p sum(t) - t when t does not sum to 1).
  */
 CSM_INLINE void K(prob_sum_step)(const T *x, const T *t, const T *w, T *e_out, ptrdiff_t valid,
-                                 VT m, VT shift, VT keep, VT spread, int normal, VT *sum,
+                                 VT m, K(origin) o, VT keep, VT spread, int form, VT *sum,
                                  VT *mass, VT *dist) {
     VT v = K(load_valid)(x, valid, 0), d = m - v;
-    VT e = K(exp_pair)(K(shifted)(v, shift, V(splat)(1), 1), normal);
+    VT e = K(exp_from)(v, o, V(splat)(1), form);
     VT tw = K(load_valid)(t, valid, 0) * keep + spread;
     if (w) tw *= K(load_valid)(w, valid, 0);
     if (valid != LANES) {
@@ -219,11 +214,12 @@ CSM_INLINE void K(prob_sum_step)(const T *x, const T *t, const T *w, T *e_out, p
     if (e_out) K(store_valid)(e_out, e, valid);
 }
 
-/* the sum of exps is relative to shift (exact_shift), as in ce_row_sums */
+/* the sum of exps is relative to the shift, as in ce_row_sums */
 CSM_INLINE void K(prob_row_sums)(const T *x, const T *t, const T *w, T *e_out, ptrdiff_t n, T m,
-                                 T shift, T keep, T spread, int normal, double *sum,
+                                 K(origin) o, T keep, T spread, int form, double *sum,
                                  double *mass, double *dist) {
-    VT vm = V(splat)(m), vshift = V(splat)(shift), vkeep = V(splat)(keep);
+    VT vm = V(splat)(m), vkeep = V(splat)(keep);
+    if (form & FORM_UNIT) o.base = V(splat)(0);
     VT vspread = V(splat)(spread), sum_acc[UNROLL], mass_acc[UNROLL], dist_acc[UNROLL];
     K_WIDE sum_total = V(wide_zero)(), mass_total = V(wide_zero)(), dist_total = V(wide_zero)();
     K(clear)(sum_acc);
@@ -231,7 +227,7 @@ CSM_INLINE void K(prob_row_sums)(const T *x, const T *t, const T *w, T *e_out, p
     K(clear)(dist_acc);
 #define PROB_SUM_STEP(i, valid, u)                                                            \
     K(prob_sum_step)(x + (i), t + (i), w ? w + (i) : NULL, e_out ? e_out + (i) : NULL, valid, \
-                     vm, vshift, vkeep, vspread, normal, &sum_acc[u], &mass_acc[u],           \
+                     vm, o, vkeep, vspread, form, &sum_acc[u], &mass_acc[u],                  \
                      &dist_acc[u])
 #define PROB_SUM_FLUSH()                                                     \
     do {                                                                     \
@@ -274,14 +270,13 @@ static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
         T m, min;
         K(row_range)(xr, NULL, n, &m, &min);
         double sum, mass, dist;
-        const T shift = K(exact_shift)(V(splat)(m), 1)[0];
-        if (K(exps_normal)(min, shift, 1))
-            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, shift, keep, spread, 1, &sum, &mass,
-                             &dist);
-        else
-            K(prob_row_sums)(xr, tr, class_weight, gr, n, m, shift, keep, spread, 0, &sum, &mass,
-                             &dist);
-        loss[r] = dist + mass * (log(sum) + ((double)shift - m));
+        const K(origin) o = K(origin_of)(V(splat)(m), 1);
+        const int form = K(exp_form)(min, o, 1);
+#define PROB_SUMS(f) \
+    K(prob_row_sums)(xr, tr, class_weight, gr, n, m, o, keep, spread, f, &sum, &mass, &dist)
+        BY_FORM(form, PROB_SUMS);
+#undef PROB_SUMS
+        loss[r] = dist + mass * (log(sum) + K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m));
         if (gr)
             K(prob_grad_row)(gr, tr, class_weight, n, (T)(grad_scale * mass / sum), keep, spread,
                              (T)grad_scale);
