@@ -225,36 +225,6 @@ CSM_INLINE csm_vf32 csm_exp_poly_f32(csm_vf32 r) {
 #endif
 }
 
-/* p 2^k, k in t's low bits (see csm_exp_reduce_f32): as two factors, so that a
- * result below the normal range or above float max rounds once */
-CSM_INLINE csm_vf32 csm_exp_scale_f32(csm_vf32 p, csm_vf32 t) {
-    csm_vi32 k = (csm_vi32)t - (csm_vi32)csm_splat_f32(CSM_EXP_SHIFTER_f32);
-    csm_vi32 k_half = k >> 1;
-    csm_vf32 scale_1 = (csm_vf32)((k_half + 127) << 23);
-    csm_vf32 scale_2 = (csm_vf32)((k - k_half + 127) << 23);
-    return p * scale_1 * scale_2;
-}
-
-/* p 2^k for normal results: t's low bits hold k; shifted by 23 they land in the
- * exponent field */
-CSM_INLINE csm_vf32 csm_exp_normal_scale_f32(csm_vf32 p, csm_vf32 t) {
-    return (csm_vf32)((csm_vu32)p + ((csm_vu32)t << 23));
-}
-
-CSM_INLINE csm_vf32 csm_exp_lo_f32(csm_vf32 x, csm_vf32 lo) {
-    csm_vi32 low = x < -150.0f; /* -inf included, whose lo may be nan */
-    x = csm_select_f32(low, csm_splat_f32(-150.0f), x);
-    lo = csm_select_f32(low, csm_splat_f32(0), lo);
-    x = csm_select_f32(x > 100.0f, csm_splat_f32(100.0f), x);
-    csm_vf32 t, p = csm_exp_poly_f32(csm_exp_reduce_f32(x, &t) + lo);
-    return csm_exp_scale_f32(p, t);
-}
-
-CSM_INLINE csm_vf32 csm_exp_normal_lo_f32(csm_vf32 x, csm_vf32 lo) {
-    csm_vf32 t, p = csm_exp_poly_f32(csm_exp_reduce_f32(x, &t) + lo);
-    return csm_exp_normal_scale_f32(p, t);
-}
-
 CSM_INLINE csm_vf64 csm_exp_reduce_by_f64(csm_vf64 x, csm_vf64 c, csm_vf64 *t) {
     *t = x * 1.4426950408889634074 + c;
     csm_vf64 kf = *t - c;
@@ -282,31 +252,38 @@ CSM_INLINE csm_vf64 csm_exp_poly_f64(csm_vf64 r) {
     return p * (r * r) + r + 1.0;
 }
 
-CSM_INLINE csm_vf64 csm_exp_scale_f64(csm_vf64 p, csm_vf64 t) {
-    csm_vi64 k = (csm_vi64)t - (csm_vi64)csm_splat_f64(CSM_EXP_SHIFTER_f64);
-    csm_vi64 k_half = k >> 1;
-    csm_vf64 scale_1 = (csm_vf64)((k_half + 1023) << 52);
-    csm_vf64 scale_2 = (csm_vf64)((k - k_half + 1023) << 52);
-    return p * scale_1 * scale_2;
-}
-
-CSM_INLINE csm_vf64 csm_exp_normal_scale_f64(csm_vf64 p, csm_vf64 t) {
-    return (csm_vf64)((csm_vu64)p + ((csm_vu64)t << 52));
-}
-
-CSM_INLINE csm_vf64 csm_exp_lo_f64(csm_vf64 x, csm_vf64 lo) {
-    csm_vi64 low = x < -1100.0; /* -inf included, whose lo may be nan */
-    x = csm_select_f64(low, csm_splat_f64(-1100.0), x);
-    lo = csm_select_f64(low, csm_splat_f64(0), lo);
-    x = csm_select_f64(x > 720.0, csm_splat_f64(720.0), x);
-    csm_vf64 t, p = csm_exp_poly_f64(csm_exp_reduce_f64(x, &t) + lo);
-    return csm_exp_scale_f64(p, t);
-}
-
-CSM_INLINE csm_vf64 csm_exp_normal_lo_f64(csm_vf64 x, csm_vf64 lo) {
-    csm_vf64 t, p = csm_exp_poly_f64(csm_exp_reduce_f64(x, &t) + lo);
-    return csm_exp_normal_scale_f64(p, t);
-}
+/*
+ * From the reduced argument's polynomial p and t (k in its low bits) to e^x,
+ * for both element types. csm_exp_scale_*: p 2^k as two factors, so that a
+ * result below the normal range or above the max rounds once.
+ * csm_exp_normal_scale_*: for normal results, t shifted by the mantissa width
+ * lands in the exponent field. csm_exp_lo_* clamps x to [LOW, HIGH].
+ */
+#define CSM_DEFINE_EXP_SCALING(SUF, VT, VI, VU, BIAS, MANTISSA, LOW, HIGH)                \
+    CSM_INLINE VT csm_exp_scale_##SUF(VT p, VT t) {                                       \
+        VI k = (VI)t - (VI)csm_splat_##SUF(CSM_EXP_SHIFTER_##SUF);                        \
+        VI k_half = k >> 1;                                                               \
+        VT scale_1 = (VT)((k_half + BIAS) << MANTISSA);                                   \
+        VT scale_2 = (VT)((k - k_half + BIAS) << MANTISSA);                               \
+        return p * scale_1 * scale_2;                                                     \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_normal_scale_##SUF(VT p, VT t) {                                \
+        return (VT)((VU)p + ((VU)t << MANTISSA));                                         \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_lo_##SUF(VT x, VT lo) {                                         \
+        VI low = x < LOW; /* -inf included, whose lo may be nan */                        \
+        x = csm_select_##SUF(low, csm_splat_##SUF(LOW), x);                               \
+        lo = csm_select_##SUF(low, csm_splat_##SUF(0), lo);                               \
+        x = csm_select_##SUF(x > HIGH, csm_splat_##SUF(HIGH), x);                         \
+        VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_##SUF(x, &t) + lo);                   \
+        return csm_exp_scale_##SUF(p, t);                                                 \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_normal_lo_##SUF(VT x, VT lo) {                                  \
+        VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_##SUF(x, &t) + lo);                   \
+        return csm_exp_normal_scale_##SUF(p, t);                                          \
+    }
+CSM_DEFINE_EXP_SCALING(f32, csm_vf32, csm_vi32, csm_vu32, 127, 23, -150.0f, 100.0f)
+CSM_DEFINE_EXP_SCALING(f64, csm_vf64, csm_vi64, csm_vu64, 1023, 52, -1100.0, 720.0)
 
 /* lo = -0: adding -0 folds away, where adding +0 would not (it turns -0 into +0) */
 #define CSM_DEFINE_PLAIN_EXP(SUF, VT)                                                     \
