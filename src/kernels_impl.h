@@ -570,7 +570,8 @@ CSM_INLINE void K(slices_weights)(const K(origin) origins[MAX_VECTORS],
 CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
                                ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
                                const VT maxes[MAX_VECTORS],
-                               const K(origin) origins[MAX_VECTORS], T scale, int form, int log_mode, K_WIDE totals[MAX_VECTORS],
+                               const K(origin) origins[MAX_VECTORS], T scale, int form,
+                               int log_mode, K_WIDE totals[MAX_VECTORS],
                                K_WIDE counts[MAX_VECTORS]) {
     VT vscale = V(splat)(scale);
     /* two rows at a time: their terms are added in T, then in double */

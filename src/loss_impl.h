@@ -86,8 +86,8 @@ CSM_INLINE T K(target_exp)(T x, K(origin) o, int form) {
 }
 
 /* Each combination of the form and flags gets its own inlined copy of the loop.
- * The origin comes by pointer: passed by value to this outlined function, its
- * vectors went through memcpy, at half the time of a 250-class row. */
+ * The origin comes by pointer: by value, its three vectors were copied on every
+ * call (a third of the time of a loss-only row of 250 classes, measured). */
 static void K(ce_sums)(const T *x, T *e_out, const T *w, ptrdiff_t n, T m,
                        const K(origin) *origin, int form, int smooth, double *sum,
                        double *dist) {
@@ -158,8 +158,8 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
         const K(origin) o = K(origin_of)(V(splat)(m), 1);
         const int form = K(exp_form)(min, o, 1);
         K(ce_sums)(xr, gr, class_weight, n, m, &o, form, smooth, &sum, &dist);
-        /* log sum exp(x - m) */
-        const double log_sum = log(sum) + K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+        const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+        const double log_sum = log(sum) + gap; /* log sum exp(x - m) */
         /* The target's exp as it went into the sum (the same bits whether stored or
          * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
          * where exp(-nll) would lose them to e_y's rounding. */
@@ -280,7 +280,8 @@ static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
     K(prob_row_sums)(xr, tr, class_weight, gr, n, m, o, keep, spread, f, &sum, &mass, &dist)
         BY_FORM(form, PROB_SUMS);
 #undef PROB_SUMS
-        loss[r] = dist + mass * (log(sum) + K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m));
+        const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+        loss[r] = dist + mass * (log(sum) + gap);
         if (gr)
             K(prob_grad_row)(gr, tr, class_weight, n, (T)(grad_scale * mass / sum), keep, spread,
                              (T)grad_scale);
