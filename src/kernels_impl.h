@@ -116,8 +116,9 @@ CSM_INLINE int K(exps_normal)(T min, T max, T scale) {
 /*
  * The form of a slice's exps, a constant in each inlined copy of the sums:
  * FORM_NORMAL when they are all normal numbers (the fast exp), FORM_UNIT when
- * scale is 1 (no product). BY_FORM(form, CALL) expands CALL(f) with f the
- * constant equal to form.
+ * scale is 1 (the offset exps of K(origin), or Fast2Sum without the product
+ * where there is no fused multiply-add). BY_FORM(form, CALL) expands CALL(f)
+ * with f the constant equal to form.
  */
 #define FORM_NORMAL 1
 #define FORM_UNIT 2
