@@ -254,7 +254,9 @@ CSM_INLINE K(pair) K(shifted)(VT x, VT shift, VT scale, int unit_scale) {
     VT d = x - shift;
     VT error = x - (d + shift);
     if (unit_scale) return (K(pair)){d, error};
-    return (K(pair)){d * scale, error * scale};
+    VT lo = error * scale;
+    CSM_OPAQUE(lo); /* contracted into the exp's r + lo in one exp form only, measured */
+    return (K(pair)){d * scale, lo};
 }
 
 /* exp(z.hi + z.lo), in the fast form when the slice's results are all normal */
@@ -516,7 +518,7 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
 
 /* The range of each slice, one vector of slices per entry of `ranges`. */
 CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
-                                ptrdiff_t n, ptrdiff_t width, K(range) ranges[MAX_VECTORS]) {
+                                ptrdiff_t n, ptrdiff_t width, K(range) ranges[]) {
     ptrdiff_t vectors = (width + LANES - 1) / LANES;
     for (ptrdiff_t v = 0; v < vectors; v++) ranges[v] = K(range_init)();
     for (ptrdiff_t j = 0; j < n; j++) {
@@ -533,8 +535,8 @@ CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, 
 /* The exp form of a group of slices with these origins: FORM_UNIT whenever
  * scale is 1 (base takes the lanes that keep their max), the fast exp only if
  * every slice has only normal exps. */
-CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS],
-                              const K(origin) origins[MAX_VECTORS], ptrdiff_t width, T scale) {
+CSM_INLINE int K(slices_form)(const K(range) ranges[],
+                              const K(origin) origins[], ptrdiff_t width, T scale) {
     const int unit = scale == 1 ? FORM_UNIT : 0;
     for (ptrdiff_t v = 0; v * LANES < width; v++) {
         VI normal = K(origin_normal)(origins[v], ranges[v].min, scale, unit);
@@ -547,9 +549,9 @@ CSM_INLINE int K(slices_form)(const K(range) ranges[MAX_VECTORS],
 /* shift_weight of each of `width` slices with these origins and maxes, a vector
  * of doubles at a time: a libm exp per slice costs short rows a sixth of their
  * time (csm_exp_f64 is within 1 ulp of double; a weight of 1 stays exact) */
-CSM_INLINE void K(slices_weights)(const K(origin) origins[MAX_VECTORS],
-                                  const VT maxes[MAX_VECTORS], ptrdiff_t width, T scale,
-                                  int unit, double weights[MAX_SLICES]) {
+CSM_INLINE void K(slices_weights)(const K(origin) origins[],
+                                  const VT maxes[], ptrdiff_t width, T scale,
+                                  int unit, double weights[]) {
     for (ptrdiff_t s0 = 0; s0 < width; s0 += csm_lanes_f64) {
         csm_vf64 gap = csm_splat_f64(0);
         for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) {
@@ -598,6 +600,28 @@ CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff
     }
 }
 
+/* Pass 3's inputs per slice from its sums: softmax's factor 1 / total,
+ * log_softmax's log_norm. */
+CSM_INLINE void K(slices_outputs)(const K_WIDE totals[],
+                                  const K_WIDE counts[], const VT maxes[],
+                                  const K(origin) origins[], ptrdiff_t width,
+                                  T scale, int form, int log_mode, K(pair) factor[],
+                                  VT log_norm[]) {
+    for (ptrdiff_t v = 0; v * LANES < width; v++) {
+        factor[v].hi = factor[v].lo = log_norm[v] = V(splat)(0);
+        /* a vector at a time (lanes past width divide by 0, unread) */
+        if (!log_mode) V(wide_reciprocal)(totals[v], &factor[v].hi, &factor[v].lo);
+    }
+    if (!log_mode) return;
+    double weights[MAX_SLICES];
+    K(slices_weights)(origins, maxes, width, scale, form & FORM_UNIT, weights);
+    for (ptrdiff_t s = 0; s < width; s++) {
+        double rest = V(wide_lane)(totals[s / LANES], s % LANES) * weights[s];
+        log_norm[s / LANES][s % LANES] =
+            (T)K(log_norm)(rest, V(wide_lane)(counts[s / LANES], s % LANES));
+    }
+}
+
 CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
                                ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t n, ptrdiff_t width,
                                T scale, int flags) {
@@ -629,21 +653,8 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
 
     K(pair) factor[MAX_VECTORS];
     VT log_norm[MAX_VECTORS];
-    double weights[MAX_SLICES];
-    for (ptrdiff_t v = 0; v < vectors; v++)
-        factor[v].hi = factor[v].lo = log_norm[v] = V(splat)(0);
-    if (log_mode) K(slices_weights)(origins, maxes, width, scale, form & FORM_UNIT, weights);
-    for (ptrdiff_t s = 0; s < width; s++) {
-        if (log_mode) {
-            double rest = V(wide_lane)(totals[s / LANES], s % LANES) * weights[s];
-            log_norm[s / LANES][s % LANES] =
-                (T)K(log_norm)(rest, V(wide_lane)(counts[s / LANES], s % LANES));
-        } else {
-            K(pair) f = K(reciprocal)(V(wide_lane)(totals[s / LANES], s % LANES));
-            factor[s / LANES].hi[s % LANES] = f.hi[0];
-            factor[s / LANES].lo[s % LANES] = f.lo[0];
-        }
-    }
+    K(slices_outputs)(totals, counts, maxes, origins, width, scale, form, log_mode, factor,
+                      log_norm);
     VT vscale = V(splat)(scale);
     for (ptrdiff_t j = 0; j < n; j++) {
 #define FINISH_STEP(v, valid)                                                             \
@@ -668,11 +679,113 @@ CSM_INLINE void K(norm_slices_by_mode)(const T *x, ptrdiff_t x_step, ptrdiff_t x
     else K(norm_slices)(x, x_step, x_lane, y, y_step, y_lane, n, width, scale, masked);
 }
 
+/*
+ * LANES short rows stored one after another (row step n < SHORT_ROW) are n whole
+ * vectors: their exps and outputs are computed on those, each lane given its
+ * row's origin by a permutation (lane l of vector k is in row
+ * row_of[k][l] = (k LANES + l) / n). Only the max and the sums take a row per
+ * lane. Each row's results are norm_slices', bit for bit (same operations in the
+ * same order), without its lane-by-lane stores.
+ */
+CSM_INLINE void K(dense_row_map)(ptrdiff_t n, VI row_of[SHORT_ROW]) {
+    for (ptrdiff_t k = 0; k < n; k++)
+        for (ptrdiff_t l = 0; l < LANES; l++) row_of[k][l] = (k * LANES + l) / n;
+}
+
+/* Pass 2 of a dense group: softmax stores its exps in `terms` (y); log_softmax
+ * stores the terms of rest there and those of count in `at_max` (split_step). */
+CSM_INLINE void K(dense_exps)(const T *x, T *terms, T *at_max, ptrdiff_t n,
+                              const VI row_of[SHORT_ROW], VT m, K(origin) o, T scale,
+                              int form, int log_mode) {
+    VT vscale = V(splat)(scale);
+    for (ptrdiff_t k = 0; k < n; k++) {
+        VI rows = row_of[k];
+        K(origin) ok = {V(permute)(o.shift, rows), V(permute)(o.base, rows),
+                        V(permute)(o.c, rows)};
+        VT xk = V(load)(x + k * LANES);
+        VT e = K(exp_from)(xk, ok, vscale, form);
+        if (log_mode) {
+            VI top = xk == V(permute)(m, rows);
+            V(store)(terms + k * LANES, V(select)(top, V(splat)(0), e));
+            V(store)(at_max + k * LANES, V(select)(top, V(splat)(1), V(splat)(0)));
+        } else {
+            V(store)(terms + k * LANES, e);
+        }
+    }
+}
+
+/* The sums of LANES dense rows of terms, added in slices_sums' order */
+CSM_INLINE K_WIDE K(dense_sums)(const T *terms, ptrdiff_t n) {
+    K_WIDE sums = V(wide_zero)();
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 2) {
+        VT two = V(splat)(-(T)0);
+        for (ptrdiff_t j = j0; j < n && j < j0 + 2; j++)
+            two += K(load_lanes)(terms + j, n, LANES, 0);
+        sums = V(wide_add)(sums, two);
+    }
+    return sums;
+}
+
+/* One dense group; returns 0, having written nothing, if a row's max is not
+ * finite (norm_fill's rows, left to norm_slices). */
+CSM_INLINE int K(norm_dense_group)(const T *x, T *y, ptrdiff_t n, const VI row_of[SHORT_ROW],
+                                   T scale, int flags) {
+    const int log_mode = flags & CSM_LOG;
+    K(range) range[1];
+    K(slices_range)(x, 1, n, NULL, n, LANES, range);
+    VT m = range[0].max;
+    if (V(any)(m - m != 0)) return 0;
+    K(origin) o = K(origin_of)(m, scale);
+    const int form = K(slices_form)(range, &o, LANES, scale);
+    /* log_softmax's terms go to buffers: x may be y, and pass 3 reads x */
+    T terms[LANES * SHORT_ROW], at_max[LANES * SHORT_ROW];
+    T *sums_of = log_mode ? terms : y;
+#define DENSE_EXPS(form) \
+    K(dense_exps)(x, sums_of, at_max, n, row_of, m, o, scale, form, log_mode)
+    BY_FORM(form, DENSE_EXPS);
+#undef DENSE_EXPS
+    K_WIDE totals[1] = {K(dense_sums)(sums_of, n)};
+    K_WIDE counts[1] = {log_mode ? K(dense_sums)(at_max, n) : V(wide_zero)()};
+    K(pair) factor[1];
+    VT log_norm[1];
+    K(slices_outputs)(totals, counts, &m, &o, LANES, scale, form, log_mode, factor, log_norm);
+    VT vscale = V(splat)(scale);
+    for (ptrdiff_t k = 0; k < n; k++) {
+        VI rows = row_of[k];
+        K(pair) f = {V(permute)(factor[0].hi, rows), V(permute)(factor[0].lo, rows)};
+        K(finish_step)(x + k * LANES, 1, y + k * LANES, 1, LANES, V(permute)(m, rows), vscale,
+                       f, V(permute)(log_norm[0], rows), log_mode);
+    }
+    return 1;
+}
+
+/* The dense groups of a run of short rows with row step n; returns the number
+ * of rows done (a multiple of LANES). */
+static ptrdiff_t K(norm_dense_rows)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t n, T scale,
+                                    int flags) {
+    const int masked = flags & CSM_MASKED;
+    VI row_of[SHORT_ROW];
+    K(dense_row_map)(n, row_of);
+    ptrdiff_t r = 0;
+    for (; r + LANES <= rows; r += LANES) {
+        const T *xg = x + r * n;
+        T *yg = y + r * n;
+        const int done = flags & CSM_LOG
+                             ? K(norm_dense_group)(xg, yg, n, row_of, scale, CSM_LOG | masked)
+                             : K(norm_dense_group)(xg, yg, n, row_of, scale, masked);
+        if (!done) K(norm_slices_by_mode)(xg, 1, n, yg, 1, n, n, LANES, scale, flags);
+    }
+    return r;
+}
+
 static void K(norm_rows)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,
                          ptrdiff_t rows, ptrdiff_t n, T scale, int flags) {
     const int masked = flags & CSM_MASKED;
     if (n < SHORT_ROW) {
-        for (ptrdiff_t r = 0; r < rows; r += SHORT_ROWS_GROUP)
+        ptrdiff_t r = 0;
+        if (n > 0 && x_row_step == n && y_row_step == n)
+            r = K(norm_dense_rows)(x, y, rows, n, scale, flags);
+        for (; r < rows; r += SHORT_ROWS_GROUP)
             K(norm_slices_by_mode)(x + r * x_row_step, 1, x_row_step, y + r * y_row_step, 1,
                                    y_row_step, n,
                                    rows - r < SHORT_ROWS_GROUP ? rows - r : SHORT_ROWS_GROUP,

@@ -75,6 +75,24 @@ typedef uint64_t csm_vu64 __attribute__((vector_size(CSM_VBYTES)));
 CSM_DEFINE_VECTOR_OPS(float, f32, csm_vf32, csm_vi32)
 CSM_DEFINE_VECTOR_OPS(double, f64, csm_vf64, csm_vi64)
 
+/* Lane i of permute(v, idx) is v[idx[i]] (0 <= idx[i] < lanes): GCC's shuffle
+ * compiles to one permute instruction on AVX2 and AVX-512; clang's takes only
+ * constant indices. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CSM_DEFINE_PERMUTE(SUF, VT, VI) \
+    CSM_INLINE VT csm_permute_##SUF(VT v, VI idx) { return __builtin_shuffle(v, idx); }
+#else
+#define CSM_DEFINE_PERMUTE(SUF, VT, VI)                                                   \
+    CSM_INLINE VT csm_permute_##SUF(VT v, VI idx) {                                       \
+        VT out;                                                                           \
+        for (int i = 0; i < csm_lanes_##SUF; i++) out[i] = v[idx[i]];                     \
+        return out;                                                                       \
+    }
+#endif
+CSM_DEFINE_PERMUTE(f32, csm_vf32, csm_vi32)
+CSM_DEFINE_PERMUTE(f64, csm_vf64, csm_vi64)
+
+
 
 /*
  * max(a, b) and min(a, b) keep a unless b beats it, so nan lanes of b are
@@ -110,6 +128,37 @@ CSM_DEFINE_VECTOR_OPS(double, f64, csm_vf64, csm_vi64)
 
 CSM_DEFINE_MAX_MIN(f32, csm_vf32, , ps)
 CSM_DEFINE_MAX_MIN(f64, csm_vf64, d, pd)
+
+/* v, opaque to the optimiser: a product passed through it is rounded on its
+ * own. Where the compiler may contract a * b + c, it may do so in one inlined
+ * copy of a kernel and not in another (one exp form selects its argument first,
+ * the other does not), and their bits would differ. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define CSM_OPAQUE(v) __asm__("" : "+x"(v))
+#else
+#define CSM_OPAQUE(v) __asm__("" : "+m"(v))
+#endif
+
+/* whether any lane of a comparison's mask is set */
+#if CSM_VBYTES == 64 && defined(__AVX512F__)
+CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0; }
+CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0; }
+#elif CSM_VBYTES == 32 && defined(__AVX__)
+CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm256_movemask_ps((__m256)m) != 0; }
+CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm256_movemask_pd((__m256d)m) != 0; }
+#elif CSM_VBYTES == 16 && defined(__SSE2__)
+CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm_movemask_ps((__m128)m) != 0; }
+CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm_movemask_pd((__m128d)m) != 0; }
+#else
+#define CSM_DEFINE_ANY(SUF, VI)                                                           \
+    CSM_INLINE int csm_any_##SUF(VI m) {                                                  \
+        int any = 0;                                                                      \
+        for (int i = 0; i < csm_lanes_##SUF; i++) any |= m[i] != 0;                       \
+        return any;                                                                       \
+    }
+CSM_DEFINE_ANY(f32, csm_vi32)
+CSM_DEFINE_ANY(f64, csm_vi64)
+#endif
 
 /*
  * Sums in double: csm_wide_* holds a vector's lanes as doubles (two native
@@ -160,6 +209,37 @@ CSM_INLINE csm_wide_f32 csm_wide_add_f32(csm_wide_f32 w, csm_vf32 v) {
 }
 CSM_INLINE double csm_wide_lane_f32(csm_wide_f32 w, int i) {
     return i < csm_lanes_f64 ? w.low[i] : w.high[i - csm_lanes_f64];
+}
+/* two vectors of doubles as one vector of floats, each rounded once */
+CSM_INLINE csm_vf32 csm_narrow_f32(csm_vf64 low, csm_vf64 high) {
+#if CSM_VBYTES == 64 && defined(__AVX512F__)
+    __m512d lo_half = _mm512_castpd256_pd512((__m256d)_mm512_cvtpd_ps((__m512d)low));
+    return (csm_vf32)_mm512_insertf64x4(lo_half, (__m256d)_mm512_cvtpd_ps((__m512d)high), 1);
+#elif CSM_VBYTES == 32 && defined(__AVX__)
+    __m256 lo_half = _mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)low));
+    return (csm_vf32)_mm256_insertf128_ps(lo_half, _mm256_cvtpd_ps((__m256d)high), 1);
+#elif CSM_VBYTES == 16 && defined(__SSE2__)
+    return (csm_vf32)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)low), _mm_cvtpd_ps((__m128d)high));
+#else
+    csm_vf32 v;
+    for (int i = 0; i < csm_lanes_f64; i++) {
+        v[i] = (float)low[i];
+        v[i + csm_lanes_f64] = (float)high[i];
+    }
+    return v;
+#endif
+}
+/* 1 / w as hi + lo in the element type: hi = 1 / w rounded, lo = 1 / w - hi
+ * rounded (0 for double); the bits of the same scalar operations */
+CSM_INLINE void csm_wide_reciprocal_f64(csm_wide_f64 w, csm_vf64 *hi, csm_vf64 *lo) {
+    *hi = 1 / w;
+    *lo = csm_splat_f64(0);
+}
+CSM_INLINE void csm_wide_reciprocal_f32(csm_wide_f32 w, csm_vf32 *hi, csm_vf32 *lo) {
+    csm_vf64 r_low = 1 / w.low, r_high = 1 / w.high;
+    *hi = csm_narrow_f32(r_low, r_high);
+    csm_wide_f32 hi_wide = csm_wide_add_f32(csm_wide_zero_f32(), *hi); /* exact */
+    *lo = csm_narrow_f32(r_low - hi_wide.low, r_high - hi_wide.high);
 }
 /* the first pairwise step adds lane i and lane i + L/2: low + high */
 CSM_INLINE double csm_hsum_wide_f32(csm_wide_f32 w) { return csm_hsum_f64(w.low + w.high); }

@@ -446,6 +446,35 @@ def test_threads_bitwise_with_keywords(large_arrays):
             assert one.tobytes() == two.tobytes(), (op, kw.keys(), axis)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1, 3, 10, 13])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_short_row_bits_do_not_depend_on_neighbours(isa, dtype, n, temperature):
+    """Short rows are computed several at a time (a vector of rows, the exp form
+    chosen per group, contiguous rows apart from strided ones): a row must come
+    out with the same bits alone, in a strided view, beside rows whose exps
+    underflow or that are not finite, and over any thread split."""
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((41, n)).astype(dtype)
+    x[2, 0] = np.finfo(dtype).max / 4
+    x[5] = -np.inf
+    x[7, n // 2] = np.nan
+    x[9, n - 1] = np.inf
+    wide = np.zeros((41, n + 3), dtype)
+    wide[:, :n] = x
+    for op in ("softmax", "log_softmax"):
+        f = getattr(csoftmax, op)
+        whole = f(x, axis=-1, temperature=temperature, num_threads=1)
+        alone = np.concatenate([f(x[r:r + 1], axis=-1, temperature=temperature)
+                                for r in range(len(x))])
+        assert whole.tobytes() == alone.tobytes(), op
+        strided = f(wide[:, :n], axis=-1, temperature=temperature)
+        assert whole.tobytes() == strided.tobytes(), op
+        for lo in (1, 3, 4, 9):  # starts of a thread's range that shift the groups
+            part = f(x[lo:], axis=-1, temperature=temperature)
+            assert whole[lo:].tobytes() == part.tobytes(), (op, lo)
+
+
 def test_set_num_threads_changes_default(restore_num_threads):
     x = np.random.default_rng(14).standard_normal((300, 1000))
     csoftmax.set_num_threads(1)
