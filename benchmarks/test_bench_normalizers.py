@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from csoftmax._bench import (
+    COPY_BASELINE_BYTES,
     FULL_CASES,
     OPS,
     PEER_MODULES,
@@ -33,7 +34,6 @@ from csoftmax._bench import (
 )
 
 LIBRARIES = ("csoftmax", *PEERS)
-COPY_BASELINE_BYTES = 8_000_000  # inputs beyond the per-core caches
 
 
 # Tests of one case run one after another: keep only that case's arrays alive.

@@ -20,6 +20,9 @@ import numpy as np
 OPS = ("softmax", "log_softmax", "logsumexp")
 PEERS = ("numpy", "scipy", "torch")
 PEER_MODULES = {"numpy": "numpy", "scipy": "scipy.special", "torch": "torch"}
+# Inputs beyond the per-core caches also time x.copy() (allocate, read once,
+# write once: the floor for an out-of-cache softmax), in the column "copy".
+COPY_BASELINE_BYTES = 8_000_000
 
 # (shape, axis, dtype): rows that fit in a vector, in-cache rows, vocabulary
 # sized rows, and shapes far larger than the cache (memory-bound).
@@ -103,7 +106,8 @@ def check(op, result, expected, dtype):
 def bind(library, op, x, axis, threads=1):
     """A zero-argument callable computing `op` of `x` along `axis` with `library`.
 
-    `library` is "csoftmax" or one of PEERS; ImportError if it is not installed.
+    `library` is "csoftmax", one of PEERS (ImportError if it is not installed)
+    or "copy" (x.copy(), whatever `op`).
     PyTorch gets a zero-copy tensor made here, outside the timed call, and runs
     on its global thread count (torch.set_num_threads, set by the caller).
     """
@@ -112,6 +116,8 @@ def bind(library, op, x, axis, threads=1):
 
         function = getattr(csoftmax, op)
         return lambda: function(x, axis, num_threads=threads)
+    if library == "copy":
+        return x.copy
     if library == "numpy":
         function = NUMPY_FUNCTIONS[op]
         return lambda: function(x, axis)
@@ -127,6 +133,12 @@ def bind(library, op, x, axis, threads=1):
         tensor = torch.from_numpy(x)
         return lambda: function(tensor, axis)
     raise ValueError(f"unknown library {library!r}")
+
+
+def copy_baseline(op, x):
+    """Whether `op` of `x` is timed against x.copy() too (outputs as large as x,
+    beyond the caches)."""
+    return op != "logsumexp" and x.nbytes >= COPY_BASELINE_BYTES
 
 
 def installed_peers():
@@ -192,17 +204,17 @@ def set_torch_threads(threads):
     return previous
 
 
-def _plot(rows, peers, threads, path):
+def _plot(rows, columns, threads, path):
     from matplotlib.figure import Figure
 
     labels = [f"{row['op']}\n{case_label(*row['case'])}" for row in rows]
     figure = Figure(figsize=(max(8.0, 0.6 * len(rows)), 6.0), layout="constrained")
     axes = figure.add_subplot()
-    width = 0.8 / len(peers)
-    for i, peer in enumerate(peers):
-        positions = [j + (i - (len(peers) - 1) / 2) * width for j in range(len(rows))]
-        ratios = [row["ratios"].get(peer, np.nan) for row in rows]
-        axes.bar(positions, ratios, width, label=peer)
+    width = 0.8 / len(columns)
+    for i, column in enumerate(columns):
+        positions = [j + (i - (len(columns) - 1) / 2) * width for j in range(len(rows))]
+        ratios = [row["ratios"].get(column, np.nan) for row in rows]
+        axes.bar(positions, ratios, width, label=column)
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_yscale("log")
     axes.set_xticks(range(len(rows)), labels, rotation=90, fontsize=7)
@@ -241,12 +253,14 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     print(
         f"csoftmax {csoftmax.__version__} vs {versions}; threads={threads}; "
         f"median of {repeats} interleaved rounds\n"
-        "ratio = peer time / csoftmax time (> 1: csoftmax is faster); "
+        "ratio = peer time / csoftmax time (> 1: csoftmax is faster); copy: x.copy() "
+        "for outputs beyond the caches (0.5x: csoftmax takes twice a copy's time); "
         "on a shared machine, rerun before trusting small differences\n",
         file=file,
     )
     header = f"{'shape':<18} {'axis':>4} {'dtype':<8} {'op':<12} {'csoftmax':>9}"
-    header += "".join(f" {peer:>7}" for peer in peers)
+    columns = [*peers, "copy"]
+    header += "".join(f" {column:>7}" for column in columns)
     print(header, file=file)
     print("-" * len(header), file=file, flush=True)
 
@@ -258,10 +272,11 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
         for shape, axis, dtype in QUICK_CASES if quick else FULL_CASES:
             x = make_input(shape, dtype)
             for op in OPS:
-                row = _bench_one(op, x, axis, ["csoftmax", *peers], threads, repeats, target)
+                libraries = ["csoftmax", *peers] + (["copy"] if copy_baseline(op, x) else [])
+                row = _bench_one(op, x, axis, libraries, threads, repeats, target)
                 row["case"] = (shape, axis, dtype)
                 rows.append(row)
-                print(_format_row(row, peers), file=file, flush=True)
+                print(_format_row(row, columns), file=file, flush=True)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -278,7 +293,7 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
         for failure in failures:
             print("  " + failure.replace("\n", "\n    "), file=file)
     if plot is not None:
-        _plot(rows, peers, threads, plot)
+        _plot(rows, columns, threads, plot)
         print(f"\nplot written to {plot}", file=file)
     return rows
 
@@ -289,7 +304,10 @@ def _bench_one(op, x, axis, libraries, threads, repeats, target):
     for library in libraries:
         function = bind(library, op, x, axis, threads)
         try:
-            check(op, function(), expected, x.dtype)
+            if library == "copy":
+                np.testing.assert_array_equal(function(), x)
+            else:
+                check(op, function(), expected, x.dtype)
         except Exception as error:  # a wrong or failing library is reported, not timed
             failures[library] = f"{type(error).__name__}: {error}".strip()
         else:
@@ -305,17 +323,17 @@ def _bench_one(op, x, axis, libraries, threads, repeats, target):
     return {"op": op, "seconds": seconds, "ratios": ratios, "failures": failures}
 
 
-def _format_row(row, peers):
+def _format_row(row, columns):
     shape, axis, dtype = row["case"]
     if "csoftmax" in row["seconds"]:
         own = _format_time(row["seconds"]["csoftmax"])
     else:
         own = "wrong"
     line = f"{str(shape):<18} {axis:>4} {np.dtype(dtype).name:<8} {row['op']:<12} {own:>9}"
-    for peer in peers:
-        if peer in row["ratios"]:
-            cell = f"{row['ratios'][peer]:.2f}x"
-        elif peer in row["failures"]:
+    for column in columns:
+        if column in row["ratios"]:
+            cell = f"{row['ratios'][column]:.2f}x"
+        elif column in row["failures"]:
             cell = "wrong"
         else:
             cell = "-"

@@ -600,6 +600,29 @@ CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff
     }
 }
 
+/*
+ * log_norm(rest, count) of each slice from its sums, rest taken back to the
+ * slice's max (slices_weights): a vector of doubles at a time, where libm's
+ * log1p per slice cost short rows half their time (measured). Counts are
+ * positive and mostly 1.
+ */
+CSM_INLINE void K(slices_log_norms)(const K_WIDE totals[], const K_WIDE counts[],
+                                    const VT maxes[], const K(origin) origins[],
+                                    ptrdiff_t width, T scale, int form, double norms[]) {
+    double weights[MAX_SLICES];
+    K(slices_weights)(origins, maxes, width, scale, form & FORM_UNIT, weights);
+    for (ptrdiff_t s0 = 0; s0 < width; s0 += csm_lanes_f64) {
+        csm_vf64 rest = csm_splat_f64(0), count = csm_splat_f64(1);
+        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) {
+            rest[s - s0] = V(wide_lane)(totals[s / LANES], s % LANES) * weights[s];
+            count[s - s0] = V(wide_lane)(counts[s / LANES], s % LANES);
+        }
+        csm_vf64 norm = csm_log1p_f64(rest / count);
+        if (csm_any_f64(count != 1)) norm += csm_log1p_f64(count - 1);
+        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) norms[s] = norm[s - s0];
+    }
+}
+
 /* Pass 3's inputs per slice from its sums: softmax's factor 1 / total,
  * log_softmax's log_norm. */
 CSM_INLINE void K(slices_outputs)(const K_WIDE totals[],
@@ -613,13 +636,9 @@ CSM_INLINE void K(slices_outputs)(const K_WIDE totals[],
         if (!log_mode) V(wide_reciprocal)(totals[v], &factor[v].hi, &factor[v].lo);
     }
     if (!log_mode) return;
-    double weights[MAX_SLICES];
-    K(slices_weights)(origins, maxes, width, scale, form & FORM_UNIT, weights);
-    for (ptrdiff_t s = 0; s < width; s++) {
-        double rest = V(wide_lane)(totals[s / LANES], s % LANES) * weights[s];
-        log_norm[s / LANES][s % LANES] =
-            (T)K(log_norm)(rest, V(wide_lane)(counts[s / LANES], s % LANES));
-    }
+    double norms[MAX_SLICES];
+    K(slices_log_norms)(totals, counts, maxes, origins, width, scale, form, norms);
+    for (ptrdiff_t s = 0; s < width; s++) log_norm[s / LANES][s % LANES] = (T)norms[s];
 }
 
 CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
@@ -693,14 +712,16 @@ CSM_INLINE void K(dense_row_map)(ptrdiff_t n, VI row_of[SHORT_ROW]) {
 }
 
 /* Pass 2 of a dense group: softmax stores its exps in `terms` (y); log_softmax
- * stores the terms of rest there and those of count in `at_max` (split_step). */
+ * stores the terms of rest there and those of count in `at_max` (split_step).
+ * zero_base: no lane keeps its max (o.base is 0), and x - 0 is left out. */
 CSM_INLINE void K(dense_exps)(const T *x, T *terms, T *at_max, ptrdiff_t n,
                               const VI row_of[SHORT_ROW], VT m, K(origin) o, T scale,
-                              int form, int log_mode) {
+                              int form, int log_mode, int zero_base) {
     VT vscale = V(splat)(scale);
     for (ptrdiff_t k = 0; k < n; k++) {
         VI rows = row_of[k];
-        K(origin) ok = {V(permute)(o.shift, rows), V(permute)(o.base, rows),
+        K(origin) ok = {V(permute)(o.shift, rows),
+                        zero_base ? V(splat)(0) : V(permute)(o.base, rows),
                         V(permute)(o.c, rows)};
         VT xk = V(load)(x + k * LANES);
         VT e = K(exp_from)(xk, ok, vscale, form);
@@ -740,10 +761,15 @@ CSM_INLINE int K(norm_dense_group)(const T *x, T *y, ptrdiff_t n, const VI row_o
     /* log_softmax's terms go to buffers: x may be y, and pass 3 reads x */
     T terms[LANES * SHORT_ROW], at_max[LANES * SHORT_ROW];
     T *sums_of = log_mode ? terms : y;
-#define DENSE_EXPS(form) \
-    K(dense_exps)(x, sums_of, at_max, n, row_of, m, o, scale, form, log_mode)
-    BY_FORM(form, DENSE_EXPS);
+#define DENSE_EXPS(form, zero_base) \
+    K(dense_exps)(x, sums_of, at_max, n, row_of, m, o, scale, form, log_mode, zero_base)
+#define DENSE_EXPS_ZERO_BASE(form) DENSE_EXPS(form, 1)
+#define DENSE_EXPS_ANY_BASE(form) DENSE_EXPS(form, 0)
+    if (V(any)(o.base != 0)) BY_FORM(form, DENSE_EXPS_ANY_BASE);
+    else BY_FORM(form, DENSE_EXPS_ZERO_BASE);
 #undef DENSE_EXPS
+#undef DENSE_EXPS_ZERO_BASE
+#undef DENSE_EXPS_ANY_BASE
     K_WIDE totals[1] = {K(dense_sums)(sums_of, n)};
     K_WIDE counts[1] = {log_mode ? K(dense_sums)(at_max, n) : V(wide_zero)()};
     K(pair) factor[1];
@@ -990,15 +1016,27 @@ static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const 
     const int form = K(slices_form)(ranges, origins, width, 1);
     BY_FORM(form, LSE_SUMS);
 #undef LSE_SUMS
+    /* unweighted sums without signs (counts >= 1, rest >= 0): log1p(rest / count)
+     * + log(count) + m of lse_finish, a vector at a time */
+    double norms[MAX_SLICES];
+    const int plain = !b && !(flags & CSM_RETURN_SIGN);
+    if (plain) K(slices_log_norms)(rest, count, maxes, origins, width, 1, form, norms);
     double weights[MAX_SLICES];
-    K(slices_weights)(origins, maxes, width, 1, form & FORM_UNIT, weights);
+    if (!plain) K(slices_weights)(origins, maxes, width, 1, form & FORM_UNIT, weights);
     for (ptrdiff_t s = 0; s < width; s++) {
         T *sign_s = sign ? sign + s : NULL;
         T m = maxes[s / LANES][s % LANES];
-        double rest_s = V(wide_lane)(rest[s / LANES], s % LANES) * weights[s];
-        if (!isfinite(m) ||
-            !K(lse_finish)(m, rest_s, V(wide_lane)(count[s / LANES], s % LANES), flags,
-                           result + s, sign_s))
+        int done;
+        if (plain) {
+            double out = norms[s] + (double)m;
+            done = isfinite(m) && isfinite(out) && isfinite((T)out);
+            if (done) result[s] = (T)out;
+        } else {
+            double rest_s = V(wide_lane)(rest[s / LANES], s % LANES) * weights[s];
+            double count_s = V(wide_lane)(count[s / LANES], s % LANES);
+            done = isfinite(m) && K(lse_finish)(m, rest_s, count_s, flags, result + s, sign_s);
+        }
+        if (!done)
             K(lse_direct)(x + s * x_lane, x_step, b ? b + s * x_lane : NULL, x_step, n, flags,
                           result + s, sign_s);
     }

@@ -141,8 +141,8 @@ CSM_DEFINE_MAX_MIN(f64, csm_vf64, d, pd)
 
 /* whether any lane of a comparison's mask is set */
 #if CSM_VBYTES == 64 && defined(__AVX512F__)
-CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0; }
-CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0; }
+CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m); }
+CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m); }
 #elif CSM_VBYTES == 32 && defined(__AVX__)
 CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm256_movemask_ps((__m256)m) != 0; }
 CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm256_movemask_pd((__m256d)m) != 0; }
@@ -415,5 +415,32 @@ CSM_DEFINE_PLAIN_EXP(f64, csm_vf64)
     }
 CSM_DEFINE_OFFSET_EXP(f32, csm_vf32, 0.693147180559945309f, -150.0f, 100.0f)
 CSM_DEFINE_OFFSET_EXP(f64, csm_vf64, 0.693147180559945309, -1100.0, 720.0)
+
+/*
+ * log1p(u) for lanes u >= 0 of double (nan and +inf pass through), within about
+ * 1 ulp: s = 1 + u rounded, whose rounding error c (exact) joins as c / s;
+ * s = 2^k (1 + f) with 1 + f in [sqrt(1/2), sqrt(2)), and
+ *   log(1 + f) = 2 atanh(t) = f - (f^2/2 - t (f^2/2 + R)),  t = f / (2 + f),
+ *   R = sum over i >= 1 of 2 t^(2i) / (2i + 1)
+ * (2t = f - t f), so that f, exact, carries the result and the rounded terms are
+ * small. |t| <= 0.172: ten terms of R leave a relative error below 1e-19.
+ */
+CSM_INLINE csm_vf64 csm_log1p_f64(csm_vf64 u) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const uint64_t sqrt_half_bits = 0x3fe6a09e667f3bcdULL; /* sqrt(1/2), rounded */
+    csm_vf64 s = 1 + u;
+    csm_vf64 c = (u - (s - 1)) / s;
+    /* 1 + f = s / 2^k, its bits moved so that k changes at sqrt(1/2) */
+    csm_vu64 bits = (csm_vu64)s + (0x3ff0000000000000ULL - sqrt_half_bits);
+    csm_vf64 k = (csm_vf64)((bits >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023);
+    csm_vf64 f = (csm_vf64)((bits & 0x000fffffffffffffULL) + sqrt_half_bits) - 1;
+    csm_vf64 t = f / (2 + f), z = t * t, half_f2 = 0.5 * f * f;
+    csm_vf64 r = csm_splat_f64(2.0 / 21);
+    for (int i = 9; i >= 1; i--) r = r * z + 2.0 / (2 * i + 1);
+    r *= z;
+    csm_vf64 small = t * (half_f2 + r) + (k * ln2_lo + c);
+    csm_vf64 out = k * ln2_hi - ((half_f2 - small) - f);
+    return csm_select_f64(s - s != 0, s, out); /* nan, +inf */
+}
 
 #endif

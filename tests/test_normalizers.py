@@ -473,6 +473,10 @@ def test_short_row_bits_do_not_depend_on_neighbours(isa, dtype, n, temperature):
         for lo in (1, 3, 4, 9):  # starts of a thread's range that shift the groups
             part = f(x[lo:], axis=-1, temperature=temperature)
             assert whole[lo:].tobytes() == part.tobytes(), (op, lo)
+    lse = csoftmax.logsumexp(x, axis=-1, num_threads=1)
+    alone = np.concatenate([csoftmax.logsumexp(x[r:r + 1], axis=-1) for r in range(len(x))])
+    assert lse.tobytes() == alone.tobytes()
+    assert lse.tobytes() == csoftmax.logsumexp(wide[:, :n], axis=-1).tobytes()
 
 
 def test_set_num_threads_changes_default(restore_num_threads):
