@@ -497,6 +497,8 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
  * slices a row apart, gathered into vectors. Up to MAX_SLICES slices are done
  * together, row j of all of them before row j + 1, so that memory is walked in
  * contiguous runs (a 12 KB stride per vector defeats the prefetcher and TLB).
+ * Short rows stored one after another take the dense path further down
+ * (norm_dense_group): the same bits in 0.5x (softmax) to 0.7x (log) the time.
  */
 #define SHORT_ROW (2 * LANES)
 #define MAX_SLICES 1024
@@ -747,18 +749,25 @@ CSM_INLINE K_WIDE K(dense_sums)(const T *terms, ptrdiff_t n) {
     return sums;
 }
 
-/* One dense group; returns 0, having written nothing, if a row's max is not
- * finite (norm_fill's rows, left to norm_slices). */
-CSM_INLINE int K(norm_dense_group)(const T *x, T *y, ptrdiff_t n, const VI row_of[SHORT_ROW],
-                                   T scale, int flags) {
-    const int log_mode = flags & CSM_LOG;
+/* Passes 1 and 2 of a dense group, as norm_slices and lse_slices take them */
+typedef struct {
+    VT max;
+    K(origin) origin;
+    int form;
+    K_WIDE totals, counts; /* softmax: totals; log: rest and counts */
+} K(dense_sums_of);
+
+/* Returns 0, having written nothing, if a row's max is not finite (norm_fill's
+ * and lse_direct's rows, left to the slice kernels). Softmax's exps go to y,
+ * the log modes' terms to buffers (x may be y, and pass 3 reads x). */
+CSM_INLINE int K(dense_group_sums)(const T *x, T *y, ptrdiff_t n, const VI row_of[SHORT_ROW],
+                                   T scale, int log_mode, K(dense_sums_of) *g) {
     K(range) range[1];
     K(slices_range)(x, 1, n, NULL, n, LANES, range);
-    VT m = range[0].max;
+    VT m = g->max = range[0].max;
     if (V(any)(m - m != 0)) return 0;
-    K(origin) o = K(origin_of)(m, scale);
-    const int form = K(slices_form)(range, &o, LANES, scale);
-    /* log_softmax's terms go to buffers: x may be y, and pass 3 reads x */
+    K(origin) o = g->origin = K(origin_of)(m, scale);
+    const int form = g->form = K(slices_form)(range, &o, LANES, scale);
     T terms[LANES * SHORT_ROW], at_max[LANES * SHORT_ROW];
     T *sums_of = log_mode ? terms : y;
 #define DENSE_EXPS(form, zero_base) \
@@ -770,17 +779,27 @@ CSM_INLINE int K(norm_dense_group)(const T *x, T *y, ptrdiff_t n, const VI row_o
 #undef DENSE_EXPS
 #undef DENSE_EXPS_ZERO_BASE
 #undef DENSE_EXPS_ANY_BASE
-    K_WIDE totals[1] = {K(dense_sums)(sums_of, n)};
-    K_WIDE counts[1] = {log_mode ? K(dense_sums)(at_max, n) : V(wide_zero)()};
+    g->totals = K(dense_sums)(sums_of, n);
+    g->counts = log_mode ? K(dense_sums)(at_max, n) : V(wide_zero)();
+    return 1;
+}
+
+/* One dense group of softmax or log_softmax; returns 0 as dense_group_sums */
+CSM_INLINE int K(norm_dense_group)(const T *x, T *y, ptrdiff_t n, const VI row_of[SHORT_ROW],
+                                   T scale, int flags) {
+    const int log_mode = flags & CSM_LOG;
+    K(dense_sums_of) g;
+    if (!K(dense_group_sums)(x, y, n, row_of, scale, log_mode, &g)) return 0;
     K(pair) factor[1];
     VT log_norm[1];
-    K(slices_outputs)(totals, counts, &m, &o, LANES, scale, form, log_mode, factor, log_norm);
+    K(slices_outputs)(&g.totals, &g.counts, &g.max, &g.origin, LANES, scale, g.form, log_mode,
+                      factor, log_norm);
     VT vscale = V(splat)(scale);
     for (ptrdiff_t k = 0; k < n; k++) {
         VI rows = row_of[k];
         K(pair) f = {V(permute)(factor[0].hi, rows), V(permute)(factor[0].lo, rows)};
-        K(finish_step)(x + k * LANES, 1, y + k * LANES, 1, LANES, V(permute)(m, rows), vscale,
-                       f, V(permute)(log_norm[0], rows), log_mode);
+        K(finish_step)(x + k * LANES, 1, y + k * LANES, 1, LANES, V(permute)(g.max, rows),
+                       vscale, f, V(permute)(log_norm[0], rows), log_mode);
     }
     return 1;
 }
@@ -994,6 +1013,14 @@ static int K(lse_finish)(T m, double rest, double count, int flags, T *result, T
     return 1;
 }
 
+/* lse_finish of an unweighted slice without sign from its log_norm */
+CSM_INLINE int K(lse_plain_finish)(T m, double log_norm, T *result) {
+    double out = log_norm + (double)m;
+    if (!isfinite(m) || !isfinite(out) || !isfinite((T)out)) return 0;
+    *result = (T)out;
+    return 1;
+}
+
 /* logsumexp of slices laid out as in norm_slices (b shares x's layout): results
  * to result[s] (and sign[s]). */
 static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
@@ -1028,9 +1055,7 @@ static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const 
         T m = maxes[s / LANES][s % LANES];
         int done;
         if (plain) {
-            double out = norms[s] + (double)m;
-            done = isfinite(m) && isfinite(out) && isfinite((T)out);
-            if (done) result[s] = (T)out;
+            done = K(lse_plain_finish)(m, norms[s], result + s);
         } else {
             double rest_s = V(wide_lane)(rest[s / LANES], s % LANES) * weights[s];
             double count_s = V(wide_lane)(count[s / LANES], s % LANES);
@@ -1042,10 +1067,37 @@ static void K(lse_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const 
     }
 }
 
+/* logsumexp of the dense groups of a run of short rows with row step n, without
+ * b or signs (norm_dense_rows' passes; lse_slices' bits); returns the number of
+ * rows done (a multiple of LANES). */
+static ptrdiff_t K(lse_dense_rows)(const T *x, T *result, ptrdiff_t rows, ptrdiff_t n,
+                                   int flags) {
+    VI row_of[SHORT_ROW];
+    K(dense_row_map)(n, row_of);
+    ptrdiff_t r = 0;
+    for (; r + LANES <= rows; r += LANES) {
+        const T *xg = x + r * n;
+        K(dense_sums_of) g;
+        if (!K(dense_group_sums)(xg, NULL, n, row_of, 1, CSM_LOG, &g)) {
+            K(lse_slices)(xg, 1, n, NULL, result + r, NULL, n, LANES, flags);
+            continue;
+        }
+        double norms[LANES];
+        K(slices_log_norms)(&g.totals, &g.counts, &g.max, &g.origin, LANES, 1, g.form, norms);
+        for (ptrdiff_t l = 0; l < LANES; l++)
+            if (!K(lse_plain_finish)(g.max[l], norms[l], result + r + l))
+                K(lse_direct)(xg + l * n, 1, NULL, 1, n, flags, result + r + l, NULL);
+    }
+    return r;
+}
+
 static void K(lse_rows)(const T *x, ptrdiff_t x_row_step, const T *b, T *result, T *sign,
                         ptrdiff_t rows, ptrdiff_t n, int flags) {
     if (n < SHORT_ROW) {
-        for (ptrdiff_t r = 0; r < rows; r += SHORT_ROWS_GROUP)
+        ptrdiff_t r = 0;
+        if (n > 0 && x_row_step == n && !b && !(flags & CSM_RETURN_SIGN))
+            r = K(lse_dense_rows)(x, result, rows, n, flags);
+        for (; r < rows; r += SHORT_ROWS_GROUP)
             K(lse_slices)(x + r * x_row_step, 1, x_row_step, b ? b + r * x_row_step : NULL,
                           result + r, sign ? sign + r : NULL, n,
                           rows - r < SHORT_ROWS_GROUP ? rows - r : SHORT_ROWS_GROUP, flags);
