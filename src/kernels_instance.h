@@ -13,6 +13,7 @@
 #undef FORM_NORMAL
 #undef FORM_UNIT
 #undef BY_FORM
+#undef BY_FORM_AND_BASE
 #undef SHIFT_RANGE
 #undef GRID_ULPS
 #undef ROUNDER
