@@ -623,7 +623,8 @@ CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff
 #undef ORIGIN
 }
 
-/* Whether no slice keeps its max (every base is 0; lanes past width do) */
+/* Whether no slice keeps its max: every base is 0 (lanes past width, whose max
+ * is -inf, are left out) */
 CSM_INLINE int K(bases_zero)(const K(origin) origins[], ptrdiff_t width) {
     for (ptrdiff_t v = 0; v * LANES < width; v++) {
         VI keeps = origins[v].base != 0;
@@ -632,7 +633,6 @@ CSM_INLINE int K(bases_zero)(const K(origin) origins[], ptrdiff_t width) {
     }
     return 1;
 }
-
 
 /*
  * log_norm(rest, count) of each slice from its sums, rest taken back to the
