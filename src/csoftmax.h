@@ -53,6 +53,8 @@ typedef struct csm_kernel_table {
     const char *name;
     CSM_DECLARE_KERNELS(float, f32)
     CSM_DECLARE_KERNELS(double, f64)
+    /* log_softmax's and logsumexp's log1p (simd.h), elementwise over u >= 0, for tests */
+    void (*log1p_f64)(const double *u, double *y, ptrdiff_t n);
 } csm_kernel_table;
 
 /* One table per ISA build; NULL where that build is not available on this platform. */
