@@ -136,11 +136,43 @@ static void K(grad_rows_dispatch)(T *g, const T *b, ptrdiff_t n, T factor, T shi
  *   grad = c ([j == y] - p_j), c = alpha_t (gamma q^gamma (log p_y / q) p_y - q^gamma)
  * The gradient is multiplied by grad_scale (the reduction's d total / d loss_r).
  */
-static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
-                       const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
-                       const csm_ce_params *p, double *loss, T *grad, ptrdiff_t grad_row_step) {
+typedef struct {
+    double loss, a, b_shift, g_y;
+} K(ce_terms); /* a row's loss and its gradient's a, b (b_shift) and target entry */
+
+/* The terms of row with label y from nll = -log p_y, q = 1 - p_y, p_y,
+ * log_sum = log sum exp(x - m) and (smoothing) dist = sum w_c (m - x_c) */
+CSM_INLINE K(ce_terms) K(ce_finish)(const csm_ce_params *p, const T *class_weight, int64_t y,
+                                    ptrdiff_t n, double nll, double q, double p_y,
+                                    double log_sum, double dist) {
     const double eps = p->focal ? 0 : p->smoothing;
-    const int smooth = eps > 0;
+    K(ce_terms) out;
+    if (p->focal) {
+        const double alpha = class_weight ? (double)class_weight[y] : p->alpha;
+        const double q_gamma = pow(q, p->gamma);
+        const double ratio = q > 0 ? -nll / q : -1; /* log p_y / q, -> -1 as q -> 0 */
+        const double c = alpha * (p->gamma * q_gamma * ratio * p_y - q_gamma);
+        out.loss = alpha * q_gamma * nll;
+        out.a = -c;
+        out.b_shift = 0;
+        out.g_y = c * q;
+    } else {
+        const double w_y = class_weight ? (double)class_weight[y] : 1.0;
+        const double W = p->weight_sum, eps_c = eps / (double)n;
+        out.loss = (1 - eps) * w_y * nll + (eps > 0 ? eps_c * (dist + W * log_sum) : 0);
+        out.a = (1 - eps) * w_y + eps_c * W;
+        out.b_shift = eps_c;
+        out.g_y = -(1 - eps) * w_y * q + eps_c * (W * p_y - w_y);
+    }
+    return out;
+}
+
+/* ce_rows one row at a time (rows of any length) */
+static void K(ce_rows_each)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
+                            const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
+                            const csm_ce_params *p, double *loss, T *grad,
+                            ptrdiff_t grad_row_step) {
+    const int smooth = !p->focal && p->smoothing > 0;
     const double s = p->grad_scale;
     for (ptrdiff_t r = 0; r < rows; r++) {
         const T *xr = x + r * x_row_step;
@@ -166,29 +198,114 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
         const double e_y = gr ? (double)gr[y] : (double)K(target_exp)(xr[y], o, form);
         const double p_y = e_y / sum, q = (sum - e_y) / sum;
         const double nll = q < 0.5 ? -log1p(-q) : ((double)m - (double)xr[y]) + log_sum;
-        double a, b_shift, g_y;
-        if (p->focal) {
-            const double alpha = class_weight ? (double)class_weight[y] : p->alpha;
-            const double q_gamma = pow(q, p->gamma);
-            const double ratio = q > 0 ? -nll / q : -1; /* log p_y / q, -> -1 as q -> 0 */
-            const double c = alpha * (p->gamma * q_gamma * ratio * p_y - q_gamma);
-            loss[r] = alpha * q_gamma * nll;
-            a = -c;
-            b_shift = 0;
-            g_y = c * q;
-        } else {
-            const double w_y = class_weight ? (double)class_weight[y] : 1.0;
-            const double W = p->weight_sum, eps_c = eps / (double)n;
-            loss[r] = (1 - eps) * w_y * nll + (smooth ? eps_c * (dist + W * log_sum) : 0);
-            a = (1 - eps) * w_y + eps_c * W;
-            b_shift = eps_c;
-            g_y = -(1 - eps) * w_y * q + eps_c * (W * p_y - w_y);
-        }
+        const K(ce_terms) t = K(ce_finish)(p, class_weight, y, n, nll, q, p_y, log_sum, dist);
+        loss[r] = t.loss;
         if (gr) {
-            K(grad_rows_dispatch)(gr, class_weight, n, (T)(s * a / sum), (T)(s * b_shift));
-            gr[y] = (T)(s * g_y);
+            K(grad_rows_dispatch)(gr, class_weight, n, (T)(s * t.a / sum), (T)(s * t.b_shift));
+            gr[y] = (T)(s * t.g_y);
         }
     }
+}
+
+/*
+ * Pass 2 of ce_short_rows: the exps of `width` rows (one per lane, lane_step
+ * apart), kept in e, their sums and (smooth) sum w (m - x), each term added in
+ * double: the target's 1 - p_y = (sum - e_y) / sum needs sum's other terms whole
+ * (terms added in pairs in T first lost them: 134 ulp at the target, measured).
+ */
+CSM_INLINE void K(ce_short_exps)(const T *x, ptrdiff_t lane_step, const T *w, ptrdiff_t n,
+                                 ptrdiff_t width, VT m, K(origin) o, int form, int smooth,
+                                 VT e[SHORT_ROW], K_WIDE *sum, K_WIDE *dist) {
+    for (ptrdiff_t j = 0; j < n; j++) {
+        VT v = K(load_lanes)(x + j, lane_step, width, 0);
+        e[j] = K(exp_from)(v, o, V(splat)(1), form);
+        *sum = V(wide_add)(*sum, e[j]);
+        if (smooth) *dist = V(wide_add)(*dist, w ? K(rounded)((m - v) * w[j]) : m - v);
+    }
+}
+
+/*
+ * Rows shorter than SHORT_ROW, LANES at a time, one row per lane (as the
+ * normalisers take short rows): ce_rows' formulas lane by lane, log(sum) and
+ * the nll's log1p a vector of rows at a time. One row at a time, 10-class rows
+ * took 137 ns each, a chain of dependent steps and partial vectors (measured).
+ * Rows whose max is not finite, and ignored rows, are left to ce_rows_each.
+ */
+static void K(ce_short_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
+                             const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
+                             const csm_ce_params *p, double *loss, T *grad,
+                             ptrdiff_t grad_row_step) {
+    const int smooth = !p->focal && p->smoothing > 0;
+    const double s = p->grad_scale;
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES) {
+        const ptrdiff_t width = rows - r0 < LANES ? rows - r0 : LANES;
+        const T *xg = x + r0 * x_row_step;
+        K(range) range[1];
+        K(slices_range)(xg, 1, x_row_step, NULL, n, width, range);
+        const VT m = range[0].max;
+        const K(origin) o[1] = {K(origin_of)(m, 1)};
+        const int form = K(slices_form)(range, o, width, 1);
+        VT e[SHORT_ROW];
+        K_WIDE sums = V(wide_zero)(), dists = V(wide_zero)();
+#define CE_SHORT_EXPS(f) \
+    K(ce_short_exps)(xg, x_row_step, class_weight, n, width, m, o[0], f, smooth, e, &sums, &dists)
+        BY_FORM(form, CE_SHORT_EXPS);
+#undef CE_SHORT_EXPS
+        int each[LANES]; /* rows left to ce_rows_each */
+        VT factor = V(splat)(0), shift = V(splat)(0), target = V(splat)(0);
+        VI label = (VI)V(splat)(0);
+        for (ptrdiff_t l0 = 0; l0 < width; l0 += csm_lanes_f64) {
+            csm_vf64 sum = csm_splat_f64(1), e_y = sum, gap = csm_splat_f64(0), far = gap;
+            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
+                const int64_t y = labels[r0 + l];
+                each[l] = y == p->ignore_index || !isfinite(m[l]);
+                if (each[l]) continue;
+                sum[l - l0] = V(wide_lane)(sums, l);
+                e_y[l - l0] = e[y][l];
+                gap[l - l0] = K(shift_gap)(K(origin_shift)(o[0], l, form & FORM_UNIT), m[l]);
+                far[l - l0] = (double)m[l] - (double)xg[l * x_row_step + y];
+            }
+            const csm_vf64 log_sum = csm_log_f64(sum) + gap, q = (sum - e_y) / sum;
+            const csm_vf64 nll = csm_select_f64(q < 0.5, -csm_log1p_f64(-q), far + log_sum);
+            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
+                if (each[l]) continue;
+                const int64_t y = labels[r0 + l];
+                const K(ce_terms) t =
+                    K(ce_finish)(p, class_weight, y, n, nll[l - l0], q[l - l0],
+                                 e_y[l - l0] / sum[l - l0], log_sum[l - l0],
+                                 V(wide_lane)(dists, l));
+                loss[r0 + l] = t.loss;
+                factor[l] = (T)(s * t.a / sum[l - l0]);
+                shift[l] = (T)(s * t.b_shift);
+                target[l] = (T)(s * t.g_y);
+                label[l] = (int)y;
+            }
+        }
+        if (grad) {
+            T *gg = grad + r0 * grad_row_step;
+            for (ptrdiff_t j = 0; j < n; j++) {
+                VT b = class_weight ? V(splat)(class_weight[j]) : V(splat)(1);
+                VT g = V(select)(label == (int)j, target, e[j] * factor - shift * b);
+                K(store_lanes)(gg + j, grad_row_step, g, width);
+            }
+        }
+        for (ptrdiff_t l = 0; l < width; l++)
+            if (each[l])
+                K(ce_rows_each)(xg + l * x_row_step, x_row_step, labels + r0 + l, class_weight,
+                                1, n, p, loss + r0 + l, grad ? grad + (r0 + l) * grad_row_step
+                                                             : NULL, grad_row_step);
+    }
+}
+
+static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
+                       const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
+                       const csm_ce_params *p, double *loss, T *grad, ptrdiff_t grad_row_step) {
+    if (n < SHORT_ROW)
+        K(ce_short_rows)(x, x_row_step, labels, class_weight, rows, n, p, loss, grad,
+                         grad_row_step);
+    else
+        K(ce_rows_each)(x, x_row_step, labels, class_weight, rows, n, p, loss, grad,
+                        grad_row_step);
 }
 
 /* ---------- class-probability targets ---------- */

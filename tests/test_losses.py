@@ -524,6 +524,47 @@ def test_bitwise_identical_for_any_thread_count(dtype, isa):
             np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 10, 15])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1, "weight": "w"},
+                                     {"focal": True}], ids=["plain", "smooth-weight", "focal"])
+def test_short_rows_bits_do_not_depend_on_neighbours(dtype, n, options, isa):
+    """Rows shorter than two vectors are done several at a time (one per lane):
+    a row's loss and gradient must have the same bits alone, in a strided view,
+    over any thread split, beside ignored rows and rows of large or non-finite
+    logits (those go one at a time), and loss-only as with the gradient."""
+    rng = np.random.default_rng(20)
+    x = _logits(rng, (37, n), dtype)
+    x[4, 0] = 300.0
+    x[6, n - 1] = np.nan
+    x[9, 0] = np.inf
+    y = _labels(rng, 37, n)
+    kw = dict(options)
+    if kw.pop("focal", False):
+        def f(a, b, **more):
+            return csoftmax.focal_loss(a, b, reduction="none", **more)
+    else:
+        if "weight" in kw:
+            kw["weight"] = (rng.random(n) + 0.5).astype(dtype)
+
+        def f(a, b, **more):
+            return csoftmax.cross_entropy(a, b, reduction="none", **kw, **more)
+    loss, grad = f(x, y, return_grad=True, num_threads=1)
+    alone = [f(x[r:r + 1], y[r:r + 1], return_grad=True) for r in range(len(x))]
+    np.testing.assert_array_equal(loss, np.concatenate([a[0] for a in alone]))
+    np.testing.assert_array_equal(grad, np.concatenate([a[1] for a in alone]))
+    wide = np.zeros((37, n + 3), dtype)
+    wide[:, :n] = x
+    strided = f(wide[:, :n], y, return_grad=True)
+    np.testing.assert_array_equal(loss, strided[0])
+    np.testing.assert_array_equal(grad, strided[1])
+    for lo in (1, 3, 5):  # starts of a thread's range that shift the groups
+        part = f(x[lo:], y[lo:], return_grad=True)
+        np.testing.assert_array_equal(loss[lo:], part[0])
+        np.testing.assert_array_equal(grad[lo:], part[1])
+    np.testing.assert_array_equal(loss, f(x, y, num_threads=2))
+
+
 @pytest.mark.parametrize("axis", [-1, 1])
 def test_loss_only_path_allocates_no_logits_sized_temporary(axis):
     rng = np.random.default_rng(19)
