@@ -266,7 +266,9 @@ static void K(ce_short_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *la
                 far[l - l0] = (double)m[l] - (double)xg[l * x_row_step + y];
             }
             const csm_vf64 log_sum = csm_log_f64(sum) + gap, q = (sum - e_y) / sum;
-            const csm_vf64 nll = csm_select_f64(q < 0.5, -csm_log1p_f64(-q), far + log_sum);
+            /* 0 - log1p: -log1p(-q) would be -0 at q = 0, where libm's gives +0 */
+            const csm_vf64 nll =
+                csm_select_f64(q < 0.5, csm_splat_f64(0) - csm_log1p_f64(-q), far + log_sum);
             for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
                 if (each[l]) continue;
                 const int64_t y = labels[r0 + l];
