@@ -382,10 +382,11 @@ CSM_INLINE void K(prob_grad_row)(T *g, const T *t, const T *w, ptrdiff_t n, T fa
 #undef PROB_GRAD_STEP
 }
 
-static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
-                            ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,
-                            ptrdiff_t n, double smoothing, double grad_scale, double *loss,
-                            T *grad, ptrdiff_t grad_row_step) {
+/* ce_prob_rows one row at a time (rows of any length) */
+static void K(ce_prob_rows_each)(const T *x, ptrdiff_t x_row_step, const T *target,
+                                 ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,
+                                 ptrdiff_t n, double smoothing, double grad_scale,
+                                 double *loss, T *grad, ptrdiff_t grad_row_step) {
     const T keep = (T)(1 - smoothing), spread = (T)(smoothing / (double)n);
     for (ptrdiff_t r = 0; r < rows; r++) {
         const T *xr = x + r * x_row_step, *tr = target + r * t_row_step;
@@ -405,6 +406,99 @@ static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
             K(prob_grad_row)(gr, tr, class_weight, n, (T)(grad_scale * mass / sum), keep, spread,
                              (T)grad_scale);
     }
+}
+
+/*
+ * Pass 2 of ce_prob_short_rows: the exps of `width` rows (one per lane), kept in
+ * e, and the sums of e, w t' and w t' (m - x), each term added in double.
+ */
+CSM_INLINE void K(prob_short_exps)(const T *x, ptrdiff_t x_lane, const T *t, ptrdiff_t t_lane,
+                                   const T *w, ptrdiff_t n, ptrdiff_t width, VT m, K(origin) o,
+                                   T keep, T spread, int form, VT e[SHORT_ROW], K_WIDE *sum,
+                                   K_WIDE *mass, K_WIDE *dist) {
+    for (ptrdiff_t j = 0; j < n; j++) {
+        VT v = K(load_lanes)(x + j, x_lane, width, 0);
+        VT tw = K(load_lanes)(t + j, t_lane, width, 0) * keep + spread;
+        if (w) tw *= w[j];
+        e[j] = K(exp_from)(v, o, V(splat)(1), form);
+        *sum = V(wide_add)(*sum, e[j]);
+        *mass = V(wide_add)(*mass, tw);
+        *dist = V(wide_add)(*dist, tw * (m - v));
+    }
+}
+
+/*
+ * Rows shorter than SHORT_ROW, LANES at a time, one row per lane, as
+ * ce_short_rows takes class-index targets; rows whose max is not finite go to
+ * ce_prob_rows_each.
+ */
+static void K(ce_prob_short_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
+                                  ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,
+                                  ptrdiff_t n, double smoothing, double grad_scale,
+                                  double *loss, T *grad, ptrdiff_t grad_row_step) {
+    const T keep = (T)(1 - smoothing), spread = (T)(smoothing / (double)n);
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES) {
+        const ptrdiff_t width = rows - r0 < LANES ? rows - r0 : LANES;
+        const T *xg = x + r0 * x_row_step, *tg = target + r0 * t_row_step;
+        K(range) range[1];
+        K(slices_range)(xg, 1, x_row_step, NULL, n, width, range);
+        const VT m = range[0].max;
+        const K(origin) o[1] = {K(origin_of)(m, 1)};
+        const int form = K(slices_form)(range, o, width, 1);
+        VT e[SHORT_ROW];
+        K_WIDE sums = V(wide_zero)(), masses = V(wide_zero)(), dists = V(wide_zero)();
+#define PROB_SHORT_EXPS(f)                                                                    \
+    K(prob_short_exps)(xg, x_row_step, tg, t_row_step, class_weight, n, width, m, o[0], keep, \
+                       spread, f, e, &sums, &masses, &dists)
+        BY_FORM(form, PROB_SHORT_EXPS);
+#undef PROB_SHORT_EXPS
+        int each[LANES]; /* rows left to ce_prob_rows_each */
+        VT factor = V(splat)(0);
+        for (ptrdiff_t l0 = 0; l0 < width; l0 += csm_lanes_f64) {
+            csm_vf64 sum = csm_splat_f64(1), gap = csm_splat_f64(0);
+            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
+                each[l] = !isfinite(m[l]);
+                if (each[l]) continue;
+                sum[l - l0] = V(wide_lane)(sums, l);
+                gap[l - l0] = K(shift_gap)(K(origin_shift)(o[0], l, form & FORM_UNIT), m[l]);
+            }
+            const csm_vf64 log_sum = csm_log_f64(sum) + gap;
+            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
+                if (each[l]) continue;
+                const double mass = V(wide_lane)(masses, l);
+                loss[r0 + l] = V(wide_lane)(dists, l) + mass * log_sum[l - l0];
+                factor[l] = (T)(grad_scale * mass / sum[l - l0]);
+            }
+        }
+        if (grad) {
+            T *gg = grad + r0 * grad_row_step;
+            const VT s = V(splat)((T)grad_scale);
+            for (ptrdiff_t j = 0; j < n; j++) {
+                VT tw = K(load_lanes)(tg + j, t_row_step, width, 0) * keep + spread;
+                if (class_weight) tw *= class_weight[j];
+                K(store_lanes)(gg + j, grad_row_step, e[j] * factor - s * tw, width);
+            }
+        }
+        for (ptrdiff_t l = 0; l < width; l++)
+            if (each[l])
+                K(ce_prob_rows_each)(xg + l * x_row_step, x_row_step, tg + l * t_row_step,
+                                     t_row_step, class_weight, 1, n, smoothing, grad_scale,
+                                     loss + r0 + l,
+                                     grad ? grad + (r0 + l) * grad_row_step : NULL,
+                                     grad_row_step);
+    }
+}
+
+static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
+                            ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,
+                            ptrdiff_t n, double smoothing, double grad_scale, double *loss,
+                            T *grad, ptrdiff_t grad_row_step) {
+    if (n < SHORT_ROW)
+        K(ce_prob_short_rows)(x, x_row_step, target, t_row_step, class_weight, rows, n,
+                              smoothing, grad_scale, loss, grad, grad_row_step);
+    else
+        K(ce_prob_rows_each)(x, x_row_step, target, t_row_step, class_weight, rows, n,
+                             smoothing, grad_scale, loss, grad, grad_row_step);
 }
 
 /* ---------- entropy of softmax(x): L + sum e (m - x) / sum e ---------- */

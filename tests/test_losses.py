@@ -527,12 +527,14 @@ def test_bitwise_identical_for_any_thread_count(dtype, isa):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 3, 10, 15])
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1, "weight": "w"},
-                                     {"focal": True}], ids=["plain", "smooth-weight", "focal"])
+                                     {"focal": True}, {"probabilities": True, "weight": "w"}],
+                         ids=["plain", "smooth-weight", "focal", "probabilities"])
 def test_short_rows_bits_do_not_depend_on_neighbours(dtype, n, options, isa):
-    """Rows shorter than two vectors are done several at a time (one per lane):
-    a row's loss and gradient must have the same bits alone, in a strided view,
-    over any thread split, beside ignored rows and rows of large or non-finite
-    logits (those go one at a time), and loss-only as with the gradient."""
+    """Rows shorter than two vectors are done several at a time (one per lane),
+    class indices or probabilities: a row's loss and gradient must have the same
+    bits alone, in a strided view, over any thread split, beside ignored rows and
+    rows of large or non-finite logits (those go one at a time), and loss-only as
+    with the gradient."""
     rng = np.random.default_rng(20)
     x = _logits(rng, (37, n), dtype)
     x[4, 0] = 300.0
@@ -540,6 +542,8 @@ def test_short_rows_bits_do_not_depend_on_neighbours(dtype, n, options, isa):
     x[9, 0] = np.inf
     y = _labels(rng, 37, n)
     kw = dict(options)
+    if kw.pop("probabilities", False):
+        y = rng.random((37, n)).astype(dtype)
     if kw.pop("focal", False):
         def f(a, b, **more):
             return csoftmax.focal_loss(a, b, reduction="none", **more)
