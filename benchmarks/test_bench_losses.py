@@ -25,6 +25,7 @@ CASES = (
     ("cross_entropy", (1024, 1000)),
     ("cross_entropy", (64, 32000)),
     ("cross_entropy", (100000, 10)),
+    ("cross_entropy", (8, 21, 128, 128)),  # segmentation: classes on axis 1, as PyTorch's
     ("nll_loss", (1024, 1000)),
     ("binary_cross_entropy_with_logits", (1024, 1000)),
     ("sigmoid_focal_loss", (1024, 1000)),
@@ -44,7 +45,7 @@ def _inputs(loss, shape):
         return (rng.standard_normal(shape).astype(np.float32),
                 (y / y.sum(1, keepdims=True)).astype(np.float32))
     else:
-        target = rng.integers(0, shape[1], shape[0])
+        target = rng.integers(0, shape[1], shape[:1] + shape[2:])  # classes on axis 1
     if loss == "nll_loss":
         x = x - np.log(np.exp(x.astype(np.float64)).sum(1, keepdims=True)).astype(np.float32)
     return x, target
@@ -53,14 +54,15 @@ def _inputs(loss, shape):
 def _numpy_loss(loss, x, target):
     """(mean loss, gradient) by the textbook formulas, in x's dtype."""
     rows = np.arange(x.shape[0])
-    if loss == "cross_entropy":
+    if loss == "cross_entropy":  # classes on axis 1
         shifted = x - x.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
-        value = np.mean(np.log(s)[:, 0] - shifted[rows, target])
+        picked = np.expand_dims(target, 1)
+        value = np.mean(np.log(s) - np.take_along_axis(shifted, picked, axis=1))
         grad = e / s
-        grad[rows, target] -= 1
-        return value, grad / x.shape[0]
+        np.put_along_axis(grad, picked, np.take_along_axis(grad, picked, axis=1) - 1, axis=1)
+        return value, grad / target.size
     if loss == "nll_loss":
         grad = np.zeros_like(x)
         grad[rows, target] = -1 / x.shape[0]
@@ -94,6 +96,8 @@ def _call(library, loss, x, target, threads):
         if loss == "softmax_backward":
             return None, csoftmax.softmax_backward(x, target, num_threads=threads)
         extra = {"reduction": "mean"} if loss == "sigmoid_focal_loss" else {}
+        if loss == "cross_entropy":
+            extra = {"axis": 1}
         return getattr(csoftmax, loss)(x, target, return_grad=True, num_threads=threads,
                                        **extra)
     if library == "torch":
@@ -124,7 +128,7 @@ def _check(result, expected, x, loss):
     if expected_value is not None:
         assert abs(float(value) - expected_value) <= 1e-5 * max(1.0, spread)
     # softmax_backward: y (g - sum(g y)) cancels, its error is relative to g (unit size)
-    atol = 1e-6 if loss == "softmax_backward" else 1e-6 / x.shape[0]
+    atol = 1e-6 if loss == "softmax_backward" else 1e-6 / (x.size // x.shape[1])
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=atol)
 
 

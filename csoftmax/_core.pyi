@@ -31,6 +31,10 @@ def cross_entropy_rows(x: _Floats, labels: NDArray[np.int64], class_weight: NDAr
                        loss: NDArray[np.float64], grad: _Floats | None, ignore_index: int,
                        smoothing: float, weight_sum: float, grad_scale: float, focal: bool,
                        gamma: float, alpha: float, num_threads: int) -> None: ...
+def cross_entropy_cols(x: _Floats, labels: NDArray[np.int64], class_weight: _Floats | None,
+                       loss: NDArray[np.float64], grad: _Floats | None, ignore_index: int,
+                       smoothing: float, weight_sum: float, grad_scale: float, focal: bool,
+                       gamma: float, alpha: float, num_threads: int) -> None: ...
 def cross_entropy_prob_rows(x: _Floats, target: _Floats, class_weight: NDArray[np.float64] | None,
                             loss: NDArray[np.float64], grad: _Floats | None, smoothing: float,
                             grad_scale: float, num_threads: int) -> None: ...

@@ -41,6 +41,13 @@ cdef extern from "loss.h" nogil:
                             const float *class_weight, Py_ssize_t rows, Py_ssize_t n,
                             const csm_ce_params *params, double *loss, float *grad,
                             Py_ssize_t grad_row_step) noexcept nogil
+        void (*ce_cols_f32)(const float *x, Py_ssize_t x_class_step, const int64_t *labels,
+                            const float *class_weight, Py_ssize_t width, Py_ssize_t n,
+                            const csm_ce_params *params, double *loss, float *grad,
+                            Py_ssize_t grad_class_step) noexcept nogil
+        void (*ce_huge_row_f32)(const float *x, int64_t label, const float *class_weight,
+                                Py_ssize_t n, const csm_ce_params *params, double *loss,
+                                float *grad, int threads) noexcept nogil
         void (*ce_prob_rows_f32)(const float *x, Py_ssize_t x_row_step, const float *target,
                                  Py_ssize_t t_row_step, const float *class_weight, Py_ssize_t rows,
                                  Py_ssize_t n, double smoothing, double grad_scale, double *loss,
@@ -51,6 +58,13 @@ cdef extern from "loss.h" nogil:
                             const double *class_weight, Py_ssize_t rows, Py_ssize_t n,
                             const csm_ce_params *params, double *loss, double *grad,
                             Py_ssize_t grad_row_step) noexcept nogil
+        void (*ce_cols_f64)(const double *x, Py_ssize_t x_class_step, const int64_t *labels,
+                            const double *class_weight, Py_ssize_t width, Py_ssize_t n,
+                            const csm_ce_params *params, double *loss, double *grad,
+                            Py_ssize_t grad_class_step) noexcept nogil
+        void (*ce_huge_row_f64)(const double *x, int64_t label, const double *class_weight,
+                                Py_ssize_t n, const csm_ce_params *params, double *loss,
+                                double *grad, int threads) noexcept nogil
         void (*ce_prob_rows_f64)(const double *x, Py_ssize_t x_row_step, const double *target,
                                  Py_ssize_t t_row_step, const double *class_weight, Py_ssize_t rows,
                                  Py_ssize_t n, double smoothing, double grad_scale, double *loss,
@@ -101,24 +115,9 @@ cdef inline void *_data_or_null(object array):
     return NULL if array is None else cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
-def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
-                       cnp.ndarray loss, object grad, long long ignore_index, double smoothing,
-                       double weight_sum, double grad_scale, bint focal, double gamma,
-                       double alpha, int num_threads):
-    """Per-row cross-entropy (or softmax focal loss) of C-contiguous 2-D logits x
-    (float32/float64) with int64 labels (rows,), into float64 loss (rows,) and,
-    if grad is not None, the gradient (x's shape and dtype, C-contiguous).
-    class_weight: None or (n,) of x's dtype (the per-class alpha when focal)."""
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
+cdef csm_ce_params _ce_params(long long ignore_index, double smoothing, double weight_sum,
+                              double grad_scale, bint focal, double gamma, double alpha):
     cdef csm_ce_params params
-    cdef const int64_t *lp = <const int64_t *>cnp.PyArray_DATA(labels)
-    cdef double *loss_p = <double *>cnp.PyArray_DATA(loss)
-    cdef void *xp = cnp.PyArray_DATA(x)
-    cdef void *wp = _data_or_null(class_weight)
-    cdef void *gp = _data_or_null(grad)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
     params.ignore_index = ignore_index
     params.smoothing = smoothing
     params.weight_sum = weight_sum
@@ -126,7 +125,42 @@ def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
     params.focal = focal
     params.gamma = gamma
     params.alpha = alpha
+    return params
+
+
+def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
+                       cnp.ndarray loss, object grad, long long ignore_index, double smoothing,
+                       double weight_sum, double grad_scale, bint focal, double gamma,
+                       double alpha, int num_threads):
+    """Per-row cross-entropy (or softmax focal loss) of C-contiguous 2-D logits x
+    (float32/float64) with int64 labels (rows,), into float64 loss (rows,) and,
+    if grad is not None, the gradient (x's shape and dtype, C-contiguous).
+    class_weight: None or (n,) of x's dtype (the per-class alpha when focal).
+    Rows of CSM_HUGE_ROW classes or more go one at a time, each over the threads."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
+    cdef csm_ce_params params = _ce_params(ignore_index, smoothing, weight_sum, grad_scale, focal,
+                                           gamma, alpha)
+    cdef const int64_t *lp = <const int64_t *>cnp.PyArray_DATA(labels)
+    cdef double *loss_p = <double *>cnp.PyArray_DATA(loss)
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *wp = _data_or_null(class_weight)
+    cdef void *gp = _data_or_null(grad)
+    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi, r
     if rows == 0 or n == 0:
+        return
+    if n >= CSM_HUGE_ROW:
+        with nogil:
+            for r in range(rows):
+                if single:
+                    loss_kernels.ce_huge_row_f32(
+                        <const float *>xp + r * n, lp[r], <const float *>wp, n, &params,
+                        loss_p + r, <float *>gp + r * n if gp else NULL, num_threads)
+                else:
+                    loss_kernels.ce_huge_row_f64(
+                        <const double *>xp + r * n, lp[r], <const double *>wp, n, &params,
+                        loss_p + r, <double *>gp + r * n if gp else NULL, num_threads)
         return
     with nogil:
         for t in prange(threads, num_threads=threads, schedule='static'):
@@ -140,6 +174,49 @@ def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
                 loss_kernels.ce_rows_f64(
                     <const double *>xp + lo * n, n, lp + lo, <const double *>wp, hi - lo, n,
                     &params, loss_p + lo, <double *>gp + lo * n if gp else NULL, n)
+
+
+def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
+                       object class_weight, double[:, ::1] loss, real[:, :, ::1] grad,
+                       long long ignore_index, double smoothing, double weight_sum,
+                       double grad_scale, bint focal, double gamma, double alpha,
+                       int num_threads):
+    """cross_entropy_rows over axis 1 of x (outer, C, inner), inner contiguous
+    (strides[2] the item size): labels and loss (outer, inner), the gradient
+    (x's shape, C-contiguous) or None. Columns go in blocks of COLUMN_BLOCK,
+    the blocks over the threads."""
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef csm_ce_params params = _ce_params(ignore_index, smoothing, weight_sum, grad_scale, focal,
+                                           gamma, alpha)
+    cdef Py_ssize_t item = sizeof(real)
+    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
+    cdef void *wp = _data_or_null(class_weight)
+    cdef real *gp = NULL
+    cdef const real *xp
+    cdef Py_ssize_t task, o, c, blocks, tasks
+    cdef int threads
+    if outer == 0 or n == 0 or inner == 0:
+        return
+    xp = &x[0, 0, 0]
+    if grad is not None:
+        gp = &grad[0, 0, 0]
+    blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
+    tasks = outer * blocks
+    threads = _threads_for(tasks, num_threads)
+    with nogil:
+        for task in prange(tasks, num_threads=threads, schedule='static'):
+            o = task // blocks
+            c = (task % blocks) * COLUMN_BLOCK
+            if real is float:
+                loss_kernels.ce_cols_f32(
+                    xp + o * xs0 + c, xs1, &labels[o, c], <const float *>wp,
+                    min(COLUMN_BLOCK, inner - c), n, &params, &loss[o, c],
+                    gp + (o * n * inner + c) if gp else NULL, inner)
+            else:
+                loss_kernels.ce_cols_f64(
+                    xp + o * xs0 + c, xs1, &labels[o, c], <const double *>wp,
+                    min(COLUMN_BLOCK, inner - c), n, &params, &loss[o, c],
+                    gp + (o * n * inner + c) if gp else NULL, inner)
 
 
 def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weight,

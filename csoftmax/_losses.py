@@ -158,7 +158,7 @@ def _deliver_grad(grad, rdtype):
 
 # ---------------------------------------------------------------- row driver
 
-def _run_rows(kernel, x, axis, per_row_arrays, want_grad):
+def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
     """Runs `kernel(x2, extras2, loss1, grad2)` over the rows of x along its
     class `axis`: x2 (rows, C) C-contiguous, extras2 the matching rows of each
     array in per_row_arrays (arrays of x's shape, gathered like x, or of the
@@ -166,9 +166,12 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad):
     losses (shape without the class axis, C order) and the gradient (x's
     shape, C-contiguous) or None.
 
-    The class axis last is a single call; otherwise rows are gathered into
-    bounded contiguous buffers ((outer, C, inner) view, blocks of inner), so
-    no temporary is as large as x unless the gradient is wanted."""
+    The class axis last is a single call. Otherwise, where `cols_kernel` is
+    given and the (outer, C, inner) view of x has inner contiguous, one call
+    `cols_kernel(x3, extras2, loss2, grad3)` takes the columns in place
+    (extras of the shape without the class axis, as (outer, inner)); else rows
+    are gathered into bounded contiguous buffers (blocks of inner), so no
+    temporary is as large as x unless the gradient is wanted."""
     shape = x.shape
     C = shape[axis]
     outer = int(np.prod(shape[:axis], dtype=np.int64))
@@ -189,6 +192,9 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad):
                for a in per_row_arrays]
     loss2 = loss.reshape(outer, inner)
     grad3 = None if grad is None else grad.reshape(outer, C, inner)
+    if cols_kernel is not None and x3.strides[2] == x3.itemsize:
+        cols_kernel(x3, [a.reshape(outer, inner) for a in extras3], loss2, grad3)
+        return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
     rows_per_block = max(1, _BLOCK_ELEMENTS // max(C, 1))
     if inner >= rows_per_block:
         blocks = [(slice(o, o + 1), slice(i, min(i + rows_per_block, inner)))
@@ -300,11 +306,15 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         scale = _grad_scale(reduction, denominator)
         weight_sum = float(np.sum(w, dtype=np.float64)) if w is not None else float(C)
 
-        def kernel(x2, extras, loss, grad):
-            _core.cross_entropy_rows(x2, extras[0], w, loss, grad, ignore_index, eps, weight_sum,
-                                     scale, False, 0.0, 1.0, threads)
+        params = (ignore_index, eps, weight_sum, scale, False, 0.0, 1.0, threads)
 
-        row_losses, grad = _run_rows(kernel, x, class_axis, [labels], return_grad)
+        def kernel(x2, extras, loss, grad):
+            _core.cross_entropy_rows(x2, extras[0], w, loss, grad, *params)
+
+        def cols_kernel(x3, extras, loss, grad):
+            _core.cross_entropy_cols(x3, extras[0], w, loss, grad, *params)
+
+        row_losses, grad = _run_rows(kernel, x, class_axis, [labels], return_grad, cols_kernel)
         loss = _finish(row_losses, reduction, denominator, rdtype, row_shape)
     if return_grad:
         return loss, _deliver_grad(grad, rdtype)
@@ -354,11 +364,15 @@ def focal_loss(logits, target, *, gamma=2.0, alpha=None, axis=-1, ignore_index=-
     denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
     scale = _grad_scale(reduction, denominator)
 
-    def kernel(x2, extras, loss, grad):
-        _core.cross_entropy_rows(x2, extras[0], alpha_array, loss, grad, ignore_index, 0.0, 0.0,
-                                 scale, True, gamma, alpha_scalar, threads)
+    params = (ignore_index, 0.0, 0.0, scale, True, gamma, alpha_scalar, threads)
 
-    row_losses, grad = _run_rows(kernel, x, class_axis, [labels], return_grad)
+    def kernel(x2, extras, loss, grad):
+        _core.cross_entropy_rows(x2, extras[0], alpha_array, loss, grad, *params)
+
+    def cols_kernel(x3, extras, loss, grad):
+        _core.cross_entropy_cols(x3, extras[0], alpha_array, loss, grad, *params)
+
+    row_losses, grad = _run_rows(kernel, x, class_axis, [labels], return_grad, cols_kernel)
     loss = _finish(row_losses, reduction, denominator, rdtype, row_shape)
     if return_grad:
         return loss, _deliver_grad(grad, rdtype)

@@ -56,6 +56,13 @@ typedef struct csm_elem_params {
                           const T *class_weight, ptrdiff_t rows, ptrdiff_t n,                \
                           const csm_ce_params *params, double *loss, T *grad,                \
                           ptrdiff_t grad_row_step);                                          \
+    void (*ce_cols_##SUF)(const T *x, ptrdiff_t x_class_step, const int64_t *labels,          \
+                          const T *class_weight, ptrdiff_t width, ptrdiff_t n,               \
+                          const csm_ce_params *params, double *loss, T *grad,                \
+                          ptrdiff_t grad_class_step);                                        \
+    void (*ce_huge_row_##SUF)(const T *x, int64_t label, const T *class_weight, ptrdiff_t n, \
+                              const csm_ce_params *params, double *loss, T *grad,            \
+                              int threads);                                                  \
     void (*ce_prob_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const T *target,            \
                                ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,  \
                                ptrdiff_t n, double smoothing, double grad_scale,             \

@@ -167,6 +167,22 @@ CSM_INLINE K(ce_terms) K(ce_finish)(const csm_ce_params *p, const T *class_weigh
     return out;
 }
 
+/* Row xr's terms (label y, max m, its origin and exp form, pass 2's sum and
+ * dist; e_y: the target's exp as stored in pass 2, or NULL: recomputed). */
+CSM_INLINE K(ce_terms) K(ce_row_terms)(const csm_ce_params *p, const T *class_weight,
+                                       const T *xr, int64_t y, ptrdiff_t n, T m, K(origin) o,
+                                       int form, double sum, double dist, const T *e_y_stored) {
+    const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+    const double log_sum = log(sum) + gap; /* log sum exp(x - m) */
+    /* The target's exp as it went into the sum (the same bits whether stored or
+     * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
+     * where exp(-nll) would lose them to e_y's rounding. */
+    const double e_y = e_y_stored ? (double)*e_y_stored : (double)K(target_exp)(xr[y], o, form);
+    const double p_y = e_y / sum, q = (sum - e_y) / sum;
+    const double nll = q < 0.5 ? -log1p(-q) : ((double)m - (double)xr[y]) + log_sum;
+    return K(ce_finish)(p, class_weight, y, n, nll, q, p_y, log_sum, dist);
+}
+
 /* ce_rows one row at a time (rows of any length) */
 static void K(ce_rows_each)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
                             const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
@@ -190,15 +206,8 @@ static void K(ce_rows_each)(const T *x, ptrdiff_t x_row_step, const int64_t *lab
         const K(origin) o = K(origin_of)(V(splat)(m), 1);
         const int form = K(exp_form)(min, o, 1);
         K(ce_sums)(xr, gr, class_weight, n, m, &o, form, smooth, &sum, &dist);
-        const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
-        const double log_sum = log(sum) + gap; /* log sum exp(x - m) */
-        /* The target's exp as it went into the sum (the same bits whether stored or
-         * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
-         * where exp(-nll) would lose them to e_y's rounding. */
-        const double e_y = gr ? (double)gr[y] : (double)K(target_exp)(xr[y], o, form);
-        const double p_y = e_y / sum, q = (sum - e_y) / sum;
-        const double nll = q < 0.5 ? -log1p(-q) : ((double)m - (double)xr[y]) + log_sum;
-        const K(ce_terms) t = K(ce_finish)(p, class_weight, y, n, nll, q, p_y, log_sum, dist);
+        const K(ce_terms) t =
+            K(ce_row_terms)(p, class_weight, xr, y, n, m, o, form, sum, dist, gr ? gr + y : NULL);
         loss[r] = t.loss;
         if (gr) {
             K(grad_rows_dispatch)(gr, class_weight, n, (T)(s * t.a / sum), (T)(s * t.b_shift));
@@ -208,95 +217,225 @@ static void K(ce_rows_each)(const T *x, ptrdiff_t x_row_step, const int64_t *lab
 }
 
 /*
- * Pass 2 of ce_short_rows: the exps of `width` rows (one per lane, lane_step
- * apart), kept in e, their sums and (smooth) sum w (m - x), each term added in
- * double: the target's 1 - p_y = (sum - e_y) / sum needs sum's other terms whole
- * (terms added in pairs in T first lost them: 134 ulp at the target, measured).
+ * One row of at least HUGE_ROW classes, its three passes each split over the
+ * threads in the chunks of norm_huge_row (their size depends on n only, and the
+ * chunks' sums are added in chunk order: results do not depend on the thread
+ * count). A non-finite max gives nan throughout, as ce_rows_each.
  */
-CSM_INLINE void K(ce_short_exps)(const T *x, ptrdiff_t lane_step, const T *w, ptrdiff_t n,
-                                 ptrdiff_t width, VT m, K(origin) o, int form, int smooth,
-                                 VT e[SHORT_ROW], K_WIDE *sum, K_WIDE *dist) {
-    for (ptrdiff_t j = 0; j < n; j++) {
-        VT v = K(load_lanes)(x + j, lane_step, width, 0);
-        e[j] = K(exp_from)(v, o, V(splat)(1), form);
-        *sum = V(wide_add)(*sum, e[j]);
-        if (smooth) *dist = V(wide_add)(*dist, w ? K(rounded)((m - v) * w[j]) : m - v);
+static void K(ce_huge_row)(const T *x, int64_t y, const T *class_weight, ptrdiff_t n,
+                           const csm_ce_params *p, double *loss, T *grad, int threads) {
+    const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
+    const int smooth = !p->focal && p->smoothing > 0;
+    T maxes[MAX_CHUNKS], mins[MAX_CHUNKS], m = 0, min = 0, fill = (T)NAN;
+    double sums[MAX_CHUNKS], dists[MAX_CHUNKS], sum = 0, dist = 0;
+    ptrdiff_t k;
+    if (y == p->ignore_index) {
+        *loss = 0;
+        fill = 0;
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (k = 0; k < chunks; k++) {
+            const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+            K(row_range)(x + start, NULL, len, &maxes[k], &mins[k]);
+        }
+        m = maxes[0], min = mins[0];
+        for (k = 1; k < chunks; k++) {
+            m = maxes[k] > m || maxes[k] != maxes[k] ? maxes[k] : m; /* nan stays */
+            min = mins[k] < min ? mins[k] : min;
+        }
+        *loss = NAN;
     }
+    if (y == p->ignore_index || !isfinite(m)) {
+        if (grad) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (k = 0; k < n; k++) grad[k] = fill;
+        }
+        return;
+    }
+    const K(origin) o = K(origin_of)(V(splat)(m), 1);
+    const int form = K(exp_form)(min, o, 1);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (k = 0; k < chunks; k++) {
+        const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+        K(ce_sums)(x + start, grad ? grad + start : NULL, class_weight ? class_weight + start : NULL,
+                   len, m, &o, form, smooth, &sums[k], &dists[k]);
+    }
+    for (k = 0; k < chunks; k++) sum += sums[k], dist += dists[k];
+    const K(ce_terms) t = K(ce_row_terms)(p, class_weight, x, y, n, m, o, form, sum, dist,
+                                          grad ? grad + y : NULL);
+    *loss = t.loss;
+    if (!grad) return;
+    const T factor = (T)(p->grad_scale * t.a / sum), shift = (T)(p->grad_scale * t.b_shift);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (k = 0; k < chunks; k++) {
+        const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
+        K(grad_rows_dispatch)(grad + start, class_weight ? class_weight + start : NULL, len,
+                              factor, shift);
+    }
+    grad[y] = (T)(p->grad_scale * t.g_y);
 }
 
 /*
- * Rows shorter than SHORT_ROW, LANES at a time, one row per lane (as the
- * normalisers take short rows): ce_rows' formulas lane by lane, log(sum) and
- * the nll's log1p a vector of rows at a time. One row at a time, 10-class rows
- * took 137 ns each, a chain of dependent steps and partial vectors (measured).
- * Rows whose max is not finite, and ignored rows, are left to ce_rows_each.
+ * Pass 2 of ce_lanes: the exps of lane l's classes (class j at
+ * x[j * x_elem + l * x_lane]), their sums and (smooth) sum w (m - x), each
+ * term added in double: the target's 1 - p_y = (sum - e_y) / sum needs sum's
+ * other terms whole (terms added in pairs in T first lost them: 134 ulp at the
+ * target, measured). Class j of every vector of lanes before class j + 1, as
+ * slices_sums. The exps are kept in e when not NULL (short rows, one vector),
+ * else stored into g (class j at g[j * g_elem], lanes contiguous) if not NULL.
  */
+CSM_INLINE void K(ce_lane_exps)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem, const T *w,
+                                ptrdiff_t n, ptrdiff_t width, ptrdiff_t vectors,
+                                const K(range) range[], const K(origin) o[], int form,
+                                int smooth, VT *e, T *g, ptrdiff_t g_elem, K_WIDE sum[],
+                                K_WIDE dist[]) {
+    for (ptrdiff_t v = 0; v < vectors; v++) sum[v] = dist[v] = V(wide_zero)();
+    for (ptrdiff_t j = 0; j < n; j++) {
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            const ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            VT x_j = K(load_lanes)(x + j * x_elem + v * LANES * x_lane, x_lane, valid, 0);
+            VT e_j = K(exp_from)(x_j, o[v], V(splat)(1), form);
+            sum[v] = V(wide_add)(sum[v], e_j);
+            if (smooth) {
+                VT d = range[v].max - x_j;
+                dist[v] = V(wide_add)(dist[v], w ? K(rounded)(d * w[j]) : d);
+            }
+            if (e) e[j] = e_j;
+            else if (g) K(store_lanes)(g + j * g_elem + v * LANES, 1, e_j, valid);
+        }
+    }
+}
+
+/* exp(x - shift) of a vector, with the bits of ce_lane_exps' lanes */
+static VT K(lane_exp)(VT x, const K(origin) *o, int form) {
+    VT e;
+#define LANE_EXP(f) e = K(exp_from)(x, *o, V(splat)(1), f)
+    BY_FORM(form, LANE_EXP);
+#undef LANE_EXP
+    return e;
+}
+
+/* The gradient of one vector of lanes: g_j = a e_j - b_shift w_j, the target's
+ * entry g_y, zero where the target is ignored; nan in all four where the max
+ * is not finite. */
+typedef struct {
+    VT factor, shift, target;
+    VI label, zero;
+} K(lane_grad);
+
+/*
+ * The losses of `valid` lanes (loss[l]) from pass 2's sums, and their gradient
+ * factors: ce_rows' formulas lane by lane, log(sum) and the nll's log1p a
+ * vector of rows at a time.
+ */
+CSM_INLINE K(lane_grad) K(ce_lane_finish)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem,
+                                          const int64_t *labels, const T *class_weight,
+                                          ptrdiff_t valid, ptrdiff_t n, const csm_ce_params *p,
+                                          VT m, const K(origin) *o, int form, K_WIDE sums,
+                                          K_WIDE dists, double *loss) {
+    const double s = p->grad_scale;
+    K(lane_grad) out = {V(splat)((T)NAN), V(splat)((T)NAN), V(splat)((T)NAN),
+                        (VI)V(splat)(0) - 1, (VI)V(splat)(0)};
+    VT x_y = m; /* the targets' logits; m where a lane has none */
+    for (ptrdiff_t l = 0; l < valid; l++) {
+        if (labels[l] == p->ignore_index) out.zero[l] = -1;
+        else if (isfinite(m[l])) x_y[l] = x[l * x_lane + labels[l] * x_elem];
+    }
+    const VT e_y = K(lane_exp)(x_y, o, form);
+    for (ptrdiff_t l0 = 0; l0 < valid; l0 += csm_lanes_f64) {
+        csm_vf64 sum = csm_splat_f64(1), ey = sum, gap = csm_splat_f64(0), far = gap;
+        int finite[csm_lanes_f64]; /* and not ignored */
+        for (ptrdiff_t l = l0; l < valid && l < l0 + csm_lanes_f64; l++) {
+            finite[l - l0] = !out.zero[l] && isfinite(m[l]);
+            loss[l] = out.zero[l] ? 0 : NAN;
+            if (!finite[l - l0]) continue;
+            sum[l - l0] = V(wide_lane)(sums, l);
+            ey[l - l0] = e_y[l];
+            gap[l - l0] = K(shift_gap)(K(origin_shift)(*o, l, form & FORM_UNIT), m[l]);
+            far[l - l0] = (double)m[l] - (double)x_y[l];
+        }
+        const csm_vf64 log_sum = csm_log_f64(sum) + gap, q = (sum - ey) / sum;
+        /* 0 - log1p: -log1p(-q) would be -0 at q = 0, where libm's gives +0 */
+        const csm_vf64 nll =
+            csm_select_f64(q < 0.5, csm_splat_f64(0) - csm_log1p_f64(-q), far + log_sum);
+        for (ptrdiff_t l = l0; l < valid && l < l0 + csm_lanes_f64; l++) {
+            if (!finite[l - l0]) continue;
+            const K(ce_terms) t = K(ce_finish)(p, class_weight, labels[l], n, nll[l - l0],
+                                               q[l - l0], ey[l - l0] / sum[l - l0],
+                                               log_sum[l - l0], V(wide_lane)(dists, l));
+            loss[l] = t.loss;
+            out.factor[l] = (T)(s * t.a / sum[l - l0]);
+            out.shift[l] = (T)(s * t.b_shift);
+            out.target[l] = (T)(s * t.g_y);
+            out.label[l] = (int)labels[l];
+        }
+    }
+    return out;
+}
+
+/*
+ * `width` rows of cross-entropy or focal loss side by side, one per lane: lane
+ * l's class j at x[l * x_lane + j * x_elem] and likewise in the gradient
+ * (g_lane, g_elem). Short rows (x_elem 1) come one vector at a time with their
+ * exps kept in e; columns of a non-last class axis (x_lane 1, g_lane 1) up to
+ * MAX_SLICES at a time, each pass walking class j of all of them before class
+ * j + 1 (a vector at a time down a column, the class stride defeated the
+ * prefetcher: the max pass took a third of the time, measured), the exps
+ * waiting in the gradient. Every lane is computed alone: its bits do not
+ * depend on its neighbours. An ignored lane gives 0 and a zero gradient, a
+ * lane with a non-finite max nan throughout (as ce_rows_each).
+ */
+CSM_INLINE void K(ce_lanes)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem,
+                            const int64_t *labels, const T *class_weight, ptrdiff_t width,
+                            ptrdiff_t n, const csm_ce_params *p, double *loss, T *grad,
+                            ptrdiff_t g_lane, ptrdiff_t g_elem, VT *e) {
+    /* 1, a constant, where e is given: short rows keep their state in registers */
+    const ptrdiff_t vectors = e ? 1 : (width + LANES - 1) / LANES;
+    const int smooth = !p->focal && p->smoothing > 0;
+    K(range) range[MAX_VECTORS];
+    K(origin) o[MAX_VECTORS];
+    K_WIDE sums[MAX_VECTORS], dists[MAX_VECTORS];
+    K(lane_grad) lg[MAX_VECTORS];
+    K(slices_range)(x, x_elem, x_lane, NULL, n, width, range);
+    for (ptrdiff_t v = 0; v < vectors; v++) o[v] = K(origin_of)(range[v].max, 1);
+    const int form = K(slices_form)(range, o, width, 1);
+#define CE_LANE_EXPS(f)                                                                        \
+    K(ce_lane_exps)(x, x_lane, x_elem, class_weight, n, width, vectors, range, o, f, smooth, e, \
+                    grad, g_elem, sums, dists)
+    BY_FORM(form, CE_LANE_EXPS);
+#undef CE_LANE_EXPS
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        const ptrdiff_t first = v * LANES, valid = width - first < LANES ? width - first : LANES;
+        lg[v] = K(ce_lane_finish)(x + first * x_lane, x_lane, x_elem, labels + first,
+                                  class_weight, valid, n, p, range[v].max, &o[v], form, sums[v],
+                                  dists[v], loss + first);
+    }
+    if (!grad) return;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const VT b = class_weight ? V(splat)(class_weight[j]) : V(splat)(1);
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            const ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            T *g_j = grad + j * g_elem + v * LANES * g_lane;
+            const VT e_j = e ? e[j] : K(load_lanes)(g_j, g_lane, valid, 0);
+            const VT g = V(select)(lg[v].label == (int)j, lg[v].target,
+                                   e_j * lg[v].factor - lg[v].shift * b);
+            K(store_lanes)(g_j, g_lane, V(select)(lg[v].zero, V(splat)(0), g), valid);
+        }
+    }
+}
+
+/* Rows shorter than SHORT_ROW, LANES at a time, their exps kept in registers:
+ * one row at a time, 10-class rows took 137 ns each, a chain of dependent steps
+ * and partial vectors (measured). */
 static void K(ce_short_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
                              const T *class_weight, ptrdiff_t rows, ptrdiff_t n,
                              const csm_ce_params *p, double *loss, T *grad,
                              ptrdiff_t grad_row_step) {
-    const int smooth = !p->focal && p->smoothing > 0;
-    const double s = p->grad_scale;
-    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES) {
-        const ptrdiff_t width = rows - r0 < LANES ? rows - r0 : LANES;
-        const T *xg = x + r0 * x_row_step;
-        K(range) range[1];
-        K(slices_range)(xg, 1, x_row_step, NULL, n, width, range);
-        const VT m = range[0].max;
-        const K(origin) o[1] = {K(origin_of)(m, 1)};
-        const int form = K(slices_form)(range, o, width, 1);
-        VT e[SHORT_ROW];
-        K_WIDE sums = V(wide_zero)(), dists = V(wide_zero)();
-#define CE_SHORT_EXPS(f) \
-    K(ce_short_exps)(xg, x_row_step, class_weight, n, width, m, o[0], f, smooth, e, &sums, &dists)
-        BY_FORM(form, CE_SHORT_EXPS);
-#undef CE_SHORT_EXPS
-        int each[LANES]; /* rows left to ce_rows_each */
-        VT factor = V(splat)(0), shift = V(splat)(0), target = V(splat)(0);
-        VI label = (VI)V(splat)(0);
-        for (ptrdiff_t l0 = 0; l0 < width; l0 += csm_lanes_f64) {
-            csm_vf64 sum = csm_splat_f64(1), e_y = sum, gap = csm_splat_f64(0), far = gap;
-            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
-                const int64_t y = labels[r0 + l];
-                each[l] = y == p->ignore_index || !isfinite(m[l]);
-                if (each[l]) continue;
-                sum[l - l0] = V(wide_lane)(sums, l);
-                e_y[l - l0] = e[y][l];
-                gap[l - l0] = K(shift_gap)(K(origin_shift)(o[0], l, form & FORM_UNIT), m[l]);
-                far[l - l0] = (double)m[l] - (double)xg[l * x_row_step + y];
-            }
-            const csm_vf64 log_sum = csm_log_f64(sum) + gap, q = (sum - e_y) / sum;
-            /* 0 - log1p: -log1p(-q) would be -0 at q = 0, where libm's gives +0 */
-            const csm_vf64 nll =
-                csm_select_f64(q < 0.5, csm_splat_f64(0) - csm_log1p_f64(-q), far + log_sum);
-            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
-                if (each[l]) continue;
-                const int64_t y = labels[r0 + l];
-                const K(ce_terms) t =
-                    K(ce_finish)(p, class_weight, y, n, nll[l - l0], q[l - l0],
-                                 e_y[l - l0] / sum[l - l0], log_sum[l - l0],
-                                 V(wide_lane)(dists, l));
-                loss[r0 + l] = t.loss;
-                factor[l] = (T)(s * t.a / sum[l - l0]);
-                shift[l] = (T)(s * t.b_shift);
-                target[l] = (T)(s * t.g_y);
-                label[l] = (int)y;
-            }
-        }
-        if (grad) {
-            T *gg = grad + r0 * grad_row_step;
-            for (ptrdiff_t j = 0; j < n; j++) {
-                VT b = class_weight ? V(splat)(class_weight[j]) : V(splat)(1);
-                VT g = V(select)(label == (int)j, target, e[j] * factor - shift * b);
-                K(store_lanes)(gg + j, grad_row_step, g, width);
-            }
-        }
-        for (ptrdiff_t l = 0; l < width; l++)
-            if (each[l])
-                K(ce_rows_each)(xg + l * x_row_step, x_row_step, labels + r0 + l, class_weight,
-                                1, n, p, loss + r0 + l, grad ? grad + (r0 + l) * grad_row_step
-                                                             : NULL, grad_row_step);
-    }
+    VT e[SHORT_ROW];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES)
+        K(ce_lanes)(x + r0 * x_row_step, x_row_step, 1, labels + r0, class_weight,
+                    rows - r0 < LANES ? rows - r0 : LANES, n, p, loss + r0,
+                    grad ? grad + r0 * grad_row_step : NULL, grad_row_step, 1, e);
 }
 
 static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
@@ -308,6 +447,22 @@ static void K(ce_rows)(const T *x, ptrdiff_t x_row_step, const int64_t *labels,
     else
         K(ce_rows_each)(x, x_row_step, labels, class_weight, rows, n, p, loss, grad,
                         grad_row_step);
+}
+
+/*
+ * Columns of a non-last class axis: `width` rows whose class j lies at
+ * x[j * x_class_step + c] (c = 0 .. width - 1, contiguous), likewise labels,
+ * loss and the gradient (grad_class_step), LANES columns a vector: every load
+ * and store a whole vector.
+ */
+static void K(ce_cols)(const T *x, ptrdiff_t x_class_step, const int64_t *labels,
+                       const T *class_weight, ptrdiff_t width, ptrdiff_t n,
+                       const csm_ce_params *p, double *loss, T *grad,
+                       ptrdiff_t grad_class_step) {
+    for (ptrdiff_t c = 0; c < width; c += MAX_SLICES)
+        K(ce_lanes)(x + c, 1, x_class_step, labels + c, class_weight,
+                    width - c < MAX_SLICES ? width - c : MAX_SLICES, n, p, loss + c,
+                    grad ? grad + c : NULL, 1, grad_class_step, NULL);
 }
 
 /* ---------- class-probability targets ---------- */

@@ -73,7 +73,8 @@ CE_OPTIONS = [
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("options", CE_OPTIONS, ids=lambda o: "-".join(o) or "plain")
 @pytest.mark.parametrize("shape,axis", [((9, 7), -1), ((3, 37), 1), ((4, 5, 3, 2), 1),
-                                         ((5, 3, 6), 0), ((20,), 0), ((2, 70), -1)])
+                                         ((5, 3, 6), 0), ((20,), 0), ((2, 70), -1),
+                                         ((2, 40, 3, 11), 1)])
 def test_cross_entropy_labels_match_oracle(dtype, reduction, options, shape, axis, isa):
     rng = np.random.default_rng(1)
     x = _logits(rng, shape, dtype)
@@ -188,11 +189,12 @@ def test_cross_entropy_accepts_any_integer_target_dtype():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("alpha", [None, 0.25, "per-class"])
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_focal_loss_matches_oracle(dtype, reduction, alpha, gamma, isa):
+@pytest.mark.parametrize("C,inner", [(5, 3), (37, 21)])
+def test_focal_loss_matches_oracle(dtype, reduction, alpha, gamma, C, inner, isa):
     rng = np.random.default_rng(7)
-    x = _logits(rng, (4, 5, 3), dtype)
-    y = _labels(rng, (4, 3), 5)
-    a = rng.random(5) if alpha == "per-class" else alpha
+    x = _logits(rng, (4, C, inner), dtype)
+    y = _labels(rng, (4, inner), C)
+    a = rng.random(C) if alpha == "per-class" else alpha
     loss, grad = csoftmax.focal_loss(x, y, gamma=gamma, alpha=a, axis=1, reduction=reduction,
                                      return_grad=True)
     expected_loss, expected_grad = ref.focal_loss(x, y, gamma=gamma, alpha=a, axis=1,
@@ -568,6 +570,110 @@ def test_short_rows_bits_do_not_depend_on_neighbours(dtype, n, options, isa):
         np.testing.assert_array_equal(grad[lo:], part[1])
     np.testing.assert_array_equal(loss, f(x, y, num_threads=2))
     assert not np.signbit(loss[loss == 0]).any()  # a certain class costs +0, as PyTorch's
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [3, 10, 21, 150])
+@pytest.mark.parametrize("focal", [False, True])
+def test_class_axis_columns_match_the_row_layout(dtype, C, focal, isa):
+    """A non-last class axis is computed in place, a vector of columns at a
+    time: the same losses and gradients as the rows of moveaxis(x, 1, -1)
+    (to a few ulp: the sums run in another order), nan where a column's max is
+    not finite, zeros where its target is ignored; a column's bits do not
+    depend on its neighbours (views shifted by a few columns), on the thread
+    count, or on whether the gradient is wanted."""
+    rng = np.random.default_rng(21)
+    x = _logits(rng, (3, C, 4, 13), dtype)
+    y = _labels(rng, (3, 4, 13), C)
+    x[0, 0, 1, 2] = np.nan
+    x[1, :, 2, 5] = -np.inf
+    x[2, C - 1, 0, 7] = np.inf
+    x[2, 0, 3, 12] = 80.0
+    y[0, 1, 2] = y[1, 2, 5] = y[2, 0, 7] = 0
+    y[0, 0, 0] = -100
+    x[0, :, 0, 0] = np.nan  # ignored: still 0
+    if focal:
+        def f(a, b, **more):
+            return csoftmax.focal_loss(a, b, gamma=1.5, reduction="none", **more)
+    else:
+        w = (rng.random(C) + 0.5).astype(dtype)
+
+        def f(a, b, **more):
+            return csoftmax.cross_entropy(a, b, weight=w, label_smoothing=0.1, reduction="none",
+                                          **more)
+    loss, grad = f(x, y, axis=1, return_grad=True, num_threads=1)
+    row_loss, row_grad = f(np.moveaxis(x, 1, -1), y, return_grad=True)
+    rtol = 8 * np.finfo(dtype).eps
+    np.testing.assert_allclose(loss, row_loss, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(grad, np.moveaxis(row_grad, -1, 1), rtol=rtol, atol=rtol)
+    assert np.isnan(loss[[0, 1, 2], [1, 2, 0], [2, 5, 7]]).all()
+    assert np.isnan(grad[[0, 1, 2], :, [1, 2, 0], [2, 5, 7]]).all()
+    assert loss[0, 0, 0] == 0 and not grad[0, :, 0, 0].any()
+    for lo in (1, 3, 6):
+        part = f(x[..., lo:], y[..., lo:], axis=1, return_grad=True)
+        np.testing.assert_array_equal(loss[..., lo:], part[0])
+        np.testing.assert_array_equal(grad[..., lo:], part[1])
+    for threads in (2, 3):
+        other = f(x, y, axis=1, return_grad=True, num_threads=threads)
+        np.testing.assert_array_equal(loss, other[0])
+        np.testing.assert_array_equal(grad, other[1])
+    np.testing.assert_array_equal(loss, f(x, y, axis=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "weight": "w"},
+                                     {"focal": True}], ids=["plain", "smooth-weight", "focal"])
+def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa):
+    """Rows of 2**16 classes or more go one at a time, each over the threads:
+    results match the oracle and do not depend on the thread count."""
+    rng = np.random.default_rng(22)
+    C = (1 << 16) + 1001
+    x = _logits(rng, (5, C), dtype)
+    y = np.array([3, C - 1, -100, 7, 12])
+    x[3, 100] = np.nan
+    x[4, C // 2] = np.inf
+    kw = dict(options)
+    # the oracle row by row in long double (the reference module's one-hot
+    # matrices would take C**2 memory)
+    z = x[:2].astype(np.longdouble)
+    m = z.max(axis=1, keepdims=True)
+    log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    p = np.exp(log_p)
+    hot = np.zeros_like(z)
+    hot[[0, 1], y[:2]] = 1
+    log_p_y = log_p[[0, 1], y[:2]][:, None]
+    if kw.pop("focal", False):
+        def f(**more):
+            return csoftmax.focal_loss(x, y, gamma=2.0, reduction="none", return_grad=True,
+                                       **more)
+        q = -np.expm1(log_p_y)
+        expected_loss = -(q ** 2) * log_p_y
+        expected_grad = (2 * q * log_p_y * (1 - q) - q ** 2) * (hot - p)
+    else:
+        w = np.ones(C)
+        if "weight" in kw:
+            kw["weight"] = w = rng.random(C) + 0.5
+
+        def f(**more):
+            return csoftmax.cross_entropy(x, y, reduction="none", return_grad=True, **kw, **more)
+        eps = kw.get("label_smoothing", 0.0)
+        w_y = w[y[:2]][:, None]
+        expected_loss = -(1 - eps) * w_y * log_p_y - eps / C * (w * log_p).sum(1, keepdims=True)
+        expected_grad = ((1 - eps) * w_y + eps * w.sum() / C) * p - eps / C * w - (
+            (1 - eps) * w_y * hot)
+    loss, grad = f(num_threads=1)
+    _check(loss[:2], expected_loss[:, 0].astype(np.float64), dtype, spread=6 * 3.0)
+    _check(grad[:2], expected_grad.astype(np.float64), dtype)
+    assert loss[2] == 0 and not grad[2].any()
+    assert np.isnan(loss[3:]).all() and np.isnan(grad[3:]).all()
+    for threads in (2, 3):
+        other = f(num_threads=threads)
+        np.testing.assert_array_equal(loss, other[0])
+        np.testing.assert_array_equal(grad, other[1])
+    only = (csoftmax.focal_loss(x, y, gamma=2.0, reduction="none", num_threads=2)
+            if "focal" in options else
+            csoftmax.cross_entropy(x, y, reduction="none", num_threads=2, **kw))
+    np.testing.assert_array_equal(loss, only)
 
 
 @pytest.mark.parametrize("axis", [-1, 1])
