@@ -52,6 +52,11 @@ cdef extern from "loss.h" nogil:
                                  Py_ssize_t t_row_step, const float *class_weight, Py_ssize_t rows,
                                  Py_ssize_t n, double smoothing, double grad_scale, double *loss,
                                  float *grad, Py_ssize_t grad_row_step) noexcept nogil
+        void (*ce_prob_cols_f32)(const float *x, Py_ssize_t x_class_step, const float *target,
+                                 Py_ssize_t t_class_step, const float *class_weight,
+                                 Py_ssize_t width, Py_ssize_t n, double smoothing,
+                                 double grad_scale, double *loss, float *grad,
+                                 Py_ssize_t grad_class_step) noexcept nogil
         void (*entropy_rows_f32)(const float *x, Py_ssize_t x_row_step, Py_ssize_t rows,
                                  Py_ssize_t n, double *result) noexcept nogil
         void (*ce_rows_f64)(const double *x, Py_ssize_t x_row_step, const int64_t *labels,
@@ -69,6 +74,11 @@ cdef extern from "loss.h" nogil:
                                  Py_ssize_t t_row_step, const double *class_weight, Py_ssize_t rows,
                                  Py_ssize_t n, double smoothing, double grad_scale, double *loss,
                                  double *grad, Py_ssize_t grad_row_step) noexcept nogil
+        void (*ce_prob_cols_f64)(const double *x, Py_ssize_t x_class_step, const double *target,
+                                 Py_ssize_t t_class_step, const double *class_weight,
+                                 Py_ssize_t width, Py_ssize_t n, double smoothing,
+                                 double grad_scale, double *loss, double *grad,
+                                 Py_ssize_t grad_class_step) noexcept nogil
         void (*entropy_rows_f64)(const double *x, Py_ssize_t x_row_step, Py_ssize_t rows,
                                  Py_ssize_t n, double *result) noexcept nogil
         double (*elem_loss_f32)(const float *x, const float *t, Py_ssize_t lo, Py_ssize_t hi,
@@ -250,6 +260,46 @@ def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weig
                     <const double *>xp + lo * n, n, <const double *>tp + lo * n, n,
                     <const double *>wp, hi - lo, n, smoothing, grad_scale, loss_p + lo,
                     <double *>gp + lo * n if gp else NULL, n)
+
+
+def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,
+                            object class_weight, double[:, ::1] loss, real[:, :, ::1] grad,
+                            double smoothing, double grad_scale, int num_threads):
+    """cross_entropy_prob_rows over axis 1 of x (outer, C, inner) with the
+    target of x's shape, both inner contiguous, as cross_entropy_cols."""
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t item = sizeof(real)
+    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
+    cdef Py_ssize_t ts0 = target.strides[0] // item, ts1 = target.strides[1] // item
+    cdef void *wp = _data_or_null(class_weight)
+    cdef real *gp = NULL
+    cdef const real *xp
+    cdef const real *tp
+    cdef Py_ssize_t task, o, c, blocks, tasks
+    cdef int threads
+    if outer == 0 or n == 0 or inner == 0:
+        return
+    xp = &x[0, 0, 0]
+    tp = &target[0, 0, 0]
+    if grad is not None:
+        gp = &grad[0, 0, 0]
+    blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
+    tasks = outer * blocks
+    threads = _threads_for(tasks, num_threads)
+    with nogil:
+        for task in prange(tasks, num_threads=threads, schedule='static'):
+            o = task // blocks
+            c = (task % blocks) * COLUMN_BLOCK
+            if real is float:
+                loss_kernels.ce_prob_cols_f32(
+                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, <const float *>wp,
+                    min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
+                    gp + (o * n * inner + c) if gp else NULL, inner)
+            else:
+                loss_kernels.ce_prob_cols_f64(
+                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, <const double *>wp,
+                    min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
+                    gp + (o * n * inner + c) if gp else NULL, inner)
 
 
 def entropy_rows(cnp.ndarray x, cnp.ndarray result, int num_threads):

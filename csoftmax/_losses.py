@@ -168,8 +168,8 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
 
     The class axis last is a single call. Otherwise, where `cols_kernel` is
     given and the (outer, C, inner) view of x has inner contiguous, one call
-    `cols_kernel(x3, extras2, loss2, grad3)` takes the columns in place
-    (extras of the shape without the class axis, as (outer, inner)); else rows
+    `cols_kernel(x3, extras3, loss2, grad3)` takes the columns in place
+    (extras as (outer, C, inner) or (outer, inner), inner contiguous); else rows
     are gathered into bounded contiguous buffers (blocks of inner), so no
     temporary is as large as x unless the gradient is wanted."""
     shape = x.shape
@@ -192,8 +192,8 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
                for a in per_row_arrays]
     loss2 = loss.reshape(outer, inner)
     grad3 = None if grad is None else grad.reshape(outer, C, inner)
-    if cols_kernel is not None and x3.strides[2] == x3.itemsize:
-        cols_kernel(x3, [a.reshape(outer, inner) for a in extras3], loss2, grad3)
+    if cols_kernel is not None and all(a.strides[-1] == a.itemsize for a in [x3] + extras3):
+        cols_kernel(x3, extras3, loss2, grad3)
         return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
     rows_per_block = max(1, _BLOCK_ELEMENTS // max(C, 1))
     if inner >= rows_per_block:
@@ -293,7 +293,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         def kernel(x2, extras, loss, grad):
             _core.cross_entropy_prob_rows(x2, extras[0], w, loss, grad, eps, scale, threads)
 
-        row_losses, grad = _run_rows(kernel, x, class_axis, [probs], return_grad)
+        def cols_kernel(x3, extras, loss, grad):
+            _core.cross_entropy_prob_cols(x3, extras[0], w, loss, grad, eps, scale, threads)
+
+        row_losses, grad = _run_rows(kernel, x, class_axis, [probs], return_grad, cols_kernel)
         loss = _finish(row_losses, reduction, rows, rdtype, row_shape)
     else:
         labels = _class_labels(target_array, row_shape, C, ignore_index)

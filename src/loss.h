@@ -67,6 +67,10 @@ typedef struct csm_elem_params {
                                ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,  \
                                ptrdiff_t n, double smoothing, double grad_scale,             \
                                double *loss, T *grad, ptrdiff_t grad_row_step);              \
+    void (*ce_prob_cols_##SUF)(const T *x, ptrdiff_t x_class_step, const T *target,          \
+                               ptrdiff_t t_class_step, const T *class_weight, ptrdiff_t width, \
+                               ptrdiff_t n, double smoothing, double grad_scale,             \
+                               double *loss, T *grad, ptrdiff_t grad_class_step);            \
     void (*entropy_rows_##SUF)(const T *x, ptrdiff_t x_row_step, ptrdiff_t rows, ptrdiff_t n, \
                                double *result);                                      \
     double (*elem_loss_##SUF)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,           \

@@ -563,85 +563,112 @@ static void K(ce_prob_rows_each)(const T *x, ptrdiff_t x_row_step, const T *targ
     }
 }
 
+/* t' w of class j (t' = keep t + spread), as prob_sum_step forms it */
+CSM_INLINE VT K(lane_target)(const T *t, ptrdiff_t t_lane, ptrdiff_t valid, const T *w,
+                             ptrdiff_t j, T keep, T spread) {
+    VT tw = K(load_lanes)(t, t_lane, valid, 0) * keep + spread;
+    return w ? tw * w[j] : tw;
+}
+
 /*
- * Pass 2 of ce_prob_short_rows: the exps of `width` rows (one per lane), kept in
- * e, and the sums of e, w t' and w t' (m - x), each term added in double.
+ * Pass 2 of ce_prob_lanes, as ce_lane_exps: the exps and the sums of e, w t'
+ * and w t' (m - x), each term added in double, class j of every vector of
+ * lanes before class j + 1; the exps kept in e or stored into g.
  */
-CSM_INLINE void K(prob_short_exps)(const T *x, ptrdiff_t x_lane, const T *t, ptrdiff_t t_lane,
-                                   const T *w, ptrdiff_t n, ptrdiff_t width, VT m, K(origin) o,
-                                   T keep, T spread, int form, VT e[SHORT_ROW], K_WIDE *sum,
-                                   K_WIDE *mass, K_WIDE *dist) {
+CSM_INLINE void K(prob_lane_exps)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem, const T *t,
+                                  ptrdiff_t t_lane, ptrdiff_t t_elem, const T *w, ptrdiff_t n,
+                                  ptrdiff_t width, ptrdiff_t vectors, const K(range) range[],
+                                  const K(origin) o[], T keep, T spread, int form, VT *e, T *g,
+                                  ptrdiff_t g_elem, K_WIDE sum[], K_WIDE mass[], K_WIDE dist[]) {
+    for (ptrdiff_t v = 0; v < vectors; v++) sum[v] = mass[v] = dist[v] = V(wide_zero)();
     for (ptrdiff_t j = 0; j < n; j++) {
-        VT v = K(load_lanes)(x + j, x_lane, width, 0);
-        VT tw = K(load_lanes)(t + j, t_lane, width, 0) * keep + spread;
-        if (w) tw *= w[j];
-        e[j] = K(exp_from)(v, o, V(splat)(1), form);
-        *sum = V(wide_add)(*sum, e[j]);
-        *mass = V(wide_add)(*mass, tw);
-        *dist = V(wide_add)(*dist, tw * (m - v));
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            const ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            VT x_j = K(load_lanes)(x + j * x_elem + v * LANES * x_lane, x_lane, valid, 0);
+            VT tw = K(lane_target)(t + j * t_elem + v * LANES * t_lane, t_lane, valid, w, j,
+                                   keep, spread);
+            VT e_j = K(exp_from)(x_j, o[v], V(splat)(1), form);
+            sum[v] = V(wide_add)(sum[v], e_j);
+            mass[v] = V(wide_add)(mass[v], tw);
+            dist[v] = V(wide_add)(dist[v], tw * (range[v].max - x_j));
+            if (e) e[j] = e_j;
+            else if (g) K(store_lanes)(g + j * g_elem + v * LANES, 1, e_j, valid);
+        }
     }
 }
 
 /*
- * Rows shorter than SHORT_ROW, LANES at a time, one row per lane, as
- * ce_short_rows takes class-index targets; rows whose max is not finite go to
- * ce_prob_rows_each.
+ * Cross-entropy with probability targets, `width` rows side by side as
+ * ce_lanes takes them (the target t in a layout of its own, t_lane and
+ * t_elem): loss = dist + mass log(sum), the gradient mass p_j - w_j t'_j.
+ * A lane with a non-finite max gives nan throughout, as ce_prob_rows_each.
  */
+CSM_INLINE void K(ce_prob_lanes)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem, const T *t,
+                                 ptrdiff_t t_lane, ptrdiff_t t_elem, const T *class_weight,
+                                 ptrdiff_t width, ptrdiff_t n, double smoothing,
+                                 double grad_scale, double *loss, T *grad, ptrdiff_t g_lane,
+                                 ptrdiff_t g_elem, VT *e) {
+    const ptrdiff_t vectors = e ? 1 : (width + LANES - 1) / LANES; /* as ce_lanes */
+    const T keep = (T)(1 - smoothing), spread = (T)(smoothing / (double)n);
+    K(range) range[MAX_VECTORS];
+    K(origin) o[MAX_VECTORS];
+    K_WIDE sums[MAX_VECTORS], masses[MAX_VECTORS], dists[MAX_VECTORS];
+    VT factor[MAX_VECTORS];
+    K(slices_range)(x, x_elem, x_lane, NULL, n, width, range);
+    for (ptrdiff_t v = 0; v < vectors; v++) o[v] = K(origin_of)(range[v].max, 1);
+    const int form = K(slices_form)(range, o, width, 1);
+#define PROB_LANE_EXPS(f)                                                                     \
+    K(prob_lane_exps)(x, x_lane, x_elem, t, t_lane, t_elem, class_weight, n, width, vectors,  \
+                      range, o, keep, spread, f, e, grad, g_elem, sums, masses, dists)
+    BY_FORM(form, PROB_LANE_EXPS);
+#undef PROB_LANE_EXPS
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        const VT m = range[v].max;
+        factor[v] = V(splat)((T)NAN);
+        for (ptrdiff_t l0 = v * LANES; l0 < width && l0 < (v + 1) * LANES; l0 += csm_lanes_f64) {
+            const ptrdiff_t lanes = width - l0 < csm_lanes_f64 ? width - l0 : csm_lanes_f64;
+            csm_vf64 sum = csm_splat_f64(1), gap = csm_splat_f64(0);
+            for (ptrdiff_t i = 0; i < lanes; i++) {
+                const ptrdiff_t l = l0 - v * LANES + i;
+                if (!isfinite(m[l])) continue;
+                sum[i] = V(wide_lane)(sums[v], l);
+                gap[i] = K(shift_gap)(K(origin_shift)(o[v], l, form & FORM_UNIT), m[l]);
+            }
+            const csm_vf64 log_sum = csm_log_f64(sum) + gap;
+            for (ptrdiff_t i = 0; i < lanes; i++) {
+                const ptrdiff_t l = l0 - v * LANES + i;
+                const double mass = V(wide_lane)(masses[v], l);
+                loss[l0 + i] = isfinite(m[l]) ? V(wide_lane)(dists[v], l) + mass * log_sum[i]
+                                              : NAN;
+                if (isfinite(m[l])) factor[v][l] = (T)(grad_scale * mass / sum[i]);
+            }
+        }
+    }
+    if (!grad) return;
+    const VT s = V(splat)((T)grad_scale);
+    for (ptrdiff_t j = 0; j < n; j++) {
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            const ptrdiff_t valid = width - v * LANES < LANES ? width - v * LANES : LANES;
+            T *g_j = grad + j * g_elem + v * LANES * g_lane;
+            const VT e_j = e ? e[j] : K(load_lanes)(g_j, g_lane, valid, 0);
+            const VT tw = K(lane_target)(t + j * t_elem + v * LANES * t_lane, t_lane, valid,
+                                         class_weight, j, keep, spread);
+            K(store_lanes)(g_j, g_lane, e_j * factor[v] - s * tw, valid);
+        }
+    }
+}
+
+/* Rows shorter than SHORT_ROW, LANES at a time, as ce_short_rows */
 static void K(ce_prob_short_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
                                   ptrdiff_t t_row_step, const T *class_weight, ptrdiff_t rows,
                                   ptrdiff_t n, double smoothing, double grad_scale,
                                   double *loss, T *grad, ptrdiff_t grad_row_step) {
-    const T keep = (T)(1 - smoothing), spread = (T)(smoothing / (double)n);
-    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES) {
-        const ptrdiff_t width = rows - r0 < LANES ? rows - r0 : LANES;
-        const T *xg = x + r0 * x_row_step, *tg = target + r0 * t_row_step;
-        K(range) range[1];
-        K(slices_range)(xg, 1, x_row_step, NULL, n, width, range);
-        const VT m = range[0].max;
-        const K(origin) o[1] = {K(origin_of)(m, 1)};
-        const int form = K(slices_form)(range, o, width, 1);
-        VT e[SHORT_ROW];
-        K_WIDE sums = V(wide_zero)(), masses = V(wide_zero)(), dists = V(wide_zero)();
-#define PROB_SHORT_EXPS(f)                                                                    \
-    K(prob_short_exps)(xg, x_row_step, tg, t_row_step, class_weight, n, width, m, o[0], keep, \
-                       spread, f, e, &sums, &masses, &dists)
-        BY_FORM(form, PROB_SHORT_EXPS);
-#undef PROB_SHORT_EXPS
-        int each[LANES]; /* rows left to ce_prob_rows_each */
-        VT factor = V(splat)(0);
-        for (ptrdiff_t l0 = 0; l0 < width; l0 += csm_lanes_f64) {
-            csm_vf64 sum = csm_splat_f64(1), gap = csm_splat_f64(0);
-            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
-                each[l] = !isfinite(m[l]);
-                if (each[l]) continue;
-                sum[l - l0] = V(wide_lane)(sums, l);
-                gap[l - l0] = K(shift_gap)(K(origin_shift)(o[0], l, form & FORM_UNIT), m[l]);
-            }
-            const csm_vf64 log_sum = csm_log_f64(sum) + gap;
-            for (ptrdiff_t l = l0; l < width && l < l0 + csm_lanes_f64; l++) {
-                if (each[l]) continue;
-                const double mass = V(wide_lane)(masses, l);
-                loss[r0 + l] = V(wide_lane)(dists, l) + mass * log_sum[l - l0];
-                factor[l] = (T)(grad_scale * mass / sum[l - l0]);
-            }
-        }
-        if (grad) {
-            T *gg = grad + r0 * grad_row_step;
-            const VT s = V(splat)((T)grad_scale);
-            for (ptrdiff_t j = 0; j < n; j++) {
-                VT tw = K(load_lanes)(tg + j, t_row_step, width, 0) * keep + spread;
-                if (class_weight) tw *= class_weight[j];
-                K(store_lanes)(gg + j, grad_row_step, e[j] * factor - s * tw, width);
-            }
-        }
-        for (ptrdiff_t l = 0; l < width; l++)
-            if (each[l])
-                K(ce_prob_rows_each)(xg + l * x_row_step, x_row_step, tg + l * t_row_step,
-                                     t_row_step, class_weight, 1, n, smoothing, grad_scale,
-                                     loss + r0 + l,
-                                     grad ? grad + (r0 + l) * grad_row_step : NULL,
-                                     grad_row_step);
-    }
+    VT e[SHORT_ROW];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LANES)
+        K(ce_prob_lanes)(x + r0 * x_row_step, x_row_step, 1, target + r0 * t_row_step,
+                         t_row_step, 1, class_weight, rows - r0 < LANES ? rows - r0 : LANES, n,
+                         smoothing, grad_scale, loss + r0,
+                         grad ? grad + r0 * grad_row_step : NULL, grad_row_step, 1, e);
 }
 
 static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
@@ -654,6 +681,18 @@ static void K(ce_prob_rows)(const T *x, ptrdiff_t x_row_step, const T *target,
     else
         K(ce_prob_rows_each)(x, x_row_step, target, t_row_step, class_weight, rows, n,
                              smoothing, grad_scale, loss, grad, grad_row_step);
+}
+
+/* Probability targets down the columns of a non-last class axis, as ce_cols
+ * (the target with x's layout or its own, t_class_step). */
+static void K(ce_prob_cols)(const T *x, ptrdiff_t x_class_step, const T *target,
+                            ptrdiff_t t_class_step, const T *class_weight, ptrdiff_t width,
+                            ptrdiff_t n, double smoothing, double grad_scale, double *loss,
+                            T *grad, ptrdiff_t grad_class_step) {
+    for (ptrdiff_t c = 0; c < width; c += MAX_SLICES)
+        K(ce_prob_lanes)(x + c, 1, x_class_step, target + c, 1, t_class_step, class_weight,
+                         width - c < MAX_SLICES ? width - c : MAX_SLICES, n, smoothing,
+                         grad_scale, loss + c, grad ? grad + c : NULL, 1, grad_class_step, NULL);
 }
 
 /* ---------- entropy of softmax(x): L + sum e (m - x) / sum e ---------- */

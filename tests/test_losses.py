@@ -98,7 +98,8 @@ def test_cross_entropy_labels_match_oracle(dtype, reduction, options, shape, axi
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("options", CE_OPTIONS, ids=lambda o: "-".join(o) or "plain")
-@pytest.mark.parametrize("shape,axis", [((9, 7), -1), ((4, 5, 3, 2), 1), ((3, 300), -1)])
+@pytest.mark.parametrize("shape,axis", [((9, 7), -1), ((4, 5, 3, 2), 1), ((3, 300), -1),
+                                         ((2, 40, 3, 11), 1)])
 def test_cross_entropy_probabilities_match_oracle(dtype, reduction, options, shape, axis, isa):
     rng = np.random.default_rng(2)
     x = _logits(rng, shape, dtype)
@@ -574,10 +575,10 @@ def test_short_rows_bits_do_not_depend_on_neighbours(dtype, n, options, isa):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("C", [3, 10, 21, 150])
-@pytest.mark.parametrize("focal", [False, True])
-def test_class_axis_columns_match_the_row_layout(dtype, C, focal, isa):
-    """A non-last class axis is computed in place, a vector of columns at a
-    time: the same losses and gradients as the rows of moveaxis(x, 1, -1)
+@pytest.mark.parametrize("kind", ["labels", "focal", "probabilities"])
+def test_class_axis_columns_match_the_row_layout(dtype, C, kind, isa):
+    """A non-last class axis (class indices, focal loss, probabilities) is
+    computed in place, a vector of columns at a time: the same losses and gradients as the rows of moveaxis(x, 1, -1)
     (to a few ulp: the sums run in another order), nan where a column's max is
     not finite, zeros where its target is ignored; a column's bits do not
     depend on its neighbours (views shifted by a few columns), on the thread
@@ -592,7 +593,13 @@ def test_class_axis_columns_match_the_row_layout(dtype, C, focal, isa):
     y[0, 1, 2] = y[1, 2, 5] = y[2, 0, 7] = 0
     y[0, 0, 0] = -100
     x[0, :, 0, 0] = np.nan  # ignored: still 0
-    if focal:
+    y_rows = y
+    if kind == "probabilities":  # no ignored targets: a column with nan logits gives nan
+        y = rng.random(x.shape).astype(dtype)
+        y[0, :, 0, 0] = 0
+        y_rows = np.moveaxis(y, 1, -1)
+        x[0, :, 0, 0] = 1.0
+    if kind == "focal":
         def f(a, b, **more):
             return csoftmax.focal_loss(a, b, gamma=1.5, reduction="none", **more)
     else:
@@ -602,13 +609,14 @@ def test_class_axis_columns_match_the_row_layout(dtype, C, focal, isa):
             return csoftmax.cross_entropy(a, b, weight=w, label_smoothing=0.1, reduction="none",
                                           **more)
     loss, grad = f(x, y, axis=1, return_grad=True, num_threads=1)
-    row_loss, row_grad = f(np.moveaxis(x, 1, -1), y, return_grad=True)
+    row_loss, row_grad = f(np.moveaxis(x, 1, -1), y_rows, return_grad=True)
     rtol = 8 * np.finfo(dtype).eps
     np.testing.assert_allclose(loss, row_loss, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(grad, np.moveaxis(row_grad, -1, 1), rtol=rtol, atol=rtol)
     assert np.isnan(loss[[0, 1, 2], [1, 2, 0], [2, 5, 7]]).all()
     assert np.isnan(grad[[0, 1, 2], :, [1, 2, 0], [2, 5, 7]]).all()
-    assert loss[0, 0, 0] == 0 and not grad[0, :, 0, 0].any()
+    if kind != "probabilities":
+        assert loss[0, 0, 0] == 0 and not grad[0, :, 0, 0].any()
     for lo in (1, 3, 6):
         part = f(x[..., lo:], y[..., lo:], axis=1, return_grad=True)
         np.testing.assert_array_equal(loss[..., lo:], part[0])
