@@ -107,7 +107,8 @@ def _class_weights(weight, num_classes, dtype, what="weight"):
     w = as_numeric_array(weight, what)
     if w.dtype.kind == "c":
         raise TypeError(f"{what} must be real, got complex dtype {w.dtype}")
-    w = w.astype(np.float64)
+    if w.dtype.kind != "f":  # floats are checked as given: no float64 copy of a long vector
+        w = w.astype(np.float64)
     if w.shape != (num_classes,):
         raise ValueError(f"{what} must have shape ({num_classes},) (one entry per class), "
                          f"got shape {w.shape}")

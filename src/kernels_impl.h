@@ -241,6 +241,11 @@ CSM_INLINE double K(shift_gap)(K(shift) shift, T m) {
     return (shift.j * ln2_hi + (shift.base - m)) + shift.j * ln2_lo;
 }
 
+/* shift_gap of lane i of o (exps in the form's shift) to that lane's max m */
+CSM_INLINE double K(lane_gap)(K(origin) o, int i, int form, T m) {
+    return K(shift_gap)(K(origin_shift)(o, i, form & FORM_UNIT), m);
+}
+
 /* exp(scale (shift - m)), the factor from exps relative to shift to exps relative to m */
 CSM_INLINE double K(shift_weight)(K(shift) shift, T m, T scale) {
     if (shift.j == 0 && shift.base == m) return 1;

@@ -172,7 +172,7 @@ CSM_INLINE K(ce_terms) K(ce_finish)(const csm_ce_params *p, const T *class_weigh
 CSM_INLINE K(ce_terms) K(ce_row_terms)(const csm_ce_params *p, const T *class_weight,
                                        const T *xr, int64_t y, ptrdiff_t n, T m, K(origin) o,
                                        int form, double sum, double dist, const T *e_y_stored) {
-    const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+    const double gap = K(lane_gap)(o, 0, form, m);
     const double log_sum = log(sum) + gap; /* log sum exp(x - m) */
     /* The target's exp as it went into the sum (the same bits whether stored or
      * recomputed): 1 - p_y = (sum - e_y) / sum keeps its digits as p_y nears 1,
@@ -216,36 +216,73 @@ static void K(ce_rows_each)(const T *x, ptrdiff_t x_row_step, const int64_t *lab
     }
 }
 
+/* the length of chunk k of `size` elements in a row of n */
+CSM_INLINE ptrdiff_t K(chunk_len)(ptrdiff_t k, ptrdiff_t size, ptrdiff_t n) {
+    return n - k * size < size ? n - k * size : size;
+}
+
+/* Pass A of ce_huge_row over one chunk (as chunk_pass): its max and min, and
+ * while it is in cache its sum of exps relative to its own shift (stored into
+ * g when not NULL) and (smooth) sum w (max - x) with sum w. A chunk without a
+ * finite entry sums nothing here (ce_huge_row sums it against the row's max). */
+typedef struct {
+    T max, min;
+    K(shift) shift;
+    double sum, dist, weight;
+} K(ce_chunk);
+
+static K(ce_chunk) K(ce_chunk_pass)(const T *x, const T *w, T *g, ptrdiff_t len, int smooth) {
+    K(ce_chunk) c = {0, 0, {0, 0}, 0, 0, 0};
+    K(row_range)(x, NULL, len, &c.max, &c.min);
+    if (!isfinite(c.max)) return c;
+    const K(origin) o = K(origin_of)(V(splat)(c.max), 1);
+    const int form = K(exp_form)(c.min, o, 1);
+    c.shift = K(origin_shift)(o, 0, form & FORM_UNIT);
+    K(ce_sums)(x, g, w, len, c.max, &o, form, smooth, &c.sum, &c.dist);
+    if (smooth && !w) c.weight = (double)len;
+    if (smooth && w) { /* in double lanes, a vector at a time (a scalar chain: 1.3 ns a class) */
+        K_WIDE total = V(wide_zero)();
+        for (ptrdiff_t i = 0; i < len; i += LANES)
+            total = V(wide_add)(total, K(load_valid)(w + i, len - i < LANES ? len - i : LANES, 0));
+        c.weight = V(hsum_wide)(total);
+    }
+    return c;
+}
+
 /*
- * One row of at least HUGE_ROW classes, its three passes each split over the
- * threads in the chunks of norm_huge_row (their size depends on n only, and the
- * chunks' sums are added in chunk order: results do not depend on the thread
- * count). A non-finite max gives nan throughout, as ce_rows_each.
+ * One row of at least HUGE_ROW classes, split over the threads in the chunks
+ * of norm_huge_row (their size depends on n only; partial sums are merged in
+ * chunk order: results do not depend on the thread count). Pass A reads each
+ * chunk once from memory (its range, then its sums while it is in cache); the
+ * sums are merged to the row's shift, each rescaled by exp(its shift - the
+ * row's), and (smooth) sum w (m - x) = the chunks' plus (m - m_k) sum_k w.
+ * Pass B writes the gradient, each chunk's stored exps rescaled the same way.
+ * A non-finite max gives nan throughout, as ce_rows_each.
  */
 static void K(ce_huge_row)(const T *x, int64_t y, const T *class_weight, ptrdiff_t n,
                            const csm_ce_params *p, double *loss, T *grad, int threads) {
     const ptrdiff_t size = K(chunk_size)(n), chunks = (n + size - 1) / size;
     const int smooth = !p->focal && p->smoothing > 0;
-    T maxes[MAX_CHUNKS], mins[MAX_CHUNKS], m = 0, min = 0, fill = (T)NAN;
-    double sums[MAX_CHUNKS], dists[MAX_CHUNKS], sum = 0, dist = 0;
+    const T *w = class_weight;
+    K(ce_chunk) parts[MAX_CHUNKS];
+    double weights[MAX_CHUNKS], sum = 0, dist = 0;
+    T m = 0, min = 0;
     ptrdiff_t k;
-    if (y == p->ignore_index) {
-        *loss = 0;
-        fill = 0;
-    } else {
+    if (y != p->ignore_index) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (k = 0; k < chunks; k++) {
-            const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
-            K(row_range)(x + start, NULL, len, &maxes[k], &mins[k]);
-        }
-        m = maxes[0], min = mins[0];
+        for (k = 0; k < chunks; k++)
+            parts[k] = K(ce_chunk_pass)(x + k * size, w ? w + k * size : NULL,
+                                        grad ? grad + k * size : NULL,
+                                        K(chunk_len)(k, size, n), smooth);
+        m = parts[0].max, min = parts[0].min;
         for (k = 1; k < chunks; k++) {
-            m = maxes[k] > m || maxes[k] != maxes[k] ? maxes[k] : m; /* nan stays */
-            min = mins[k] < min ? mins[k] : min;
+            m = parts[k].max > m ? parts[k].max : m;
+            min = parts[k].min < min ? parts[k].min : min;
         }
-        *loss = NAN;
     }
     if (y == p->ignore_index || !isfinite(m)) {
+        const T fill = y == p->ignore_index ? 0 : (T)NAN;
+        *loss = (double)fill;
         if (grad) {
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (k = 0; k < n; k++) grad[k] = fill;
@@ -254,25 +291,33 @@ static void K(ce_huge_row)(const T *x, int64_t y, const T *class_weight, ptrdiff
     }
     const K(origin) o = K(origin_of)(V(splat)(m), 1);
     const int form = K(exp_form)(min, o, 1);
-#pragma omp parallel for num_threads(threads) schedule(static)
+    const K(shift) row_shift = K(origin_shift)(o, 0, form & FORM_UNIT);
+    const double row_gap = K(shift_gap)(row_shift, m);
     for (k = 0; k < chunks; k++) {
-        const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
-        K(ce_sums)(x + start, grad ? grad + start : NULL, class_weight ? class_weight + start : NULL,
-                   len, m, &o, form, smooth, &sums[k], &dists[k]);
+        K(ce_chunk) *c = &parts[k];
+        if (c->max == -(T)INFINITY) { /* no finite entry: sums against the row's max */
+            double rest; /* 0, or nan from a nan entry */
+            K(ce_sums)(x + k * size, grad ? grad + k * size : NULL, w ? w + k * size : NULL,
+                       K(chunk_len)(k, size, n), m, &o, form, smooth, &rest, &c->dist);
+            weights[k] = 0;
+            sum += rest;
+            dist += c->dist;
+            continue;
+        }
+        const int same = c->shift.base == row_shift.base && c->shift.j == row_shift.j;
+        weights[k] = same ? 1 : exp(K(shift_gap)(c->shift, m) - row_gap);
+        sum += c->sum * weights[k];
+        dist += c->dist + ((double)m - (double)c->max) * c->weight;
     }
-    for (k = 0; k < chunks; k++) sum += sums[k], dist += dists[k];
-    const K(ce_terms) t = K(ce_row_terms)(p, class_weight, x, y, n, m, o, form, sum, dist,
-                                          grad ? grad + y : NULL);
+    const K(ce_terms) t = K(ce_row_terms)(p, w, x, y, n, m, o, form, sum, dist, NULL);
     *loss = t.loss;
     if (!grad) return;
-    const T factor = (T)(p->grad_scale * t.a / sum), shift = (T)(p->grad_scale * t.b_shift);
+    const double s = p->grad_scale;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (k = 0; k < chunks; k++) {
-        const ptrdiff_t start = k * size, len = n - start < size ? n - start : size;
-        K(grad_rows_dispatch)(grad + start, class_weight ? class_weight + start : NULL, len,
-                              factor, shift);
-    }
-    grad[y] = (T)(p->grad_scale * t.g_y);
+    for (k = 0; k < chunks; k++)
+        K(grad_rows_dispatch)(grad + k * size, w ? w + k * size : NULL, K(chunk_len)(k, size, n),
+                              (T)(s * t.a * weights[k] / sum), (T)(s * t.b_shift));
+    grad[y] = (T)(s * t.g_y);
 }
 
 /*
@@ -351,7 +396,7 @@ CSM_INLINE K(lane_grad) K(ce_lane_finish)(const T *x, ptrdiff_t x_lane, ptrdiff_
             if (!finite[l - l0]) continue;
             sum[l - l0] = V(wide_lane)(sums, l);
             ey[l - l0] = e_y[l];
-            gap[l - l0] = K(shift_gap)(K(origin_shift)(*o, l, form & FORM_UNIT), m[l]);
+            gap[l - l0] = K(lane_gap)(*o, l, form, m[l]);
             far[l - l0] = (double)m[l] - (double)x_y[l];
         }
         const csm_vf64 log_sum = csm_log_f64(sum) + gap, q = (sum - ey) / sum;
@@ -555,7 +600,7 @@ static void K(ce_prob_rows_each)(const T *x, ptrdiff_t x_row_step, const T *targ
     K(prob_row_sums)(xr, tr, class_weight, gr, n, m, o, keep, spread, f, &sum, &mass, &dist)
         BY_FORM(form, PROB_SUMS);
 #undef PROB_SUMS
-        const double gap = K(shift_gap)(K(origin_shift)(o, 0, form & FORM_UNIT), m);
+        const double gap = K(lane_gap)(o, 0, form, m);
         loss[r] = dist + mass * (log(sum) + gap);
         if (gr)
             K(prob_grad_row)(gr, tr, class_weight, n, (T)(grad_scale * mass / sum), keep, spread,
@@ -632,7 +677,7 @@ CSM_INLINE void K(ce_prob_lanes)(const T *x, ptrdiff_t x_lane, ptrdiff_t x_elem,
                 const ptrdiff_t l = l0 - v * LANES + i;
                 if (!isfinite(m[l])) continue;
                 sum[i] = V(wide_lane)(sums[v], l);
-                gap[i] = K(shift_gap)(K(origin_shift)(o[v], l, form & FORM_UNIT), m[l]);
+                gap[i] = K(lane_gap)(o[v], l, form, m[l]);
             }
             const csm_vf64 log_sum = csm_log_f64(sum) + gap;
             for (ptrdiff_t i = 0; i < lanes; i++) {

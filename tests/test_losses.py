@@ -636,20 +636,24 @@ def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa
     results match the oracle and do not depend on the thread count."""
     rng = np.random.default_rng(22)
     C = (1 << 16) + 1001
-    x = _logits(rng, (5, C), dtype)
-    y = np.array([3, C - 1, -100, 7, 12])
+    x = _logits(rng, (7, C), dtype)
+    y = np.array([3, C - 1, -100, 7, 12, 30000, 5])
     x[3, 100] = np.nan
     x[4, C // 2] = np.inf
+    x[5, :20000] = -np.inf  # a whole chunk (their size is set by C) without a finite entry
+    x[6, :20000] = np.nan
+    x = x[[0, 1, 5, 2, 3, 4, 6]]  # the rows the oracle takes first
+    y = y[[0, 1, 5, 2, 3, 4, 6]]
     kw = dict(options)
     # the oracle row by row in long double (the reference module's one-hot
     # matrices would take C**2 memory)
-    z = x[:2].astype(np.longdouble)
+    z = x[:3].astype(np.longdouble)
     m = z.max(axis=1, keepdims=True)
     log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
     p = np.exp(log_p)
     hot = np.zeros_like(z)
-    hot[[0, 1], y[:2]] = 1
-    log_p_y = log_p[[0, 1], y[:2]][:, None]
+    hot[[0, 1, 2], y[:3]] = 1
+    log_p_y = log_p[[0, 1, 2], y[:3]][:, None]
     if kw.pop("focal", False):
         def f(**more):
             return csoftmax.focal_loss(x, y, gamma=2.0, reduction="none", return_grad=True,
@@ -665,15 +669,16 @@ def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa
         def f(**more):
             return csoftmax.cross_entropy(x, y, reduction="none", return_grad=True, **kw, **more)
         eps = kw.get("label_smoothing", 0.0)
-        w_y = w[y[:2]][:, None]
-        expected_loss = -(1 - eps) * w_y * log_p_y - eps / C * (w * log_p).sum(1, keepdims=True)
+        w_y = w[y[:3]][:, None]
+        spread = -(w * log_p).sum(1, keepdims=True)  # inf with -inf logits
+        expected_loss = -(1 - eps) * w_y * log_p_y + (eps / C * spread if eps else 0)
         expected_grad = ((1 - eps) * w_y + eps * w.sum() / C) * p - eps / C * w - (
             (1 - eps) * w_y * hot)
     loss, grad = f(num_threads=1)
-    _check(loss[:2], expected_loss[:, 0].astype(np.float64), dtype, spread=6 * 3.0)
-    _check(grad[:2], expected_grad.astype(np.float64), dtype)
-    assert loss[2] == 0 and not grad[2].any()
-    assert np.isnan(loss[3:]).all() and np.isnan(grad[3:]).all()
+    _check(loss[:3], expected_loss[:, 0].astype(np.float64), dtype, spread=6 * 3.0)
+    _check(grad[:3], expected_grad.astype(np.float64), dtype)
+    assert loss[3] == 0 and not grad[3].any()
+    assert np.isnan(loss[4:]).all() and np.isnan(grad[4:]).all()
     for threads in (2, 3):
         other = f(num_threads=threads)
         np.testing.assert_array_equal(loss, other[0])
