@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from csoftmax._bench import (
-    COPY_BASELINE_BYTES,
     FULL_CASES,
     OPS,
     PEER_MODULES,
@@ -29,6 +28,7 @@ from csoftmax._bench import (
     bind,
     case_label,
     check,
+    copy_baseline,
     make_input,
     reference,
 )
@@ -54,7 +54,7 @@ def _test_name(op, shape, axis, dtype):
 
 def _make_benchmark(op, shape, axis, dtype):
     libraries = LIBRARIES
-    if op != "logsumexp" and np.prod(shape) * np.dtype(dtype).itemsize >= COPY_BASELINE_BYTES:
+    if copy_baseline(op, int(np.prod(shape)) * np.dtype(dtype).itemsize):
         libraries += ("copy",)
 
     @pytest.mark.benchmark(group=f"{op} {case_label(shape, axis, dtype)}")

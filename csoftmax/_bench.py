@@ -135,10 +135,10 @@ def bind(library, op, x, axis, threads=1):
     raise ValueError(f"unknown library {library!r}")
 
 
-def copy_baseline(op, x):
-    """Whether `op` of `x` is timed against x.copy() too (outputs as large as x,
-    beyond the caches)."""
-    return op != "logsumexp" and x.nbytes >= COPY_BASELINE_BYTES
+def copy_baseline(op, nbytes):
+    """Whether `op` of an input of `nbytes` bytes is timed against x.copy() too
+    (outputs as large as x, beyond the caches)."""
+    return op != "logsumexp" and nbytes >= COPY_BASELINE_BYTES
 
 
 def installed_peers():
@@ -272,7 +272,9 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
         for shape, axis, dtype in QUICK_CASES if quick else FULL_CASES:
             x = make_input(shape, dtype)
             for op in OPS:
-                libraries = ["csoftmax", *peers] + (["copy"] if copy_baseline(op, x) else [])
+                libraries = ["csoftmax", *peers]
+                if copy_baseline(op, x.nbytes):
+                    libraries.append("copy")
                 row = _bench_one(op, x, axis, libraries, threads, repeats, target)
                 row["case"] = (shape, axis, dtype)
                 rows.append(row)
