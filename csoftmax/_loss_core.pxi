@@ -57,6 +57,10 @@ cdef extern from "loss.h" nogil:
                                  Py_ssize_t width, Py_ssize_t n, double smoothing,
                                  double grad_scale, double *loss, float *grad,
                                  Py_ssize_t grad_class_step) noexcept nogil
+        void (*ce_prob_huge_row_f32)(const float *x, const float *target,
+                                     const float *class_weight, Py_ssize_t n, double smoothing,
+                                     double grad_scale, double *loss, float *grad,
+                                     int threads) noexcept nogil
         void (*entropy_rows_f32)(const float *x, Py_ssize_t x_row_step, Py_ssize_t rows,
                                  Py_ssize_t n, double *result) noexcept nogil
         void (*ce_rows_f64)(const double *x, Py_ssize_t x_row_step, const int64_t *labels,
@@ -79,6 +83,10 @@ cdef extern from "loss.h" nogil:
                                  Py_ssize_t width, Py_ssize_t n, double smoothing,
                                  double grad_scale, double *loss, double *grad,
                                  Py_ssize_t grad_class_step) noexcept nogil
+        void (*ce_prob_huge_row_f64)(const double *x, const double *target,
+                                     const double *class_weight, Py_ssize_t n, double smoothing,
+                                     double grad_scale, double *loss, double *grad,
+                                     int threads) noexcept nogil
         void (*entropy_rows_f64)(const double *x, Py_ssize_t x_row_step, Py_ssize_t rows,
                                  Py_ssize_t n, double *result) noexcept nogil
         double (*elem_loss_f32)(const float *x, const float *t, Py_ssize_t lo, Py_ssize_t hi,
@@ -234,7 +242,8 @@ def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weig
                             int num_threads):
     """Per-row cross-entropy of C-contiguous 2-D logits x with class-probability
     targets (same shape and dtype, C-contiguous) into float64 loss (rows,) and,
-    if grad is not None, the gradient."""
+    if grad is not None, the gradient. Rows of CSM_HUGE_ROW classes or more go
+    one at a time, each over the threads."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef double *loss_p = <double *>cnp.PyArray_DATA(loss)
     cdef void *xp = cnp.PyArray_DATA(x)
@@ -243,8 +252,22 @@ def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weig
     cdef void *gp = _data_or_null(grad)
     cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
+    cdef Py_ssize_t t, lo, hi, r
     if rows == 0 or n == 0:
+        return
+    if n >= CSM_HUGE_ROW:
+        with nogil:
+            for r in range(rows):
+                if single:
+                    loss_kernels.ce_prob_huge_row_f32(
+                        <const float *>xp + r * n, <const float *>tp + r * n, <const float *>wp,
+                        n, smoothing, grad_scale, loss_p + r,
+                        <float *>gp + r * n if gp else NULL, num_threads)
+                else:
+                    loss_kernels.ce_prob_huge_row_f64(
+                        <const double *>xp + r * n, <const double *>tp + r * n,
+                        <const double *>wp, n, smoothing, grad_scale, loss_p + r,
+                        <double *>gp + r * n if gp else NULL, num_threads)
         return
     with nogil:
         for t in prange(threads, num_threads=threads, schedule='static'):

@@ -71,6 +71,9 @@ typedef struct csm_elem_params {
                                ptrdiff_t t_class_step, const T *class_weight, ptrdiff_t width, \
                                ptrdiff_t n, double smoothing, double grad_scale,             \
                                double *loss, T *grad, ptrdiff_t grad_class_step);            \
+    void (*ce_prob_huge_row_##SUF)(const T *x, const T *target, const T *class_weight,       \
+                                   ptrdiff_t n, double smoothing, double grad_scale,         \
+                                   double *loss, T *grad, int threads);                      \
     void (*entropy_rows_##SUF)(const T *x, ptrdiff_t x_row_step, ptrdiff_t rows, ptrdiff_t n, \
                                double *result);                                      \
     double (*elem_loss_##SUF)(const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi,           \

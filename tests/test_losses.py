@@ -628,6 +628,10 @@ def test_class_axis_columns_match_the_row_layout(dtype, C, kind, isa):
     np.testing.assert_array_equal(loss, f(x, y, axis=1))
 
 
+# chunk_size in kernels_impl.h for rows of (1 << 16) + 1001 classes
+_HUGE_CHUNK = 1 << 14
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "weight": "w"},
                                      {"focal": True}], ids=["plain", "smooth-weight", "focal"])
@@ -636,14 +640,15 @@ def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa
     results match the oracle and do not depend on the thread count."""
     rng = np.random.default_rng(22)
     C = (1 << 16) + 1001
-    x = _logits(rng, (7, C), dtype)
-    y = np.array([3, C - 1, -100, 7, 12, 30000, 5])
+    x = _logits(rng, (8, C), dtype)
+    y = np.array([3, C - 1, -100, 7, 12, 30000, 5, 0, 9])
     x[3, 100] = np.nan
     x[4, C // 2] = np.inf
     x[5, :20000] = -np.inf  # a whole chunk (their size is set by C) without a finite entry
     x[6, :20000] = np.nan
-    x = x[[0, 1, 5, 2, 3, 4, 6]]  # the rows the oracle takes first
-    y = y[[0, 1, 5, 2, 3, 4, 6]]
+    x[7, _HUGE_CHUNK:2 * _HUGE_CHUNK] = np.nan  # exactly one chunk, not the first, all nan
+    x = x[[0, 1, 5, 2, 3, 4, 6, 7]]  # the rows the oracle takes first
+    y = y[[0, 1, 5, 2, 3, 4, 6, 8]]
     kw = dict(options)
     # the oracle row by row in long double (the reference module's one-hot
     # matrices would take C**2 memory)
@@ -686,6 +691,50 @@ def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa
     only = (csoftmax.focal_loss(x, y, gamma=2.0, reduction="none", num_threads=2)
             if "focal" in options else
             csoftmax.cross_entropy(x, y, reduction="none", num_threads=2, **kw))
+    np.testing.assert_array_equal(loss, only)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "weight": True}],
+                         ids=["plain", "smooth-weight"])
+def test_huge_rows_with_probability_targets_are_split_over_threads(dtype, options, isa):
+    """Probability targets on rows of 2**16 classes or more: each row over the
+    threads, matching the oracle with the same bits at every thread count."""
+    rng = np.random.default_rng(23)
+    C = (1 << 16) + 1001
+    x = _logits(rng, (6, C), dtype)
+    t = rng.random((6, C))
+    t[:, : C // 2] = 0  # half the classes without mass
+    t = (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+    x[1, :20000] = -np.inf  # a whole chunk without a finite entry, all without mass
+    x[2, 100] = np.nan
+    x[3, C // 2] = np.inf
+    x[4, :20000] = np.nan
+    x[5, _HUGE_CHUNK:2 * _HUGE_CHUNK] = np.nan
+    eps = options.get("label_smoothing", 0.0)
+    w = (rng.random(C) + 0.5).astype(dtype) if options.get("weight") else None
+
+    def f(**more):
+        return csoftmax.cross_entropy(x, t, weight=w, label_smoothing=eps, reduction="none",
+                                      return_grad=True, **more)
+    z = x[:2].astype(np.longdouble)
+    m = z.max(axis=1, keepdims=True)
+    log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    tw = ((1 - eps) * t[:2] + eps / C) * (1 if w is None else w)
+    with np.errstate(invalid="ignore"):  # 0 log p with p = 0: nan, as in PyTorch
+        expected_loss = -(tw * log_p).sum(axis=1)
+    expected_grad = tw.sum(axis=1, keepdims=True) * np.exp(log_p) - tw
+    loss, grad = f(num_threads=1)
+    _check(loss[:2], expected_loss.astype(np.float64), dtype, spread=6 * 3.0)
+    _check(grad[:2], expected_grad.astype(np.float64), dtype)
+    assert np.isnan(loss[1]) == (eps == 0)
+    assert np.isnan(loss[2:]).all() and np.isnan(grad[2:]).all()
+    for threads in (2, 3):
+        other = f(num_threads=threads)
+        np.testing.assert_array_equal(loss, other[0])
+        np.testing.assert_array_equal(grad, other[1])
+    only = csoftmax.cross_entropy(x, t, weight=w, label_smoothing=eps, reduction="none",
+                                  num_threads=2)
     np.testing.assert_array_equal(loss, only)
 
 
