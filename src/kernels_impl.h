@@ -912,14 +912,24 @@ CSM_INLINE ptrdiff_t K(chunk_size)(ptrdiff_t n) {
     return (size + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
 }
 
-/* Pass A over one chunk. Chunks of all -inf add nothing (and store exps 0). */
+/* Whether a nan that the sums would see is in a chunk whose range is -inf:
+ * row_range's max passes over nan entries. */
+static int K(weighted_nan)(const T *x, const T *b, ptrdiff_t len) {
+    for (ptrdiff_t i = 0; i < len; i++)
+        if ((x[i] != x[i] && (!b || b[i] != 0)) || (b && b[i] != b[i])) return 1;
+    return 0;
+}
+
+/* Pass A over one chunk. Chunks of all -inf add nothing (and store exps 0);
+ * with a nan among them, the chunk's max is nan. */
 CSM_INLINE K(chunk_part) K(chunk_pass)(const T *x, const T *b, T *y, ptrdiff_t len, T scale,
                                        int sums_only_split) {
     K(chunk_part) part = {0, {0, 0}, 0, 0};
     T min;
     K(row_range)(x, b, len, &part.max, &min);
+    if (part.max == -(T)INFINITY && K(weighted_nan)(x, b, len)) part.max = (T)NAN;
     part.shift = (K(shift)){part.max, 0};
-    if (part.max == -(T)INFINITY) {
+    if (!(part.max > -(T)INFINITY)) {
         if (!sums_only_split)
             for (ptrdiff_t i = 0; i < len; i++) y[i] = 0;
         return part;
@@ -951,7 +961,8 @@ static ptrdiff_t K(huge_row_parts)(const T *x, const T *b, T *y, ptrdiff_t n, T 
                                  scale, split);
     }
     *max = parts[0].max;
-    for (k = 1; k < chunks; k++) *max = parts[k].max > *max ? parts[k].max : *max;
+    for (k = 1; k < chunks; k++)
+        *max = isnan(parts[k].max) || parts[k].max > *max ? parts[k].max : *max;
     return chunks;
 }
 
@@ -978,6 +989,7 @@ static void K(norm_huge_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags, 
     ptrdiff_t k, chunks = K(huge_row_parts)(x, NULL, y, n, scale, log_mode, threads, parts, &m);
     int filled = K(norm_fill)(m, x, 1, n, flags, &fill);
     if (!filled && !log_mode && m == -(T)INFINITY) filled = 1, fill = (T)NAN; /* SciPy: nan */
+    if (!filled && isnan(m)) filled = 1, fill = (T)NAN;
     if (filled) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (k = 0; k < n; k++) y[k] = fill;

@@ -446,6 +446,38 @@ def test_threads_bitwise_with_keywords(large_arrays):
             assert one.tobytes() == two.tobytes(), (op, kw.keys(), axis)
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_huge_rows_see_a_chunk_all_nan_wherever_it_lies(isa, op):
+    """Rows of 2**16 entries or more go chunk by chunk over the threads: a
+    chunk of only nan (or of -inf and a nan) makes the row nan, as any nan
+    does, and a chunk of only -inf adds nothing; b = 0 hides a nan."""
+    C = (1 << 16) + 1001
+    chunk = 1 << 14  # the kernels' chunk size at this C (chunk_size, kernels_impl.h)
+    x = np.random.default_rng(14).standard_normal((5, C)).astype(np.float32)
+    x[0, chunk:2 * chunk] = np.nan
+    x[1, :chunk] = np.nan
+    x[2, 2 * chunk:3 * chunk] = -np.inf
+    x[2, 2 * chunk + 5] = np.nan
+    x[3, 2 * chunk:3 * chunk] = -np.inf
+    x[4] = x[3]
+    x[4, 2 * chunk] = np.nan
+    kw = {}
+    if op == "logsumexp":
+        kw["b"] = np.ones_like(x)
+        kw["b"][4, 2 * chunk] = 0
+    got = getattr(csoftmax, op)(x, num_threads=1, **kw)
+    expected = getattr(reference, op)(x[3], **{k: v[3] for k, v in kw.items()})
+    tol = reference.tolerance(op, x[3], ref=expected)
+    reference.assert_matches(got[3], expected, tol, x.dtype, op)
+    assert np.isnan(got[:3]).all()
+    if op == "logsumexp":
+        assert got[4] == got[3]  # the nan's b is 0: as if it were -inf
+    else:
+        assert np.isnan(got[4]).all()
+    two = getattr(csoftmax, op)(x, num_threads=2, **kw)
+    assert got.tobytes() == two.tobytes()
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n", [1, 3, 10, 13])
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
