@@ -285,7 +285,7 @@ CSM_INLINE K(lane_grad) K(ce_lane_finish)(const T *x, ptrdiff_t x_lane, ptrdiff_
     const VT e_y = K(lane_exp)(x_y, o, form);
     for (ptrdiff_t l0 = 0; l0 < valid; l0 += csm_lanes_f64) {
         csm_vf64 sum = csm_splat_f64(1), ey = sum, gap = csm_splat_f64(0), far = gap;
-        int finite[csm_lanes_f64]; /* and not ignored */
+        int finite[csm_lanes_f64] = {0}; /* and not ignored */
         for (ptrdiff_t l = l0; l < valid && l < l0 + csm_lanes_f64; l++) {
             finite[l - l0] = !out.zero[l] && isfinite(m[l]);
             loss[l] = out.zero[l] ? 0 : NAN;
