@@ -315,12 +315,22 @@ CSM_INLINE void K(range_update)(K(range) * r, VT v) {
     r->min = V(min)(r->min, v);
 }
 
+/* range_update with the first `valid` lanes of v: the tail's fill (-inf) is
+ * kept out of the min, which would otherwise choose the clamping exp form for
+ * every row whose length is not a whole number of vectors (1.6x the time). */
+CSM_INLINE void K(range_update_valid)(K(range) * r, VT v, ptrdiff_t valid) {
+    r->max = V(max)(r->max, v);
+    r->min = V(min)(r->min, valid == LANES ? v : V(select)(V(first_lanes)(valid), v,
+                                                           V(splat)((T)INFINITY)));
+}
+
 /* max and min of a contiguous row (weighted by b if not NULL). */
 CSM_INLINE void K(row_range)(const T *x, const T *b, ptrdiff_t n, T *max, T *min) {
     K(range) acc[UNROLL];
     for (int u = 0; u < UNROLL; u++) acc[u] = K(range_init)();
-#define RANGE_STEP(i, valid, u) \
-    K(range_update)(&acc[u], K(load_weighted)(x + (i), b ? b + (i) : NULL, 1, valid))
+#define RANGE_STEP(i, valid, u)                                                             \
+    K(range_update_valid)(&acc[u], K(load_weighted)(x + (i), b ? b + (i) : NULL, 1, valid), \
+                          valid)
     ROW_LOOP(n, RANGE_STEP);
 #undef RANGE_STEP
     for (int u = 1; u < UNROLL; u++) {
