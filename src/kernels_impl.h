@@ -572,12 +572,23 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
         if (v_ * LANES < (width)) { STEP(v_, (width) - v_ * LANES); }                  \
     } while (0)
 
+/* Columns: the range pass is the one that reads x from memory, a run of
+ * `width` contiguous elements per row j, rows x_step apart; runs of a page or
+ * less each start the hardware prefetcher afresh. The run RANGE_PREFETCH rows
+ * ahead is requested while row j is read. */
+#define RANGE_PREFETCH 4
+CSM_INLINE void K(prefetch_run)(const T *p, ptrdiff_t len) {
+    for (ptrdiff_t i = 0; i < len; i += 64 / (ptrdiff_t)sizeof(T)) __builtin_prefetch(p + i);
+}
+
 /* The range of each slice, one vector of slices per entry of `ranges`. */
 CSM_INLINE void K(slices_range)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, const T *b,
                                 ptrdiff_t n, ptrdiff_t width, K(range) ranges[]) {
     ptrdiff_t vectors = (width + LANES - 1) / LANES;
     for (ptrdiff_t v = 0; v < vectors; v++) ranges[v] = K(range_init)();
     for (ptrdiff_t j = 0; j < n; j++) {
+        if (x_lane == 1 && j + RANGE_PREFETCH < n)
+            K(prefetch_run)(x + (j + RANGE_PREFETCH) * x_step, width);
 #define RANGE_STEP(v, valid)                                                              \
     K(range_update)(&ranges[v], K(load_weighted)(x + j * x_step + (v) * LANES * x_lane,    \
                                                   b ? b + j * x_step + (v) * LANES * x_lane \
