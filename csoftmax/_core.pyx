@@ -124,38 +124,53 @@ cdef inline int _threads_for(Py_ssize_t tasks, int num_threads) noexcept nogil:
     return <int>(tasks if tasks < num_threads else num_threads) if tasks > 0 else 1
 
 
-cdef void _norm_rows(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y_row_step,
-                     Py_ssize_t rows, Py_ssize_t n, real scale, int flags,
-                     int num_threads) noexcept nogil:
-    """Rows split into one contiguous range per thread (deterministic: a row's
-    result does not depend on which thread computes it); rows of CSM_HUGE_ROW
-    or more elements one at a time, each split over the threads."""
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi, r
-    if n >= CSM_HUGE_ROW:
-        for r in range(rows):
-            if real is float:
-                kernels.norm_huge_row_f32(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
-                                          num_threads)
-            else:
-                kernels.norm_huge_row_f64(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
-                                          num_threads)
-        return
-    if threads == 1:  # no parallel region: it costs microseconds on small inputs
+cdef bint _split_each_row(Py_ssize_t rows, Py_ssize_t n, int num_threads) noexcept nogil:
+    """Whether rows of CSM_HUGE_ROW or more elements go one at a time, each split
+    over all the threads: only when there are too few to give every thread whole
+    rows (two parallel regions per row cost more than one for all of them). A
+    huge row's result does not depend on how many threads it is split over."""
+    return n >= CSM_HUGE_ROW and rows < num_threads
+
+
+cdef void _norm_row_run(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y_row_step,
+                        Py_ssize_t rows, Py_ssize_t n, real scale, int flags,
+                        int row_threads) noexcept nogil:
+    """A run of rows: by the row kernel, or huge rows one at a time, each split
+    over row_threads."""
+    cdef Py_ssize_t r
+    if n < CSM_HUGE_ROW:
         if real is float:
             kernels.norm_rows_f32(x, x_row_step, y, y_row_step, rows, n, scale, flags)
         else:
             kernels.norm_rows_f64(x, x_row_step, y, y_row_step, rows, n, scale, flags)
         return
+    for r in range(rows):
+        if real is float:
+            kernels.norm_huge_row_f32(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
+                                      row_threads)
+        else:
+            kernels.norm_huge_row_f64(x + r * x_row_step, y + r * y_row_step, n, scale, flags,
+                                      row_threads)
+
+
+cdef void _norm_rows(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y_row_step,
+                     Py_ssize_t rows, Py_ssize_t n, real scale, int flags,
+                     int num_threads) noexcept nogil:
+    """Rows split into one contiguous range per thread (deterministic: a row's
+    result does not depend on which thread computes it), or see _split_each_row."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if _split_each_row(rows, n, num_threads):
+        _norm_row_run(x, x_row_step, y, y_row_step, rows, n, scale, flags, num_threads)
+        return
+    if threads == 1:  # no parallel region: it costs microseconds on small inputs
+        _norm_row_run(x, x_row_step, y, y_row_step, rows, n, scale, flags, 1)
+        return
     for t in prange(threads, num_threads=threads, schedule='static'):
         lo = rows * t // threads
         hi = rows * (t + 1) // threads
-        if real is float:
-            kernels.norm_rows_f32(x + lo * x_row_step, x_row_step, y + lo * y_row_step,
-                                  y_row_step, hi - lo, n, scale, flags)
-        else:
-            kernels.norm_rows_f64(x + lo * x_row_step, x_row_step, y + lo * y_row_step,
-                                  y_row_step, hi - lo, n, scale, flags)
+        _norm_row_run(x + lo * x_row_step, x_row_step, y + lo * y_row_step, y_row_step,
+                      hi - lo, n, scale, flags, 1)
 
 
 def normalize_last_axis(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
@@ -265,37 +280,44 @@ def logsumexp_last_axis(cnp.ndarray x, cnp.ndarray result, int num_threads):
                       <double *>cnp.PyArray_DATA(result), NULL, rows, n, 0, num_threads)
 
 
-cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *result,
-                    real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
-                    int num_threads) noexcept nogil:
-    """logsumexp rows (weights b in x's layout, or NULL) split into one contiguous
-    range per thread; huge rows one at a time over the threads, as _norm_rows."""
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi, r
-    if n >= CSM_HUGE_ROW:
-        for r in range(rows):
-            if real is float:
-                kernels.lse_huge_row_f32(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
-                                         flags, num_threads, result + r, sign + r if sign else NULL)
-            else:
-                kernels.lse_huge_row_f64(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
-                                         flags, num_threads, result + r, sign + r if sign else NULL)
-        return
-    if threads == 1:
+cdef void _lse_row_run(const real *x, Py_ssize_t x_row_step, const real *b, real *result,
+                       real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
+                       int row_threads) noexcept nogil:
+    """A run of logsumexp rows, as _norm_row_run."""
+    cdef Py_ssize_t r
+    if n < CSM_HUGE_ROW:
         if real is float:
             kernels.lse_rows_f32(x, x_row_step, b, result, sign, rows, n, flags)
         else:
             kernels.lse_rows_f64(x, x_row_step, b, result, sign, rows, n, flags)
         return
+    for r in range(rows):
+        if real is float:
+            kernels.lse_huge_row_f32(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
+                                     flags, row_threads, result + r, sign + r if sign else NULL)
+        else:
+            kernels.lse_huge_row_f64(x + r * x_row_step, b + r * x_row_step if b else NULL, n,
+                                     flags, row_threads, result + r, sign + r if sign else NULL)
+
+
+cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *result,
+                    real *sign, Py_ssize_t rows, Py_ssize_t n, int flags,
+                    int num_threads) noexcept nogil:
+    """logsumexp rows (weights b in x's layout, or NULL) over the threads as
+    _norm_rows."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if _split_each_row(rows, n, num_threads):
+        _lse_row_run(x, x_row_step, b, result, sign, rows, n, flags, num_threads)
+        return
+    if threads == 1:
+        _lse_row_run(x, x_row_step, b, result, sign, rows, n, flags, 1)
+        return
     for t in prange(threads, num_threads=threads, schedule='static'):
         lo = rows * t // threads
         hi = rows * (t + 1) // threads
-        if real is float:
-            kernels.lse_rows_f32(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
-                                 result + lo, sign + lo if sign else NULL, hi - lo, n, flags)
-        else:
-            kernels.lse_rows_f64(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
-                                 result + lo, sign + lo if sign else NULL, hi - lo, n, flags)
+        _lse_row_run(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
+                     result + lo, sign + lo if sign else NULL, hi - lo, n, flags, 1)
 
 
 def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,

@@ -146,6 +146,38 @@ cdef csm_ce_params _ce_params(long long ignore_index, double smoothing, double w
     return params
 
 
+cdef void _ce_row_run(bint single, const void *x, const int64_t *labels, const void *weight,
+                      Py_ssize_t rows, Py_ssize_t n, const csm_ce_params *params, double *loss,
+                      void *grad, int row_threads) noexcept nogil:
+    """A run of cross_entropy_rows rows (x and grad at the run's first row), as
+    _norm_row_run."""
+    cdef Py_ssize_t r
+    if n < CSM_HUGE_ROW:
+        if single:
+            loss_kernels.ce_rows_f32(<const float *>x, n, labels, <const float *>weight, rows, n,
+                                     params, loss, <float *>grad, n)
+        else:
+            loss_kernels.ce_rows_f64(<const double *>x, n, labels, <const double *>weight, rows,
+                                     n, params, loss, <double *>grad, n)
+        return
+    for r in range(rows):
+        if single:
+            loss_kernels.ce_huge_row_f32(
+                <const float *>x + r * n, labels[r], <const float *>weight, n, params, loss + r,
+                <float *>grad + r * n if grad else NULL, row_threads)
+        else:
+            loss_kernels.ce_huge_row_f64(
+                <const double *>x + r * n, labels[r], <const double *>weight, n, params, loss + r,
+                <double *>grad + r * n if grad else NULL, row_threads)
+
+
+cdef inline void *_row_of(void *a, bint single, Py_ssize_t offset) noexcept nogil:
+    """a (float32 if single, else float64; NULL stays NULL) offset by elements."""
+    if a == NULL:
+        return NULL
+    return <void *>(<float *>a + offset) if single else <void *>(<double *>a + offset)
+
+
 def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
                        cnp.ndarray loss, object grad, long long ignore_index, double smoothing,
                        double weight_sum, double grad_scale, bint focal, double gamma,
@@ -154,7 +186,7 @@ def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
     (float32/float64) with int64 labels (rows,), into float64 loss (rows,) and,
     if grad is not None, the gradient (x's shape and dtype, C-contiguous).
     class_weight: None or (n,) of x's dtype (the per-class alpha when focal).
-    Rows of CSM_HUGE_ROW classes or more go one at a time, each over the threads."""
+    Rows over the threads as in _norm_rows."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef csm_ce_params params = _ce_params(ignore_index, smoothing, weight_sum, grad_scale, focal,
                                            gamma, alpha)
@@ -165,33 +197,18 @@ def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
     cdef void *gp = _data_or_null(grad)
     cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi, r
+    cdef Py_ssize_t t, lo, hi
     if rows == 0 or n == 0:
         return
-    if n >= CSM_HUGE_ROW:
-        with nogil:
-            for r in range(rows):
-                if single:
-                    loss_kernels.ce_huge_row_f32(
-                        <const float *>xp + r * n, lp[r], <const float *>wp, n, &params,
-                        loss_p + r, <float *>gp + r * n if gp else NULL, num_threads)
-                else:
-                    loss_kernels.ce_huge_row_f64(
-                        <const double *>xp + r * n, lp[r], <const double *>wp, n, &params,
-                        loss_p + r, <double *>gp + r * n if gp else NULL, num_threads)
-        return
     with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = rows * t // threads
-            hi = rows * (t + 1) // threads
-            if single:
-                loss_kernels.ce_rows_f32(
-                    <const float *>xp + lo * n, n, lp + lo, <const float *>wp, hi - lo, n,
-                    &params, loss_p + lo, <float *>gp + lo * n if gp else NULL, n)
-            else:
-                loss_kernels.ce_rows_f64(
-                    <const double *>xp + lo * n, n, lp + lo, <const double *>wp, hi - lo, n,
-                    &params, loss_p + lo, <double *>gp + lo * n if gp else NULL, n)
+        if _split_each_row(rows, n, num_threads):
+            _ce_row_run(single, xp, lp, wp, rows, n, &params, loss_p, gp, num_threads)
+        else:
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                lo = rows * t // threads
+                hi = rows * (t + 1) // threads
+                _ce_row_run(single, _row_of(xp, single, lo * n), lp + lo, wp, hi - lo, n,
+                            &params, loss_p + lo, _row_of(gp, single, lo * n), 1)
 
 
 def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
@@ -237,13 +254,40 @@ def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
                     gp + (o * n * inner + c) if gp else NULL, inner)
 
 
+cdef void _ce_prob_row_run(bint single, const void *x, const void *target, const void *weight,
+                           Py_ssize_t rows, Py_ssize_t n, double smoothing, double grad_scale,
+                           double *loss, void *grad, int row_threads) noexcept nogil:
+    """A run of cross_entropy_prob_rows rows, as _ce_row_run."""
+    cdef Py_ssize_t r
+    if n < CSM_HUGE_ROW:
+        if single:
+            loss_kernels.ce_prob_rows_f32(
+                <const float *>x, n, <const float *>target, n, <const float *>weight, rows, n,
+                smoothing, grad_scale, loss, <float *>grad, n)
+        else:
+            loss_kernels.ce_prob_rows_f64(
+                <const double *>x, n, <const double *>target, n, <const double *>weight, rows, n,
+                smoothing, grad_scale, loss, <double *>grad, n)
+        return
+    for r in range(rows):
+        if single:
+            loss_kernels.ce_prob_huge_row_f32(
+                <const float *>x + r * n, <const float *>target + r * n, <const float *>weight,
+                n, smoothing, grad_scale, loss + r, <float *>grad + r * n if grad else NULL,
+                row_threads)
+        else:
+            loss_kernels.ce_prob_huge_row_f64(
+                <const double *>x + r * n, <const double *>target + r * n,
+                <const double *>weight, n, smoothing, grad_scale, loss + r,
+                <double *>grad + r * n if grad else NULL, row_threads)
+
+
 def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weight,
                             cnp.ndarray loss, object grad, double smoothing, double grad_scale,
                             int num_threads):
     """Per-row cross-entropy of C-contiguous 2-D logits x with class-probability
     targets (same shape and dtype, C-contiguous) into float64 loss (rows,) and,
-    if grad is not None, the gradient. Rows of CSM_HUGE_ROW classes or more go
-    one at a time, each over the threads."""
+    if grad is not None, the gradient. Rows over the threads as in _norm_rows."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef double *loss_p = <double *>cnp.PyArray_DATA(loss)
     cdef void *xp = cnp.PyArray_DATA(x)
@@ -252,37 +296,20 @@ def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weig
     cdef void *gp = _data_or_null(grad)
     cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi, r
+    cdef Py_ssize_t t, lo, hi
     if rows == 0 or n == 0:
         return
-    if n >= CSM_HUGE_ROW:
-        with nogil:
-            for r in range(rows):
-                if single:
-                    loss_kernels.ce_prob_huge_row_f32(
-                        <const float *>xp + r * n, <const float *>tp + r * n, <const float *>wp,
-                        n, smoothing, grad_scale, loss_p + r,
-                        <float *>gp + r * n if gp else NULL, num_threads)
-                else:
-                    loss_kernels.ce_prob_huge_row_f64(
-                        <const double *>xp + r * n, <const double *>tp + r * n,
-                        <const double *>wp, n, smoothing, grad_scale, loss_p + r,
-                        <double *>gp + r * n if gp else NULL, num_threads)
-        return
     with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = rows * t // threads
-            hi = rows * (t + 1) // threads
-            if single:
-                loss_kernels.ce_prob_rows_f32(
-                    <const float *>xp + lo * n, n, <const float *>tp + lo * n, n,
-                    <const float *>wp, hi - lo, n, smoothing, grad_scale, loss_p + lo,
-                    <float *>gp + lo * n if gp else NULL, n)
-            else:
-                loss_kernels.ce_prob_rows_f64(
-                    <const double *>xp + lo * n, n, <const double *>tp + lo * n, n,
-                    <const double *>wp, hi - lo, n, smoothing, grad_scale, loss_p + lo,
-                    <double *>gp + lo * n if gp else NULL, n)
+        if _split_each_row(rows, n, num_threads):
+            _ce_prob_row_run(single, xp, tp, wp, rows, n, smoothing, grad_scale, loss_p, gp,
+                             num_threads)
+        else:
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                lo = rows * t // threads
+                hi = rows * (t + 1) // threads
+                _ce_prob_row_run(single, _row_of(xp, single, lo * n),
+                                 _row_of(tp, single, lo * n), wp, hi - lo, n, smoothing,
+                                 grad_scale, loss_p + lo, _row_of(gp, single, lo * n), 1)
 
 
 def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,

@@ -636,8 +636,9 @@ _HUGE_CHUNK = 1 << 14
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "weight": "w"},
                                      {"focal": True}], ids=["plain", "smooth-weight", "focal"])
 def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa):
-    """Rows of 2**16 classes or more go one at a time, each over the threads:
-    results match the oracle and do not depend on the thread count."""
+    """Rows of 2**16 classes or more go whole over the threads, or when there are
+    fewer rows than threads one at a time, each split over them: results match
+    the oracle and do not depend on the thread count."""
     rng = np.random.default_rng(22)
     C = (1 << 16) + 1001
     x = _logits(rng, (8, C), dtype)
@@ -684,7 +685,7 @@ def test_huge_rows_are_split_over_threads_with_the_same_bits(dtype, options, isa
     _check(grad[:3], expected_grad.astype(np.float64), dtype)
     assert loss[3] == 0 and not grad[3].any()
     assert np.isnan(loss[4:]).all() and np.isnan(grad[4:]).all()
-    for threads in (2, 3):
+    for threads in (2, 3, len(x) + 1):  # whole rows per thread; fewer rows than threads
         other = f(num_threads=threads)
         np.testing.assert_array_equal(loss, other[0])
         np.testing.assert_array_equal(grad, other[1])
@@ -729,7 +730,7 @@ def test_huge_rows_with_probability_targets_are_split_over_threads(dtype, option
     _check(grad[:2], expected_grad.astype(np.float64), dtype)
     assert np.isnan(loss[1]) == (eps == 0)
     assert np.isnan(loss[2:]).all() and np.isnan(grad[2:]).all()
-    for threads in (2, 3):
+    for threads in (2, 3, len(x) + 1):  # whole rows per thread; fewer rows than threads
         other = f(num_threads=threads)
         np.testing.assert_array_equal(loss, other[0])
         np.testing.assert_array_equal(grad, other[1])
