@@ -12,10 +12,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 C_SOURCES = [
     "src/dispatch.c",
@@ -55,6 +57,28 @@ def openmp_flags():
     return ["-fopenmp"] if result.returncode == 0 else []
 
 
+class ParallelBuildExt(build_ext):
+    """Compiles the extension's C files side by side, one compiler process per
+    core (the kernel files are compiled for three ISA levels each and dominate
+    the build); setuptools alone compiles them one after another."""
+
+    def build_extension(self, ext):
+        compile_serially = self.compiler.compile
+        jobs = max(1, min(len(ext.sources), os.cpu_count() or 1))
+
+        def compile_in_parallel(sources, *args, **kwargs):
+            with ThreadPoolExecutor(jobs) as pool:
+                objects = pool.map(lambda source: compile_serially([source], *args, **kwargs),
+                                   sources)
+                return [obj for per_source in objects for obj in per_source]
+
+        self.compiler.compile = compile_in_parallel
+        try:
+            super().build_extension(ext)
+        finally:
+            self.compiler.compile = compile_serially
+
+
 openmp = openmp_flags()
 extensions = [
     Extension(
@@ -70,4 +94,5 @@ extensions = [
     )
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives={}))
+setup(ext_modules=cythonize(extensions, compiler_directives={}),
+      cmdclass={"build_ext": ParallelBuildExt})

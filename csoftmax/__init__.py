@@ -12,6 +12,13 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING
 
+from ._source_tree import use_installed_build_if_unbuilt
+
+# A source checkout without its compiled core (python run from a clone's root
+# after `pip install .`) hands over to the installed build; the imports below
+# then resolve to that build's modules.
+use_installed_build_if_unbuilt(__name__, __path__[0])
+
 from . import special
 from ._api import log_softmax, logsumexp, softmax
 from ._config import show_config

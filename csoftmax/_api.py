@@ -9,15 +9,13 @@ from . import _core, _generic
 from ._dtypes import KERNEL_DTYPES, as_numeric_array, compute_dtype, is_generic, result_dtype
 from ._layout import Reduction, broadcast_mask, check_out, reduction_axes, same_memory_layout
 from ._threads import threads_for_call
+from ._validate import is_dask_array, lazy_through_dask, real_scalar
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
 
 def _check_temperature(temperature):
-    try:
-        t = float(temperature)
-    except (TypeError, ValueError):
-        raise TypeError(f"temperature must be a real number, got {temperature!r}") from None
+    t = real_scalar(temperature, "temperature")
     if not t > 0:  # also rejects nan
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     return t
@@ -131,11 +129,16 @@ def _deliver(result, out, rdtype=None):
     return result[()] if result.ndim == 0 else result
 
 
+def _is_unit_temperature(temperature):
+    """temperature=1 given as a Python number (anything else is validated)."""
+    return type(temperature) in (float, int) and temperature == 1
+
+
 def _takes_fast_path(x, axis, temperature, where, dtype, out):
     """The common call (a C-contiguous float32/float64 array, the last axis, no
     options) skips the general layout machinery: it dominates small inputs."""
     return (type(x) is np.ndarray and out is None and where is None and dtype is None
-            and temperature == 1.0 and x.ndim > 0 and x.size > 0
+            and _is_unit_temperature(temperature) and x.ndim > 0 and x.size > 0
             and type(axis) is int and (axis == -1 or axis == x.ndim - 1)  # not 1.0
             and x.dtype in KERNEL_DTYPES
             and x.flags.c_contiguous)
@@ -149,7 +152,8 @@ def _normalize_fast(x, num_threads, log):
 
 def _is_plain_call(axis, temperature, where, dtype, out, num_threads):
     """No options but perhaps a valid thread count (small inputs use one thread)."""
-    return (type(axis) is int and axis == -1 and temperature == 1.0 and where is None
+    return (type(axis) is int and axis == -1 and _is_unit_temperature(temperature)
+            and where is None
             and dtype is None and out is None
             and (num_threads is None or (type(num_threads) is int and num_threads >= 1)))
 
@@ -157,7 +161,12 @@ def _is_plain_call(axis, temperature, where, dtype, out, num_threads):
 def _dispatch(x, axis, temperature, where, dtype, out, num_threads, log):
     """softmax or log_softmax by the cheapest path that applies: small plain
     inputs in one compiled call, contiguous last-axis input without the layout
-    machinery, anything else through _normalize."""
+    machinery, anything else through _normalize; dask arrays lazily through
+    csoftmax.dask."""
+    if is_dask_array(x):
+        return lazy_through_dask("log_softmax" if log else "softmax", x, (axis,),
+                                 dict(temperature=temperature, where=where, dtype=dtype),
+                                 out, num_threads)
     if _is_plain_call(axis, temperature, where, dtype, out, num_threads):
         y = _core.normalize_small(x, log)
         if y is not None:
@@ -278,6 +287,10 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     >>> csoftmax.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
+    if is_dask_array(x):
+        return lazy_through_dask("logsumexp", x, (axis,),
+                                 dict(b=b, keepdims=keepdims, return_sign=return_sign,
+                                      where=where, dtype=dtype), out, num_threads)
     if (b is None and not return_sign and _takes_fast_path(x, axis, 1.0, where, dtype, out)
             and x.ndim > 1):
         result = np.empty(x.shape[:-1] + (1,) * keepdims, x.dtype)

@@ -387,19 +387,7 @@ include "_hsoftmax_core.pxi"
 include "_vocab_core.pxi"
 
 
-def _select_initial_isa():
-    """The best usable level, unless env CSOFTMAX_ISA names another."""
-    usable = usable_isa_levels()
-    best = usable[len(usable) - 1]
-    forced = os.environ.get("CSOFTMAX_ISA", "").strip().lower()
-    if forced and forced != best:
-        try:
-            set_isa(forced)
-            return
-        except ValueError as exc:
-            import warnings
-            warnings.warn(f"CSOFTMAX_ISA ignored: {exc}", RuntimeWarning, stacklevel=2)
-    set_isa(best)
-
-
-_select_initial_isa()
+# The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.
+_usable_at_import = usable_isa_levels()
+set_isa(_usable_at_import[len(_usable_at_import) - 1])
+del _usable_at_import

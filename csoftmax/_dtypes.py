@@ -7,6 +7,8 @@ integer inputs become float64, as in SciPy. Complex and extended-precision
 """
 import numpy as np
 
+from ._validate import reject_dask_array
+
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -40,7 +42,9 @@ def compute_dtype(result):
 
 
 def as_numeric_array(value, what="x"):
-    """np.asarray with a TypeError naming the argument for non-numeric input."""
+    """np.asarray with a TypeError naming the argument for non-numeric input
+    (and for a dask array, which np.asarray would compute whole)."""
+    reject_dask_array(value, what)
     array = np.asarray(value)
     if not (array.dtype.kind in "biufc" or _is_half(array.dtype)):
         raise TypeError(f"{what} must be a numeric array, got dtype {array.dtype}")

@@ -123,10 +123,9 @@ def check_out(out, shape, dtype):
 def broadcast_mask(where, shape):
     """`where` as a boolean array broadcast to `shape` (ValueError if it can't be)."""
     mask = np.asarray(where)
-    if mask.dtype != bool:
-        if mask.dtype.kind not in "biu":
-            raise TypeError(f"where must be a boolean array, got dtype {mask.dtype}")
-        mask = mask.astype(bool)
+    if mask.dtype != bool:  # as NumPy's where=, integers are not taken for truth values
+        raise TypeError(f"where must be a boolean array, got dtype {mask.dtype} "
+                        "(pass where != 0 for a mask of the nonzero entries)")
     try:
         return np.broadcast_to(mask, shape)
     except ValueError:

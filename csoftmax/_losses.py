@@ -23,6 +23,7 @@ from . import _core
 from ._dtypes import _is_half, as_numeric_array, compute_dtype, result_dtype
 from ._layout import Reduction, check_out, same_memory_layout
 from ._threads import threads_for_call
+from ._validate import is_dask_array, lazy_through_dask, real_scalar
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index
@@ -78,16 +79,31 @@ def _index_value(value, what):
         raise TypeError(f"{what} must be an integer, got {value!r}") from None
 
 
-def _class_labels(target, expected_shape, num_classes, ignore_index):
+def _axis_hint(logits_shape, target_shape):
+    """' (pass axis=k ...)' naming the class axes that would make a target of
+    `target_shape` fit logits of `logits_shape`, or '' if none would."""
+    fitting = [k for k in range(len(logits_shape))
+               if logits_shape[:k] + logits_shape[k + 1:] == tuple(target_shape)]
+    if not fitting:
+        return ""
+    hint = " or ".join(f"axis={k}" for k in fitting)
+    if 1 in fitting and len(logits_shape) > 2:
+        hint += ", as for PyTorch's (N, C, d1, ...) layout"
+    return f"; pass {hint}"
+
+
+def _class_labels(target, expected_shape, num_classes, ignore_index, logits_shape=None):
     """Integer class indices as a C-contiguous int64 array of `expected_shape`.
     IndexError for a label outside [0, num_classes) that is not ignore_index,
-    naming the first such label and its position."""
+    naming the first such label and its position. `logits_shape`, where given,
+    lets a shape error suggest the class axis that fits."""
     labels = np.asarray(target)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"class-index target must have an integer dtype, got {labels.dtype}")
     if labels.shape != tuple(expected_shape):
+        hint = "" if logits_shape is None else _axis_hint(logits_shape, labels.shape)
         raise ValueError(f"target has shape {labels.shape}, expected {tuple(expected_shape)} "
-                         "(the logits' shape without the class axis)")
+                         f"(the logits' shape without the class axis){hint}")
     bad = labels >= num_classes
     if labels.dtype.kind == "i":
         bad |= labels < 0
@@ -118,7 +134,7 @@ def _class_weights(weight, num_classes, dtype, what="weight"):
 
 
 def _check_smoothing(label_smoothing):
-    eps = float(label_smoothing)
+    eps = real_scalar(label_smoothing, "label_smoothing")
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     return eps
@@ -272,6 +288,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     array([[-0.213 ,  0.1065,  0.1065],
            [ 0.0453,  0.0453, -0.0906]])
     """
+    if is_dask_array(logits):
+        return lazy_through_dask(
+            "cross_entropy", logits, (target,),
+            dict(axis=axis, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                 label_smoothing=label_smoothing, return_grad=return_grad),
+            num_threads=num_threads)
     x, rdtype = _float_input(logits, "logits")
     class_axis = _class_axis(axis, x.ndim)
     C = x.shape[class_axis]
@@ -285,8 +307,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
 
     if target_array.dtype.kind == "f" or _is_half(target_array.dtype):
         if target_array.shape != x.shape:
+            indices = ""
+            if target_array.shape == row_shape:
+                indices = (f"; a target of shape {row_shape} holds class indices, which must "
+                           f"have an integer dtype (got {target_array.dtype}): pass "
+                           "target.astype(int)")
             raise ValueError(f"class-probability target has shape {target_array.shape}, "
-                             f"expected the logits' shape {x.shape}")
+                             f"expected the logits' shape {x.shape}{indices}")
         probs = target_array.astype(x.dtype, copy=False)
         rows = int(np.prod(row_shape, dtype=np.int64))
         scale = _grad_scale(reduction, rows)
@@ -300,7 +327,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         row_losses, grad = _run_rows(kernel, x, class_axis, [probs], return_grad, cols_kernel)
         loss = _finish(row_losses, reduction, rows, rdtype, row_shape)
     else:
-        labels = _class_labels(target_array, row_shape, C, ignore_index)
+        labels = _class_labels(target_array, row_shape, C, ignore_index, x.shape)
         kept = labels != ignore_index
         if reduction == "mean":
             denominator = (np.sum(w[labels[kept]], dtype=np.float64) if w is not None
@@ -350,21 +377,21 @@ def focal_loss(logits, target, *, gamma=2.0, alpha=None, axis=-1, ignore_index=-
     class_axis = _class_axis(axis, x.ndim)
     C = x.shape[class_axis]
     reduction = _check_reduction(reduction)
-    gamma = float(gamma)
+    gamma = real_scalar(gamma, "gamma")
     if not gamma >= 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
     ignore_index = _index_value(ignore_index, "ignore_index")
     alpha_array, alpha_scalar = None, 1.0
     if alpha is not None:
         if np.ndim(alpha) == 0:
-            alpha_scalar = float(alpha)
+            alpha_scalar = real_scalar(alpha, "alpha")
             if not alpha_scalar >= 0:
                 raise ValueError(f"alpha must be non-negative, got {alpha!r}")
         else:
             alpha_array = _class_weights(alpha, C, x.dtype, "alpha")
     threads = threads_for_call(num_threads, x.size)
     row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    labels = _class_labels(target, row_shape, C, ignore_index)
+    labels = _class_labels(target, row_shape, C, ignore_index, x.shape)
     denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
     scale = _grad_scale(reduction, denominator)
 
@@ -438,7 +465,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     reduction = _check_reduction(reduction)
     ignore_index = _index_value(ignore_index, "ignore_index")
     row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    labels = _class_labels(target, row_shape, C, ignore_index).reshape(-1)
+    labels = _class_labels(target, row_shape, C, ignore_index, x.shape).reshape(-1)
     w = None if weight is None else _class_weights(weight, C, np.float64)
     threads = threads_for_call(num_threads, labels.size)
     geometry = Reduction(x.shape, (class_axis,))
@@ -721,10 +748,10 @@ def sigmoid_focal_loss(logits, target, *, gamma=2.0, alpha=0.25, reduction="none
     t = _real_target(target, x.dtype)
     _same_shape(x, t, "logits", "target")
     reduction = _check_reduction(reduction)
-    gamma = float(gamma)
+    gamma = real_scalar(gamma, "gamma")
     if not gamma >= 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    alpha = float(alpha)
+    alpha = real_scalar(alpha, "alpha")
     threads = threads_for_call(num_threads, x.size)
     return _run_elementwise(_core.ELEM_SIGMOID_FOCAL, x, t, reduction, x.size, rdtype,
                             return_grad, threads, gamma=gamma, alpha=alpha)

@@ -133,7 +133,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Fit an (unpenalised) intercept per class.
     max_iter : int, default 200
         Maximum number of L-BFGS iterations.
-    tol : float, default 1e-6
+    tol : float, default 1e-4
         L-BFGS stops when every entry of the gradient of the objective, scaled
         by 1 / (C * total sample weight), is below tol in absolute value
         (LogisticRegression's criterion; it also stops when the objective no
@@ -179,7 +179,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ((3, 2), (3,))
     """
 
-    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=200, tol=1e-6, class_weight=None,
+    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=200, tol=1e-4, class_weight=None,
                  label_smoothing=0.0, verbose=False, num_threads=None):
         self.C = C
         self.fit_intercept = fit_intercept

@@ -41,7 +41,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     feature_names_in_: NDArray[np.object_]
     n_iter_: int
     def __init__(self, C: float = 1.0, *, fit_intercept: bool = True, max_iter: int = 200,
-                 tol: float = 1e-6, class_weight: dict[Any, float] | Literal["balanced"] | None = None,
+                 tol: float = 1e-4, class_weight: dict[Any, float] | Literal["balanced"] | None = None,
                  label_smoothing: float = 0.0, verbose: bool | int = False,
                  num_threads: int | None = None) -> None: ...
     def __sklearn_tags__(self) -> Any: ...

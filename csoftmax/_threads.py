@@ -1,8 +1,10 @@
 """The library's default thread count and how many threads one call gets."""
-import operator
 import os
 
 from . import _core
+from ._validate import positive_int, warn_bad_environment
+
+ENV_VARIABLE = "CSOFTMAX_NUM_THREADS"
 
 # Below this many elements per thread, starting threads costs more than it saves
 # (so inputs below _core.SMALL_INPUT = twice this run on one thread).
@@ -11,20 +13,18 @@ MIN_ELEMENTS_PER_THREAD = 1 << 15
 _user_default = None
 
 
-
-def _check_count(n, what):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"{what} must be an integer, got {type(n).__name__}") from None
-    if n < 1:
-        raise ValueError(f"{what} must be >= 1, got {n}")
-    return n
-
-
 def _read_env_default():
-    value = os.environ.get("CSOFTMAX_NUM_THREADS", "").strip()
-    return _check_count(int(value), "CSOFTMAX_NUM_THREADS") if value else None
+    """CSOFTMAX_NUM_THREADS as a count, or None when unset; a value that is not
+    an integer >= 1 warns and is ignored (the import must not fail over it)."""
+    value = os.environ.get(ENV_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        return positive_int(int(value), ENV_VARIABLE)
+    except ValueError:
+        warn_bad_environment(ENV_VARIABLE, f"{value!r} is not a thread count (an integer >= 1); "
+                             "ignored, the default thread count is used")
+        return None
 
 
 # read once at import, like OMP_NUM_THREADS
@@ -45,7 +45,7 @@ def set_num_threads(n):
     >>> csoftmax.set_num_threads(old)
     """
     global _user_default
-    _user_default = _check_count(n, "number of threads")
+    _user_default = positive_int(n, "number of threads")
 
 
 def get_num_threads():
@@ -68,7 +68,7 @@ def threads_for_call(num_threads, elements):
     """Threads for one call: an explicit num_threads as given, else the default
     throttled so that small inputs stay on one thread."""
     if num_threads is not None:
-        return _check_count(num_threads, "num_threads")
+        return positive_int(num_threads, "num_threads")
     if elements < 2 * MIN_ELEMENTS_PER_THREAD:  # the common small call: skip the lookups
         return 1
     return max(1, min(get_num_threads(), elements // MIN_ELEMENTS_PER_THREAD))

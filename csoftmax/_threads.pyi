@@ -1,10 +1,6 @@
 """Type stubs of csoftmax/_threads.py."""
-from typing import SupportsIndex
-
+ENV_VARIABLE: str
 MIN_ELEMENTS_PER_THREAD: int
-
-# an integer >= 1, or TypeError / ValueError naming `what`
-def _check_count(n: SupportsIndex, what: str) -> int: ...
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

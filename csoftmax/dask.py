@@ -33,9 +33,9 @@ None; where= (a boolean NumPy or dask array broadcastable to x, rechunked
 to x's chunks), temperature=, dtype=; logsumexp's b=, return_sign= and
 keepdims=; cross_entropy's class-index or class-probability targets,
 weight=, ignore_index=, label_smoothing=, reduction=, axis= and
-return_grad=. Not
-supported: out= (results are lazy; store them with dask.array.store)
-and complex input (or b) when a reduced axis is split (TypeError; rechunk that axis). Errors in the arguments are
+return_grad=. There is
+no out= (results are lazy; store them with dask.array.store), and complex
+input (or b) when a reduced axis is split (TypeError; rechunk that axis). Errors in the arguments are
 raised at once; an out-of-range label, which needs the data, raises
 IndexError when the result is computed.
 
@@ -77,12 +77,6 @@ def _as_dask(x, what="x"):
     if not (x.dtype.kind in "biufc" or _is_half(x.dtype)):
         raise TypeError(f"{what} must be a numeric array, got dtype {x.dtype}")
     return x
-
-
-def _no_out(out):
-    if out is not None:
-        raise TypeError("out= is not supported: csoftmax.dask returns lazy dask arrays "
-                        "(write them with dask.array.store or .to_zarr)")
 
 
 def _axes(x, axis):
@@ -139,8 +133,7 @@ def _merge_tree(partials, axes, keepdims, split_every, aggregate=blocks.merge, d
 
 # ---------------------------------------------------------------- softmax, log_softmax
 
-def _normalize(x, axis, log, temperature, where, dtype, out, num_threads, split_every):
-    _no_out(out)
+def _normalize(x, axis, log, temperature, where, dtype, num_threads, split_every):
     x = _as_dask(x)
     rdtype = result_dtype(x.dtype, dtype)
     temperature = _api._check_temperature(temperature)
@@ -166,12 +159,12 @@ def _normalize(x, axis, log, temperature, where, dtype, out, num_threads, split_
                          rdtype=rdtype, chunks=x.chunks, dtype=rdtype, meta=_meta(x.ndim, rdtype))
 
 
-def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, num_threads=1,
+def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, num_threads=1,
             split_every=None):
     """Lazy softmax of a dask array along `axis`, with the input's chunks.
 
     Arguments as csoftmax.softmax (axis: int, tuple or None; `where` a
-    boolean array or dask array broadcastable to x); `out` is not supported.
+    boolean array or dask array broadcastable to x); no `out` (the result is lazy).
     `num_threads` is per task (default 1); `split_every` is the fan-in of the
     tree that merges the partials of a split axis (Dask's default if None).
 
@@ -186,11 +179,11 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
     >>> csoftmax.dask.softmax(x, where=np.array([True, True, False, True])).compute()
     array([[0.04201007, 0.1141952 , 0.        , 0.84379473]])
     """
-    return _normalize(x, axis, False, temperature, where, dtype, out, num_threads, split_every)
+    return _normalize(x, axis, False, temperature, where, dtype, num_threads, split_every)
 
 
-def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None,
-                num_threads=1, split_every=None):
+def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, num_threads=1,
+                split_every=None):
     """Lazy log_softmax of a dask array along `axis`, with the input's chunks.
 
     Arguments as `softmax`.
@@ -204,13 +197,13 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None
     >>> csoftmax.dask.log_softmax(x).compute()
     array([   0., -999., -998., -997.])
     """
-    return _normalize(x, axis, True, temperature, where, dtype, out, num_threads, split_every)
+    return _normalize(x, axis, True, temperature, where, dtype, num_threads, split_every)
 
 
 # ---------------------------------------------------------------- logsumexp
 
-def logsumexp(x, axis=-1, keepdims=False, *, b=None, return_sign=False, where=None, dtype=None,
-              out=None, num_threads=1, split_every=None):
+def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=None, dtype=None,
+              num_threads=1, split_every=None):
     """Lazy logsumexp of a dask array along `axis`.
 
     Arguments as csoftmax.logsumexp; `b` and `where` may be NumPy or dask
@@ -230,7 +223,6 @@ def logsumexp(x, axis=-1, keepdims=False, *, b=None, return_sign=False, where=No
     >>> float(r.compute()[0]), float(s.compute()[0])
     (0.5413248546129181, -1.0)
     """
-    _no_out(out)
     x = _as_dask(x)
     axes = _axes(x, axis)
     b = None if b is None else _aligned(_as_dask(b, "b"), x, "b")

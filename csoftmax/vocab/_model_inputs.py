@@ -10,7 +10,7 @@ float32 and float64 ones stay float64.
 import numpy as np
 
 from .._dtypes import _is_half, as_numeric_array
-from .._threads import _check_count as positive_int  # an integer >= 1, or a clear error
+from .._validate import positive_int
 
 
 def parameter_dtype(dtype):
