@@ -182,8 +182,8 @@ def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2
                        num_threads: int | None = None) -> tuple[_Loss, _Array]: ...
 @overload
 def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
-                       alpha: float = 0.25, reduction: _Reduction = "none", return_grad: bool = False,
-                       num_threads: int | None = None) -> Any: ...
+                       alpha: float = 0.25, reduction: _Reduction = "none",
+                       return_grad: bool = False, num_threads: int | None = None) -> Any: ...
 
 # A Python or NumPy scalar gives a NumPy scalar (so does a 0-d array, typed
 # as an array here); with out= the result is written there and returned.

@@ -77,8 +77,9 @@ class AdaptiveSoftmax:
     [-1/sqrt(fan_in), 1/sqrt(fan_in)]. Parameters are plain attributes:
     assign arrays of the same shapes to train or load them;
     AdaptiveSoftmax.from_torch(module) copies a PyTorch module's
-    configuration and weights. A call computes in float64 if the hidden vectors or the parameters are
-    float64, else in float32, and returns that dtype.
+    configuration and weights. A call computes in float64 if the hidden
+    vectors or the parameters are float64, else in float32, and returns that
+    dtype.
 
     Examples
     --------
@@ -143,7 +144,7 @@ class AdaptiveSoftmax:
         of a torch.nn.AdaptiveLogSoftmaxWithLoss (float32 or float64; the
         model takes the head weight's dtype). Its outputs then equal the
         module's: log_prob, loss (the forward's loss) and predict. torch is
-        not imported here: a module can only exist where it is.
+        not imported here: a caller holding a module has imported it already.
 
         >>> import numpy as np, torch
         >>> module = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 100, [10, 40], div_value=2.0)
@@ -162,15 +163,13 @@ class AdaptiveSoftmax:
         model = cls.__new__(cls)
         model._configure(module.in_features, module.n_classes, module.cutoffs[:-1],
                          module.div_value, module.head_bias)
-        dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(
-            module.head.weight.dtype)
-        if dtype is None:
-            raise TypeError(f"module's weights must be float32 or float64, got "
-                            f"{module.head.weight.dtype} (convert with module.float() first)")
+        dtype = module.head.weight.dtype
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"module's weights must be float32 or float64, got {dtype} "
+                            "(convert with module.float() first)")
 
         def copied(tensor):
-            return np.array(tensor.detach().to("cpu", module.head.weight.dtype).numpy(),
-                            copy=True)
+            return np.array(tensor.detach().to("cpu", dtype).numpy(), copy=True)
 
         model.head_weight = copied(module.head.weight)
         if model.head_bias:
