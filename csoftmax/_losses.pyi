@@ -2,8 +2,9 @@
 
 Overloads follow the return conventions: a reduced loss ('mean', 'sum',
 'batchmean') is a NumPy floating scalar, 'none' an array; return_grad=True
-adds the gradient, an array of the logits' shape. Non-literal reduction or
-return_grad arguments give Any.
+adds the gradient, an array of the logits' shape. reduction is one of the
+Literal values (mypy rejects any other string); a reduction or return_grad
+whose value is not known statically gives Any.
 """
 from typing import Any, Literal, overload
 
@@ -17,6 +18,7 @@ __all__ = [
 ]
 
 _Reduced = Literal["mean", "sum"]
+_Reduction = Literal["mean", "sum", "none"]  # any other value raises ValueError
 _Loss = np.floating[Any]
 _Array = NDArray[Any]
 _Scalar = float | np.number[Any] | np.bool_
@@ -46,7 +48,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0,
+                  reduction: _Reduction = "mean", label_smoothing: float = 0.0,
                   return_grad: bool = False, num_threads: int | None = None) -> Any: ...
 
 @overload
@@ -72,7 +74,7 @@ def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
 @overload
 def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
                alpha: float | ArrayLike | None = None, axis: int = -1, ignore_index: int = -100,
-               reduction: str = "mean", return_grad: bool = False,
+               reduction: _Reduction = "mean", return_grad: bool = False,
                num_threads: int | None = None) -> Any: ...
 
 @overload
@@ -82,7 +84,7 @@ def entropy(logits: ArrayLike, axis: int = -1, *, reduction: Literal["none"] = "
 def entropy(logits: ArrayLike, axis: int = -1, *, reduction: _Reduced,
             num_threads: int | None = None) -> _Loss: ...
 @overload
-def entropy(logits: ArrayLike, axis: int = -1, *, reduction: str,
+def entropy(logits: ArrayLike, axis: int = -1, *, reduction: _Reduction,
             num_threads: int | None = None) -> Any: ...
 
 @overload
@@ -108,7 +110,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
              weight: ArrayLike | None = None, ignore_index: int = -100,
-             reduction: str = "mean", return_grad: bool = False,
+             reduction: _Reduction = "mean", return_grad: bool = False,
              num_threads: int | None = None) -> Any: ...
 
 @overload
@@ -128,7 +130,8 @@ def kl_div(input: ArrayLike, target: ArrayLike, *, reduction: Literal["none"],
            log_target: bool = False, return_grad: Literal[True],
            num_threads: int | None = None) -> tuple[_Array, _Array]: ...
 @overload
-def kl_div(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean",
+def kl_div(input: ArrayLike, target: ArrayLike, *,
+           reduction: Literal["mean", "sum", "batchmean", "none"] = "mean",
            log_target: bool = False, return_grad: bool = False,
            num_threads: int | None = None) -> Any: ...
 
@@ -155,7 +158,7 @@ def binary_cross_entropy_with_logits(
 @overload
 def binary_cross_entropy_with_logits(
         logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-        pos_weight: ArrayLike | None = None, reduction: str = "mean",
+        pos_weight: ArrayLike | None = None, reduction: _Reduction = "mean",
         return_grad: bool = False, num_threads: int | None = None) -> Any: ...
 
 @overload
@@ -179,8 +182,8 @@ def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2
                        num_threads: int | None = None) -> tuple[_Loss, _Array]: ...
 @overload
 def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
-                       alpha: float = 0.25, reduction: str = "none", return_grad: bool = False,
-                       num_threads: int | None = None) -> Any: ...
+                       alpha: float = 0.25, reduction: _Reduction = "none",
+                       return_grad: bool = False, num_threads: int | None = None) -> Any: ...
 
 # A Python or NumPy scalar gives a NumPy scalar (so does a 0-d array, typed
 # as an array here); with out= the result is written there and returned.

@@ -782,7 +782,8 @@ def test_label_out_of_range_raises_index_error_naming_it():
      ValueError, "label_smoothing"),
     (lambda: csoftmax.cross_entropy(np.zeros((3, 4)), np.zeros(3, int), label_smoothing=-0.1),
      ValueError, "label_smoothing"),
-    (lambda: csoftmax.cross_entropy(np.zeros((3, 4)), np.zeros(3, int), reduction="avg"),
+    (lambda: csoftmax.cross_entropy(np.zeros((3, 4)), np.zeros(3, int),
+                                    reduction="avg"),  # type: ignore[call-overload]
      ValueError, "reduction"),
     (lambda: csoftmax.cross_entropy(np.zeros((3, 4), complex), np.zeros(3, int)),
      TypeError, "complex"),
@@ -796,8 +797,9 @@ def test_label_out_of_range_raises_index_error_naming_it():
      ValueError, "gamma"),
     (lambda: csoftmax.nll_loss(np.zeros((3, 4)), np.zeros((3, 1), int)), ValueError, "shape"),
     (lambda: csoftmax.kl_div(np.zeros((3, 4)), np.zeros((3, 2))), ValueError, "shape"),
-    (lambda: csoftmax.kl_div(np.zeros(3), np.zeros(3), reduction="batch"), ValueError,
-     "reduction"),
+    (lambda: csoftmax.kl_div(np.zeros(3), np.zeros(3),
+                             reduction="batch"),  # type: ignore[call-overload]
+     ValueError, "reduction"),
     (lambda: csoftmax.binary_cross_entropy_with_logits(np.zeros(3), np.zeros(4)), ValueError,
      "shape"),
     (lambda: csoftmax.binary_cross_entropy_with_logits(np.zeros(3, complex), np.zeros(3)),

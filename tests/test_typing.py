@@ -79,6 +79,74 @@ def test_mypy_passes_on_package_and_tests():
     assert status == 0, stdout + stderr
 
 
+# Checked by mypy in test_mypy_rejects_unknown_reductions: every line marked
+# "# rejected" must be an error, and no other line; each reveal_type pair
+# must reveal the same type.
+TYPED_SNIPPET = """\
+import numpy as np
+from numpy.typing import NDArray
+import csoftmax
+from csoftmax.vocab import (
+    AdaptiveSoftmax, HierarchicalSoftmax, negative_sampling_loss, sampled_softmax_loss,
+)
+x: NDArray[np.float32] = np.ones((2, 3), np.float32)
+t = np.array([0, 1])
+w = np.ones((5, 3))
+csoftmax.cross_entropy(x, t, reduction="avg")  # rejected
+csoftmax.cross_entropy(x, t, reduction="avg", return_grad=True)  # rejected
+csoftmax.nll_loss(x, t, reduction="avg")  # rejected
+csoftmax.focal_loss(x, t, reduction="avg")  # rejected
+csoftmax.entropy(x, reduction="avg")  # rejected
+csoftmax.kl_div(x, x, reduction="avg")  # rejected
+csoftmax.binary_cross_entropy_with_logits(x, x, reduction="avg")  # rejected
+csoftmax.sigmoid_focal_loss(x, x, reduction="avg")  # rejected
+sampled_softmax_loss(x, w, w[:, 0], t, 2, reduction="avg")  # rejected
+negative_sampling_loss(x, w, t, t[:, None], reduction="avg")  # rejected
+HierarchicalSoftmax([1, 2, 3], 3).loss(x, t, reduction="avg")  # rejected
+AdaptiveSoftmax(3, 5, [2]).loss(x, t, reduction="avg")  # rejected
+AdaptiveSoftmax(3, 5, [2]).loss(x, t, True)  # rejected
+csoftmax.kl_div(x, x, reduction="batchmean")
+csoftmax.cross_entropy(x, t, reduction="none", return_grad=True)
+HierarchicalSoftmax([1, 2, 3], 3).loss(x, t, reduction="sum", return_grad=True)
+reveal_type(x)
+reveal_type(csoftmax.softmax(x))
+reveal_type(x)
+reveal_type(csoftmax.log_softmax(x, axis=0))
+reveal_type(x)
+reveal_type(csoftmax.special.softmax(x))
+reveal_type(np.float32(0.0))
+reveal_type(csoftmax.logsumexp(x, axis=None))
+"""
+
+
+@pytest.mark.skipif(not _in_source_tree(), reason="needs the source tree (pyproject.toml)")
+def test_mypy_rejects_unknown_reductions_and_keeps_dtypes(tmp_path):
+    """reduction is a Literal on every loss (and keyword-only on the vocab
+    models): mypy rejects reduction="avg"; softmax of an NDArray[np.float32]
+    is revealed as that same type."""
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "typed_snippet.py"
+    snippet.write_text(TYPED_SNIPPET)
+    stdout, stderr, status = api.run(["--config-file", PYPROJECT, "--no-error-summary",
+                                      str(snippet)])
+    lines = TYPED_SNIPPET.splitlines()
+    rejected = {number for number, line in enumerate(lines, 1) if line.endswith("# rejected")}
+    errors, revealed = set(), {}
+    for message in stdout.splitlines():
+        where, _, text = message.partition(": ")
+        number = int(where.split(":")[1])
+        if text.startswith("error:"):
+            errors.add(number)
+        elif text.startswith("note: Revealed type is "):
+            revealed[number] = text[len("note: Revealed type is "):]
+    assert status == 1 and errors == rejected, stdout + stderr
+    pairs = [number for number, line in enumerate(lines, 1) if line.startswith("reveal_type")]
+    assert sorted(revealed) == pairs, stdout
+    for first, second in zip(pairs[::2], pairs[1::2]):
+        assert revealed[first] == revealed[second], (lines[second - 1], revealed[second])
+    assert "float32" in revealed[pairs[1]] or "32Bit" in revealed[pairs[1]]
+
+
 @pytest.mark.skipif(not _in_source_tree(), reason="needs the source tree (pyproject.toml)")
 def test_stubs_match_runtime(tmp_path):
     """mypy's stubtest: every name, parameter (name, kind, default) and
@@ -100,14 +168,37 @@ def test_typed_calls_return_their_stub_types() -> None:  # annotated: mypy check
     x: NDArray[np.float64] = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
     labels = np.array([2, 0])
 
-    p = assert_type(csoftmax.softmax(x), NDArray[Any])
+    p = assert_type(csoftmax.softmax(x), NDArray[np.float64])
     out = np.empty_like(x)
     assert assert_type(csoftmax.log_softmax(x, out=out), NDArray[np.float64]) is out
-    assert isinstance(p, np.ndarray)
+    assert isinstance(p, np.ndarray) and p.dtype == np.float64
     assert isinstance(assert_type(csoftmax.softmax_backward(x, p), NDArray[Any]), np.ndarray)
-    assert isinstance(assert_type(csoftmax.special.softmax(x), NDArray[Any]), np.ndarray)
-    value, sign = assert_type(csoftmax.logsumexp(x, return_sign=True), tuple[Any, Any])
+    assert assert_type(csoftmax.special.softmax(x), NDArray[np.float64]).dtype == np.float64
+    value, sign = assert_type(csoftmax.logsumexp(x, return_sign=True),
+                              tuple[NDArray[np.float64] | np.float64,
+                                    NDArray[np.float64] | np.float64])
     assert value.shape == sign.shape == (2,)
+    assert isinstance(assert_type(csoftmax.logsumexp([1.0, 2.0]), Any), np.float64)
+
+    # floating inputs keep their dtype; dtype= sets it
+    x32: NDArray[np.float32] = x.astype(np.float32)
+    for result in (assert_type(csoftmax.softmax(x32), NDArray[np.float32]),
+                   assert_type(csoftmax.log_softmax(x32, axis=0), NDArray[np.float32]),
+                   assert_type(csoftmax.softmax(x, dtype=np.float32), NDArray[np.float32]),
+                   assert_type(csoftmax.special.log_softmax(x32), NDArray[np.float32])):
+        assert result.dtype == np.float32 and result.shape == x.shape
+    assert assert_type(csoftmax.log_softmax(x32, dtype=np.dtype(np.float64)),
+                       NDArray[np.float64]).dtype == np.float64
+    total = assert_type(csoftmax.logsumexp(x32, axis=None), np.float32)
+    assert isinstance(total, np.float32)
+    assert isinstance(assert_type(csoftmax.special.logsumexp(x32), np.float32), np.float32)
+    rows = assert_type(csoftmax.logsumexp(x32, axis=1, keepdims=True),
+                       NDArray[np.float32] | np.float32)
+    assert rows.dtype == np.float32 and rows.shape == (2, 1)
+    value32, sign32 = assert_type(csoftmax.special.logsumexp(x32, 1, return_sign=True),
+                                  tuple[NDArray[np.float32] | np.float32,
+                                        NDArray[np.float32] | np.float32])
+    assert value32.dtype == sign32.dtype == np.float32
 
     loss = assert_type(csoftmax.cross_entropy(x, labels), np.floating[Any])
     assert isinstance(loss, np.floating)
@@ -166,10 +257,21 @@ def test_typed_vocab_calls_return_their_stub_types() -> None:  # annotated: mypy
     assert assert_type(tree.predict(h), NDArray[np.int64]).dtype == np.int64
     assert assert_type(tree.log_proba(h), NDArray[Any]).shape == (4, 4)
 
+    assert assert_type(tree.log_prob(h, np.array([0, 1, 2, 3])), NDArray[Any]).shape == (4,)
+    losses, grads = assert_type(tree.loss(h, np.array([0, 1, 2, 3]), reduction="none",
+                                          return_grad=True),
+                                tuple[NDArray[Any], dict[str, NDArray[Any]]])
+    assert losses.shape == (4,) and grads["hidden"].shape == h.shape
+
     adaptive = AdaptiveSoftmax(3, 10, [4], seed=0)
     assert isinstance(assert_type(adaptive.loss(h, target), np.floating[Any]), np.floating)
+    assert isinstance(assert_type(adaptive.loss(h, target, reduction="sum"), np.floating[Any]),
+                      np.floating)
+    assert assert_type(adaptive.loss(h, target, reduction="none"), NDArray[Any]).shape == (4,)
     assert assert_type(adaptive.predict(h), NDArray[np.intp]).dtype == np.intp
     assert assert_type(adaptive.log_prob(h), NDArray[Any]).shape == (4, 10)
+    assert assert_type(adaptive.log_proba(h), NDArray[Any]).shape == (4, 10)
+    assert assert_type(adaptive.log_prob(h, target), NDArray[Any]).shape == (4,)
 
 
 def test_typed_dask_calls_return_their_stub_types() -> None:  # annotated: mypy checks the body

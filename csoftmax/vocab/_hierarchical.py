@@ -11,6 +11,7 @@ tree.
 import numpy as np
 
 from .. import _core
+from .._losses import _check_reduction, _finish, _grad_scale
 from .._threads import threads_for_call
 from ._huffman import class_paths, huffman_children
 from ._model_inputs import (
@@ -69,11 +70,16 @@ class HierarchicalSoftmax:
     >>> model.code_lengths
     array([1, 3, 2, 3])
     >>> h = np.ones((2, 3))
-    >>> np.exp(model.log_proba(h)).sum(axis=1)
+    >>> np.exp(model.log_prob(h)).sum(axis=1)
     array([1., 1.])
-    >>> loss, grads = model.loss(h, np.array([0, 3]), return_grad=True)
+    >>> target = np.array([0, 3])
+    >>> bool(np.allclose(model.log_prob(h, target), model.log_prob(h)[[0, 1], target]))
+    True
+    >>> loss, grads = model.loss(h, target, return_grad=True)
     >>> sorted(grads), grads["node_weight"].shape
     (['hidden', 'node_bias', 'node_weight'], (3, 3))
+    >>> model.loss(h, target, reduction="none").shape   # per-example losses
+    (2,)
     """
 
     def __init__(self, counts, dim, *, seed=None, dtype=np.float64):
@@ -116,9 +122,9 @@ class HierarchicalSoftmax:
                                                        lengths)
         return offsets, rows, self._path_nodes[positions], self._path_signs[positions]
 
-    def _walk(self, h, weight, bias, labels, want_grad):
+    def _walk(self, h, weight, bias, labels, want_grad, grad_scale=1.0):
         """log p(target) per example (float64) and, if wanted, the gradients of
-        the batch mean of -log p."""
+        grad_scale times the sum of -log p."""
         offsets, rows, nodes, signs = self._entries(labels)
         batch = labels.size
         threads = threads_for_call(None, nodes.size * self.dim)
@@ -129,9 +135,8 @@ class HierarchicalSoftmax:
             return log_prob, None
         coef = np.empty(nodes.size, h.dtype)
         d_hidden = np.empty_like(h)
-        scale = 1.0 / batch if batch else 0.0
-        _core.hs_paths(h, weight, bias, offsets, nodes, signs, log_prob, coef, d_hidden, scale,
-                       threads)
+        _core.hs_paths(h, weight, bias, offsets, nodes, signs, log_prob, coef, d_hidden,
+                       grad_scale, threads)
         # each touched node's row is summed serially over its entries (in
         # example order): deterministic for any thread count
         order = np.argsort(nodes, kind="stable").astype(np.int64, copy=False)
@@ -147,35 +152,38 @@ class HierarchicalSoftmax:
 
     # ------------------------------------------------------------ public
 
-    def log_prob(self, hidden, target):
-        """log p(target | hidden) of each example, O(log C) per example.
-
-        hidden (B, dim) with integer target (B,), or one vector (dim,) with
-        a 0-d target. Returns shape (B,) (a 0-d array for one vector).
+    def log_prob(self, hidden, target=None):
+        """log p(c | hidden) for every class c: (B, C), or (C,) for one
+        vector; exp of a row sums to 1 up to rounding; O(C dim) per example.
+        With an integer target (B,) (0-d for one vector): log p(target |
+        hidden) of each example, shape (B,) (0-d), O(log C) per example.
 
         >>> import numpy as np
         >>> model = HierarchicalSoftmax([3, 1], dim=2, seed=0)
         >>> model.node_bias[:] = np.log(3.0)   # p(right) = 3/4 when h = 0
-        >>> model.log_prob(np.zeros((1, 2)), np.array([0])).round(4)   # class 0 goes right
+        >>> np.exp(model.log_prob(np.zeros(2))).round(4)   # class 0 goes right
+        array([0.75, 0.25])
+        >>> model.log_prob(np.zeros((1, 2)), np.array([0])).round(4)
         array([-0.2877])
         """
         h, weight, bias, single = self._inputs(hidden)
+        if target is None:
+            result = self._log_proba_rows(h, weight, bias)
+            return result[0] if single else result
         labels = class_targets(target, h.shape[0], single, self.n_classes)
         log_prob, _ = self._walk(h, weight, bias, labels, False)
         result = log_prob.astype(h.dtype)
         return result.reshape(()) if single else result
 
     def log_proba(self, hidden):
-        """log p(c | hidden) for every class c: (B, C), or (C,) for one vector.
-        exp of a row sums to 1 up to rounding. Costs O(C dim) per example.
+        """log p(c | hidden) for every class (scikit-learn's name): the same
+        as log_prob(hidden).
 
         >>> model = HierarchicalSoftmax([3, 1, 1], dim=2, seed=0)
         >>> float(np.exp(model.log_proba(np.ones(2))).sum())
         1.0
         """
-        h, weight, bias, single = self._inputs(hidden)
-        result = self._log_proba_rows(h, weight, bias)
-        return result[0] if single else result
+        return self.log_prob(hidden)
 
     def _log_proba_rows(self, h, weight, bias):
         scores = h @ weight.T
@@ -186,25 +194,33 @@ class HierarchicalSoftmax:
         _core.hs_log_proba(np.ascontiguousarray(scores), self.children, out, scratch, threads)
         return out
 
-    def loss(self, hidden, target, return_grad=False):
-        """Batch mean of -log p(target | hidden) (nan for an empty batch).
+    def loss(self, hidden, target, *, reduction="mean", return_grad=False):
+        """-log p(target | hidden), reduced over the batch: 'mean' (nan for an
+        empty batch), 'sum', or 'none' (each example's loss, shape (B,), or
+        0-d for one vector).
 
         With return_grad=True returns (loss, grads): grads is a dict with
         'hidden' (hidden's shape), 'node_weight' and 'node_bias' (dense,
         zero in the rows of nodes no target passes through), the gradients
-        of the mean loss, computed in the same pass.
+        of the reduced loss (of the sum of the losses for 'none'), computed
+        in the same pass.
 
         >>> import numpy as np
         >>> model = HierarchicalSoftmax([3, 1], dim=2, seed=0)
         >>> model.node_bias[:] = np.log(3.0)
-        >>> round(float(model.loss(np.zeros((2, 2)), np.array([0, 1]))), 4)   # -(log 3/4 + log 1/4) / 2
+        >>> h, target = np.zeros((2, 2)), np.array([0, 1])
+        >>> round(float(model.loss(h, target)), 4)   # -(log 3/4 + log 1/4) / 2
         0.837
+        >>> model.loss(h, target, reduction="none").round(4)   # -log 3/4, -log 1/4
+        array([0.2877, 1.3863])
         """
+        reduction = _check_reduction(reduction)
         h, weight, bias, single = self._inputs(hidden)
         labels = class_targets(target, h.shape[0], single, self.n_classes)
-        log_prob, grads = self._walk(h, weight, bias, labels, return_grad)
-        with np.errstate(invalid="ignore"):
-            loss = h.dtype.type(-np.sum(log_prob) / labels.size if labels.size else np.nan)
+        log_prob, grads = self._walk(h, weight, bias, labels, return_grad,
+                                     _grad_scale(reduction, labels.size))
+        loss = _finish(-log_prob, reduction, labels.size, h.dtype,
+                       () if single else labels.shape)
         if not return_grad:
             return loss
         if single:

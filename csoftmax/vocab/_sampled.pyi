@@ -3,7 +3,7 @@
 Overloads follow the return conventions of the losses: a reduced loss
 ('mean', 'sum') is a NumPy floating scalar, 'none' an array; return_grad=True
 adds the gradients, with the output-layer ones sparse as (indices, rows).
-Non-literal reduction or return_grad arguments give Any.
+A reduction or return_grad whose value is not known statically gives Any.
 """
 from typing import Any, Literal, overload
 
@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["sampled_softmax_loss", "negative_sampling_loss"]
 
 _Reduced = Literal["mean", "sum"]
+_Reduction = Literal["mean", "sum", "none"]  # any other value raises ValueError
 _Loss = np.floating[Any]
 _Array = NDArray[Any]
 _Seed = int | np.random.SeedSequence | np.random.BitGenerator | np.random.Generator | None
@@ -50,7 +51,7 @@ def sampled_softmax_loss(hidden: ArrayLike, weight: ArrayLike, bias: ArrayLike,
 def sampled_softmax_loss(hidden: ArrayLike, weight: ArrayLike, bias: ArrayLike,
                          target: ArrayLike, num_sampled: int, *, sampler: str = "log_uniform",
                          unique: bool = True, remove_accidental_hits: bool = True,
-                         seed: _Seed = None, reduction: str = "mean",
+                         seed: _Seed = None, reduction: _Reduction = "mean",
                          return_grad: bool = False) -> Any: ...
 
 @overload
@@ -71,5 +72,5 @@ def negative_sampling_loss(hidden: ArrayLike, weight: ArrayLike, target: ArrayLi
                            return_grad: Literal[True]) -> tuple[_Array, _NegativeGrads]: ...
 @overload
 def negative_sampling_loss(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike,
-                           negatives: ArrayLike, *, reduction: str = "mean",
+                           negatives: ArrayLike, *, reduction: _Reduction = "mean",
                            return_grad: bool = False) -> Any: ...
