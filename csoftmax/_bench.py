@@ -1,9 +1,11 @@
 """Speed of csoftmax against NumPy, SciPy and PyTorch: ``python -m csoftmax bench``.
 
-The machines this runs on are shared and noisy, so every library is timed in
-interleaved rounds (round-robin, rotating who goes first) and the median of the
-rounds is reported. Each library's result is checked against a float64 NumPy
-computation before it is timed; a wrong result is reported, never timed.
+The machines this runs on are shared and noisy: csoftmax._timing times every
+library in interleaved rounds, keeps the samples during which no other process
+took the CPU, adds rounds while a ratio is unsettled, and reports each ratio
+with its spread, or "busy" where the machine never left it quiet enough for the
+number to mean anything. Each library's result is checked against a float64
+NumPy computation before it is timed; a wrong result is reported, never timed.
 
 benchmarks/test_bench_normalizers.py measures the same cases with
 pytest-benchmark, reusing the definitions below.
@@ -12,10 +14,12 @@ pytest-benchmark, reusing the definitions below.
 import argparse
 import gc
 import importlib
+import math
 import sys
-import time
 
 import numpy as np
+
+from . import _timing
 
 OPS = ("softmax", "log_softmax", "logsumexp")
 PEERS = ("numpy", "scipy", "torch")
@@ -153,35 +157,6 @@ def installed_peers():
     return found
 
 
-def _seconds_per_call(function, number):
-    start = time.perf_counter()
-    for _ in range(number):
-        function()
-    return (time.perf_counter() - start) / number
-
-
-def _calls_per_sample(function, target):
-    """How many calls make one timing sample last about `target` seconds."""
-    number = 1
-    while True:
-        total = _seconds_per_call(function, number) * number
-        if total >= target / 10 or number >= 10**6:
-            return max(1, round(number * target / max(total, 1e-9)))
-        number *= 10
-
-
-def _median_times(functions, repeats, target):
-    """Median seconds per call of each function, timed in interleaved rounds."""
-    names = list(functions)
-    numbers = {name: _calls_per_sample(functions[name], target) for name in names}
-    samples = {name: [] for name in names}
-    for round_ in range(repeats):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            samples[name].append(_seconds_per_call(functions[name], numbers[name]))
-    return {name: float(np.median(samples[name])) for name in names}
-
-
 def _format_time(seconds):
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
@@ -252,15 +227,18 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     versions = ", ".join(f"{peer} {sys.modules[peer].__version__}" for peer in peers)
     print(
         f"csoftmax {csoftmax.__version__} vs {versions}; threads={threads}; "
-        f"median of {repeats} interleaved rounds\n"
-        "ratio = peer time / csoftmax time (> 1: csoftmax is faster); copy: x.copy() "
-        "for outputs beyond the caches (0.5x: csoftmax takes twice a copy's time); "
-        "on a shared machine, rerun before trusting small differences\n",
+        f"median of at least {repeats} interleaved rounds, counting only samples during "
+        "which no other process took the CPU\n"
+        "ratio = peer time / csoftmax time (> 1: csoftmax is faster), then its spread "
+        "(interquartile range over the rounds); copy: x.copy() for outputs beyond the "
+        "caches (0.5x: csoftmax takes twice a copy's time); busy: other processes took "
+        "the CPU too often for the ratio to mean anything (rerun on a quieter machine); "
+        "load: CPU cores other processes used while the case ran\n",
         file=file,
     )
     header = f"{'shape':<18} {'axis':>4} {'dtype':<8} {'op':<12} {'csoftmax':>9}"
     columns = [*peers, "copy"]
-    header += "".join(f" {column:>7}" for column in columns)
+    header += "".join(f" {column:>12}" for column in columns) + f" {'load':>5}"
     print(header, file=file)
     print("-" * len(header), file=file, flush=True)
 
@@ -290,6 +268,10 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
         for row in rows
         for library, message in row["failures"].items()
     ]
+    busy = [row for row in rows if row["busy"]]
+    if busy:
+        print(f"\n{len(busy)} of {len(rows)} rows have ratios marked busy: the machine was "
+              "too busy while they ran for those numbers to mean anything", file=file)
     if failures:
         print("\nnot timed (wrong result or error):", file=file)
         for failure in failures:
@@ -314,15 +296,19 @@ def _bench_one(op, x, axis, libraries, threads, repeats, target):
             failures[library] = f"{type(error).__name__}: {error}".strip()
         else:
             functions[library] = function
-    seconds = _median_times(functions, repeats, target) if functions else {}
-    ratios = {}
-    if "csoftmax" in seconds:
-        ratios = {
-            library: seconds[library] / seconds["csoftmax"]
-            for library in seconds
-            if library != "csoftmax"
-        }
-    return {"op": op, "seconds": seconds, "ratios": ratios, "failures": failures}
+    row = {"op": op, "seconds": {}, "ratios": {}, "spread": {}, "busy": set(),
+           "load": math.nan, "failures": failures}
+    if not functions:
+        return row
+    timing = _timing.time_libraries(
+        functions, repeats, target,
+        threads={name: threads for name in functions if name in ("csoftmax", "torch")})
+    row.update(seconds=timing.seconds, spread=timing.ratio_spread, busy=timing.busy,
+               load=timing.others_cores)
+    if "csoftmax" in timing.seconds:
+        row["ratios"] = {library: timing.seconds[library] / timing.seconds["csoftmax"]
+                         for library in timing.seconds if library != "csoftmax"}
+    return row
 
 
 def _format_row(row, columns):
@@ -333,14 +319,17 @@ def _format_row(row, columns):
         own = "wrong"
     line = f"{str(shape):<18} {axis:>4} {np.dtype(dtype).name:<8} {row['op']:<12} {own:>9}"
     for column in columns:
-        if column in row["ratios"]:
-            cell = f"{row['ratios'][column]:.2f}x"
+        if column in row["busy"]:
+            cell = "busy"
+        elif column in row["ratios"]:
+            cell = f"{row['ratios'][column]:.2f}x ±{min(row['spread'][column], 9.99):.0%}"
         elif column in row["failures"]:
             cell = "wrong"
         else:
             cell = "-"
-        line += f" {cell:>7}"
-    return line
+        line += f" {cell:>12}"
+    load = "?" if math.isnan(row["load"]) else f"{row['load']:.1f}"
+    return line + f" {load:>5}"
 
 
 def main(argv=None):
