@@ -21,6 +21,34 @@ def _check_temperature(temperature):
     return t
 
 
+def _temperatures(temperature, shape, axes):
+    """A float, or for one temperature per slice an array of the keepdims
+    shape. Per-slice values may be given broadcastable to the batch shape (the
+    shape without the reduced axes) or to the keepdims shape; each must be
+    > 0. The errors name the argument and, for shapes, both shapes."""
+    if np.ndim(temperature) == 0:
+        return _check_temperature(temperature)
+    t = np.asarray(temperature)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"temperature must hold real numbers, got dtype {t.dtype}")
+    batch = tuple(n for i, n in enumerate(shape) if i not in axes)
+    keepdims = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    try:
+        per_slice = np.expand_dims(np.broadcast_to(t, batch), axes)
+    except ValueError:
+        try:
+            per_slice = np.broadcast_to(t, keepdims)
+        except ValueError:
+            raise ValueError(f"temperature with shape {t.shape} broadcasts neither to the "
+                             f"batch shape {batch} nor to the keepdims shape {keepdims}") from None
+    bad = ~(per_slice > 0)  # also nan
+    if bad.any():
+        position = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], bad.shape))
+        raise ValueError(f"temperature must be > 0, got {float(per_slice[position])!r} for the slice "
+                         f"at {position} (keepdims shape {keepdims})")
+    return per_slice
+
+
 def _as_1d_if_0d(x, axis):
     """0-d input is a single slice of one element: returned as shape (1,) with
     the axis that selects it. Other input is returned unchanged."""
@@ -48,7 +76,6 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     """Shared body of softmax and log_softmax: validation and dtype policy."""
     x = as_numeric_array(x)
     rdtype = result_dtype(x.dtype, dtype)
-    t = _check_temperature(temperature)
     if out is not None:
         check_out(out, x.shape, rdtype)
     mask = None if where is None else broadcast_mask(where, x.shape)
@@ -56,6 +83,7 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     shape = x.shape
     x, axis = _as_1d_if_0d(x, axis)
     axes = reduction_axes(axis, x.ndim)
+    t = _temperatures(temperature, x.shape, axes)
     if mask is not None:
         mask = mask.reshape(x.shape)
 
@@ -69,7 +97,11 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
     # The kernels compute (x - max) / t. Slices where x - max overflows while
     # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
-    overflowing = _overflowing_slices(source, axes) if t > 1 and source.size else None
+    per_slice = np.ndim(t) > 0  # one temperature per slice: x / t formed in advance
+    if per_slice:
+        t = t.astype(cdtype)
+    overflowing = (_overflowing_slices(source, axes) if not per_slice and t > 1 and source.size
+                   else None)
     redo = None if overflowing is None else source / t
     result = _normalize_kernel(source, axes, t, mask, log, target, threads)
     if overflowing is not None:
@@ -83,9 +115,10 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
     compiled kernels, into `target` where its layout allows, else a new array;
     returns the array written."""
     geometry = Reduction(source.shape, axes)
-    scale = 1.0 / t
-    # where 1 / t is not representable, x / t is formed in advance
-    pre_divide = not math.isfinite(float(source.dtype.type(scale)))
+    # x / t is formed in advance for one temperature per slice (an array t)
+    # and where 1 / t is not representable
+    pre_divide = np.ndim(t) > 0 or not math.isfinite(float(source.dtype.type(1.0 / t)))
+    scale = 1.0 if pre_divide else 1.0 / t
     target3 = None if target is None else geometry.view3(target)
     if target3 is not None and np.may_share_memory(target, source) and not (
             mask is None and not pre_divide and same_memory_layout(target, source)):
@@ -98,12 +131,16 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
     if mask is not None or pre_divide:
         # Masked entries become -inf in the output buffer; the kernel then runs in place.
         prepared = geometry.arranged(result)
-        np.copyto(prepared, geometry.arranged(source / t if pre_divide else source))
+        if pre_divide:  # x / t written straight into the output buffer
+            divisor = np.broadcast_to(t, source.shape) if np.ndim(t) else t
+            with np.errstate(over="ignore"):
+                np.divide(geometry.arranged(source), geometry.arranged(divisor)
+                          if np.ndim(t) else divisor, out=prepared)
+        else:
+            np.copyto(prepared, geometry.arranged(source))
         if mask is not None:
             np.copyto(prepared, -np.inf, where=~geometry.arranged(mask))
         source3 = target3
-        if pre_divide:  # x / t is already formed; a mask alone keeps the kernel's 1 / t
-            scale = 1.0
     else:
         source3 = geometry.input3(source)
 
@@ -187,9 +224,12 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None, nu
         become float64; complex follows scipy.special.softmax.
     axis : int or tuple of ints, default -1
         Axis or axes the softmax is normalised over (None: all).
-    temperature : float, default 1.0
-        Computes softmax(x / temperature) without forming x / temperature.
-        Must be > 0.
+    temperature : float or array_like, default 1.0
+        Computes softmax(x / temperature); a scalar never forms x /
+        temperature. One value per slice (per row) is an array broadcastable
+        to the batch shape (x's shape without `axis`) or to the keepdims shape
+        (x's shape with `axis` kept at length 1); x / temperature is then
+        formed in the output buffer. Must be > 0.
     where : array_like of bool, optional
         Mask broadcastable to x. Masked-out entries act as -inf and get 0; a
         fully masked slice gives 0 everywhere (JAX semantics). A slice whose
@@ -246,8 +286,8 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, dtype=None, out=None
     return _dispatch(x, axis, temperature, where, dtype, out, num_threads, log=True)
 
 
-def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=None, dtype=None,
-              out=None, num_threads=None):
+def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, temperature=1.0,
+              where=None, dtype=None, out=None, num_threads=None):
     """log(sum(b * exp(x))) along `axis`, computed stably and exactly near 0.
 
     Parameters
@@ -264,6 +304,9 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
         Keep the reduced axes with length 1.
     return_sign : bool
         Return (log|sum|, sign(sum)) instead of nan for negative sums.
+    temperature : float or array_like, default 1.0
+        Computes logsumexp(x / temperature): a scalar, or one value per slice
+        as for `softmax`.
     where : array_like of bool, optional
         Masked-out entries are left out of the sum; a fully masked slice gives
         -inf.
@@ -288,10 +331,13 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
     if is_dask_array(x):
-        return lazy_through_dask("logsumexp", x, (axis,),
-                                 dict(b=b, keepdims=keepdims, return_sign=return_sign,
-                                      where=where, dtype=dtype), out, num_threads)
-    if (b is None and not return_sign and _takes_fast_path(x, axis, 1.0, where, dtype, out)
+        lazy_options = dict(b=b, keepdims=keepdims, return_sign=return_sign, where=where,
+                            dtype=dtype)
+        if not _is_unit_temperature(temperature):  # csoftmax.dask.logsumexp has none
+            lazy_options["temperature"] = temperature
+        return lazy_through_dask("logsumexp", x, (axis,), lazy_options, out, num_threads)
+    if (b is None and not return_sign
+            and _takes_fast_path(x, axis, temperature, where, dtype, out)
             and x.ndim > 1):
         result = np.empty(x.shape[:-1] + (1,) * keepdims, x.dtype)
         _core.logsumexp_last_axis(x, result, threads_for_call(num_threads, x.size))
@@ -325,6 +371,11 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, where=No
 
     if weights is not None:
         weights = weights.reshape(x.shape)
+    t = _temperatures(temperature, x.shape, axes)
+    if np.ndim(t) or t != 1.0:  # x / t in the compute dtype (no kernel takes a scale here)
+        divisor = t if generic or not np.ndim(t) else t.astype(compute_dtype(rdtype))
+        with np.errstate(over="ignore"):
+            x = x.astype(rdtype if generic else compute_dtype(rdtype), copy=False) / divisor
     if mask is not None:
         x = np.where(mask.reshape(x.shape), x, -np.inf)
 

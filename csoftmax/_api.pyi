@@ -20,46 +20,48 @@ _DType = type[_F] | np.dtype[_F]
 _Either = NDArray[_F] | _F  # a reduction's result: an array, or a scalar for a 0-d one
 _Axis = int | tuple[int, ...] | None
 _Scalar = float | complex | np.number[Any] | np.bool_
+# one temperature, or one per slice (broadcastable to the batch or keepdims shape)
+_Temperature = float | ArrayLike
 
 @overload
-def softmax(x: _Scalar, axis: _Axis = -1, *, temperature: float = 1.0,
+def softmax(x: _Scalar, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
             where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: None = None,
             num_threads: int | None = None) -> Any: ...
 @overload
-def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
             where: ArrayLike | None = None, dtype: _DType[_F], out: None = None,
             num_threads: int | None = None) -> NDArray[_F]: ...
 @overload
-def softmax(x: NDArray[_F], axis: _Axis = -1, *, temperature: float = 1.0,
+def softmax(x: NDArray[_F], axis: _Axis = -1, *, temperature: _Temperature = 1.0,
             where: ArrayLike | None = None, dtype: None = None, out: None = None,
             num_threads: int | None = None) -> NDArray[_F]: ...
 @overload
-def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
             where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: None = None,
             num_threads: int | None = None) -> NDArray[Any]: ...
 @overload
-def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
             where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: _Out,
             num_threads: int | None = None) -> _Out: ...
 
 @overload
-def log_softmax(x: _Scalar, axis: _Axis = -1, *, temperature: float = 1.0,
+def log_softmax(x: _Scalar, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
                 where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: None = None,
                 num_threads: int | None = None) -> Any: ...
 @overload
-def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
                 where: ArrayLike | None = None, dtype: _DType[_F], out: None = None,
                 num_threads: int | None = None) -> NDArray[_F]: ...
 @overload
-def log_softmax(x: NDArray[_F], axis: _Axis = -1, *, temperature: float = 1.0,
+def log_softmax(x: NDArray[_F], axis: _Axis = -1, *, temperature: _Temperature = 1.0,
                 where: ArrayLike | None = None, dtype: None = None, out: None = None,
                 num_threads: int | None = None) -> NDArray[_F]: ...
 @overload
-def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
                 where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: None = None,
                 num_threads: int | None = None) -> NDArray[Any]: ...
 @overload
-def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
+def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: _Temperature = 1.0,
                 where: ArrayLike | None = None, dtype: DTypeLike | None = None, out: _Out,
                 num_threads: int | None = None) -> _Out: ...
 
@@ -68,51 +70,51 @@ def log_softmax(x: ArrayLike, axis: _Axis = -1, *, temperature: float = 1.0,
 @overload
 def logsumexp(x: NDArray[_F], axis: None, *, b: ArrayLike | None = None,
               keepdims: Literal[False] = False, return_sign: Literal[False] = False,
-              where: ArrayLike | None = None, dtype: None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: None = None,
               out: None = None, num_threads: int | None = None) -> _F: ...
 @overload
 def logsumexp(x: NDArray[_F], axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[False] = False,
-              where: ArrayLike | None = None, dtype: None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: None = None,
               out: None = None, num_threads: int | None = None) -> _Either[_F]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[False] = False,
-              where: ArrayLike | None = None, dtype: _DType[_F],
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: _DType[_F],
               out: None = None, num_threads: int | None = None) -> _Either[_F]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[False] = False,
-              where: ArrayLike | None = None, dtype: DTypeLike | None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: DTypeLike | None = None,
               out: None = None, num_threads: int | None = None) -> Any: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[False] = False,
-              where: ArrayLike | None = None, dtype: DTypeLike | None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: DTypeLike | None = None,
               out: _Out, num_threads: int | None = None) -> _Out: ...
 # return_sign=True: (result, sign), both of the result's type
 @overload
 def logsumexp(x: NDArray[_F], axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[True],
-              where: ArrayLike | None = None, dtype: None = None, out: None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: None = None, out: None = None,
               num_threads: int | None = None) -> tuple[_Either[_F], _Either[_F]]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[True],
-              where: ArrayLike | None = None, dtype: _DType[_F], out: None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: _DType[_F], out: None = None,
               num_threads: int | None = None) -> tuple[_Either[_F], _Either[_F]]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[True],
-              where: ArrayLike | None = None, dtype: DTypeLike | None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: DTypeLike | None = None,
               out: None = None, num_threads: int | None = None) -> tuple[Any, Any]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: Literal[True],
-              where: ArrayLike | None = None, dtype: DTypeLike | None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: DTypeLike | None = None,
               out: _Out, num_threads: int | None = None) -> tuple[_Out, Any]: ...
 @overload
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: bool,
-              where: ArrayLike | None = None, dtype: DTypeLike | None = None,
+              temperature: _Temperature = 1.0, where: ArrayLike | None = None, dtype: DTypeLike | None = None,
               out: NDArray[Any] | None = None, num_threads: int | None = None) -> Any: ...

@@ -9,7 +9,7 @@ def normalize(x, axes, temperature, mask, log):
     if x.size == 0:
         return np.empty(x.shape, x.dtype)
     with np.errstate(all="ignore"):
-        if temperature != 1.0:
+        if np.ndim(temperature) or temperature != 1.0:  # a scalar or one per slice
             x = x / temperature
         if mask is not None:
             x = np.where(mask, x, -np.inf)

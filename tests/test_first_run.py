@@ -89,14 +89,13 @@ LABELS = np.zeros(4, dtype=np.int64)
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda a: csoftmax.softmax(LOGITS, temperature=a), "temperature"),
-    (lambda a: csoftmax.log_softmax(LOGITS, temperature=a), "temperature"),
     (lambda a: csoftmax.cross_entropy(LOGITS, LABELS, label_smoothing=a), "label_smoothing"),
     (lambda a: csoftmax.focal_loss(LOGITS, LABELS, gamma=a), "gamma"),
     (lambda a: csoftmax.sigmoid_focal_loss(LOGITS, LOGITS, gamma=a), "gamma"),
     (lambda a: csoftmax.sigmoid_focal_loss(LOGITS, LOGITS, alpha=a), "alpha"),
 ])
 def test_an_array_where_a_scalar_is_expected_names_argument_and_shape(call, name):
+    """(temperature takes one value per row: tests/test_row_temperature.py)"""
     with pytest.raises(TypeError, match=rf"{name} must be a real scalar, got an array of "
                                         r"shape \(4, 1\)"):
         call(np.ones((4, 1)))
