@@ -66,8 +66,9 @@ def _temperature_errors(t):
 
 @st.composite
 def masks(draw, shape):
-    """(where, errors): None, a full or broadcast boolean mask, an integer
-    mask, a float mask (TypeError) or one of the wrong shape (ValueError)."""
+    """(where, errors): None, a full or broadcast boolean mask, an integer or
+    a float mask (TypeError, as NumPy's where=) or one of the wrong shape
+    (ValueError)."""
     kind = draw(st.sampled_from(["none", "none", "full", "last", "int", "float", "wrong"]))
     if kind == "none" or (kind == "last" and not shape):
         return None, ()
@@ -76,7 +77,7 @@ def masks(draw, shape):
     if kind == "full":
         return draw(hnp.arrays(bool, shape)), ()
     if kind == "int":
-        return draw(hnp.arrays(np.int8, shape, elements=st.integers(0, 1))), ()
+        return draw(hnp.arrays(np.int8, shape, elements=st.integers(0, 1))), (TypeError,)
     if kind == "float":
         return np.ones(shape), (TypeError,)
     return np.ones(tuple(shape) + (2,), bool), (ValueError,)
@@ -229,7 +230,7 @@ def test_logsumexp(data):
     if rdtype is not None and rdtype.kind != "c" and b is not None and b.dtype.kind == "c":
         rdtype = np.result_type(rdtype, b.dtype)  # complex b makes a real x complex
     shape = x.shape if b is None or b_errors else np.broadcast_shapes(x.shape, b.shape)
-    if where is not None and where.ndim <= len(shape) and where.dtype.kind != "f":
+    if where is not None and where.ndim <= len(shape) and where.dtype == bool:
         try:  # where broadcasts to x and b together
             where_errors = () if np.broadcast_shapes(where.shape, shape) == shape else \
                 (ValueError,)
