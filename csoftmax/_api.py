@@ -200,7 +200,7 @@ def _dispatch(x, axis, temperature, where, dtype, out, num_threads, log):
     inputs in one compiled call, contiguous last-axis input without the layout
     machinery, anything else through _normalize; dask arrays lazily through
     csoftmax.dask."""
-    if is_dask_array(x):
+    if type(x) is not np.ndarray and is_dask_array(x):  # no call on the common path
         return lazy_through_dask("log_softmax" if log else "softmax", x, (axis,),
                                  dict(temperature=temperature, where=where, dtype=dtype),
                                  out, num_threads)

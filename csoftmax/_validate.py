@@ -51,8 +51,11 @@ def warn_bad_environment(variable, message):
 
 
 def is_dask_array(value):
-    """Whether `value` is a dask array (told without importing dask)."""
-    return type(value).__module__.startswith("dask.") and hasattr(value, "__dask_graph__")
+    """Whether `value` is a dask array (told without importing dask; an
+    ndarray, the common case, is told apart first)."""
+    kind = type(value)
+    return (kind is not np.ndarray and kind.__module__.startswith("dask.")
+            and hasattr(value, "__dask_graph__"))
 
 
 def lazy_through_dask(name, x, args, kwargs, out=None, num_threads=None):
