@@ -1,0 +1,31 @@
+/*
+ * Body of one ISA build of the sparse normalisers (sparse_baseline.c,
+ * sparse_avx2.c, sparse_avx512.c): instantiates sparse_impl.h for float and
+ * double and exports the table as CSM_SPARSE_TABLE_FN(). The including file
+ * has already set the target.
+ */
+#include "sparse.h"
+
+#define T float
+#define SUF f32
+#include "sparse_impl.h"
+#undef T
+#undef SUF
+
+#define T double
+#define SUF f64
+#include "sparse_impl.h"
+#undef T
+#undef SUF
+
+static const csm_sparse_table sparse_table = {
+    .name = CSM_ISA_NAME_STR,
+    .sparse_forward_f32 = sparse_forward_f32,
+    .sparse_backward_f32 = sparse_backward_f32,
+    .sparse_loss_f32 = sparse_loss_f32,
+    .sparse_forward_f64 = sparse_forward_f64,
+    .sparse_backward_f64 = sparse_backward_f64,
+    .sparse_loss_f64 = sparse_loss_f64,
+};
+
+const csm_sparse_table *CSM_SPARSE_TABLE_FN(void) { return &sparse_table; }
