@@ -247,6 +247,31 @@ static inline double SK(row_alpha)(const csm_sparse_map *map, ptrdiff_t r) {
     return map->kind == CSM_ENTMAX_BISECT ? map->alpha[r * map->alpha_step] : 0.0;
 }
 
+/* Writes a row's probabilities; inlined once with unit steps so that the
+ * contiguous case is vectorised, and once with any steps. */
+static inline void SK(write_probs)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step,
+                                   ptrdiff_t n, const sparse_solution *s) {
+    const double shift = s->shifted ? s->shift : 0.0, scale = s->scale, tau = s->tau;
+    const double norm = s->norm;
+    ptrdiff_t j;
+    switch (s->form) {
+    case FORM_LINEAR:
+        for (j = 0; j < n; j++) {
+            double d = ((double)x[j * x_step] - shift) * scale - tau;
+            y[j * y_step] = (T)(d > 0 ? d / norm : 0.0);
+        }
+        break;
+    case FORM_SQUARE:
+        for (j = 0; j < n; j++) {
+            double d = ((double)x[j * x_step] - shift) * scale - tau;
+            y[j * y_step] = (T)(d > 0 ? d * d / norm : 0.0);
+        }
+        break;
+    default:
+        for (j = 0; j < n; j++) y[j * y_step] = (T)sparse_prob(s, (double)x[j * x_step]);
+    }
+}
+
 static void SK(sparse_forward)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
                                ptrdiff_t n, const csm_sparse_map *map, double *work) {
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -254,20 +279,62 @@ static void SK(sparse_forward)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdi
         T *yr = y + r * ys.row_step;
         sparse_solution s;
         SK(solve_row)(xr, xs.col_step, n, map, SK(row_alpha)(map, r), work, &s);
-        for (ptrdiff_t j = 0; j < n; j++)
-            yr[j * ys.col_step] = (T)sparse_prob(&s, (double)xr[j * xs.col_step]);
+        if (xs.col_step == 1 && ys.col_step == 1) SK(write_probs)(xr, 1, yr, 1, n, &s);
+        else SK(write_probs)(xr, xs.col_step, yr, ys.col_step, n, &s);
     }
 }
 
 /* 1 / g''(y): the weight of an output in the backward pass (the package's gppr). */
 static inline double SK(backward_weight)(int kind, double y, double exponent) {
+    if (!(y > 0)) return kind == CSM_ENTMAX15 ? sqrt(y) : 0.0; /* sqrt keeps a nan */
     switch (kind) {
-    case CSM_SPARSEMAX: return y > 0 ? 1.0 : 0.0;
+    case CSM_SPARSEMAX: return 1.0;
     case CSM_ENTMAX15: return sqrt(y);
     default:
-        if (!(y > 0)) return 0.0;
-        return exponent == 0.0 ? 1.0 : exponent == 1.0 ? y : pow(y, exponent);
+        if (exponent == 0.0) return 1.0;
+        if (exponent == 1.0) return y;
+        return exponent == 0.5 ? sqrt(y) : pow(y, exponent);
     }
+}
+
+/* One row of the backward pass; inlined per kind and for unit steps (see write_probs). */
+static inline void SK(backward_row)(const T *g, ptrdiff_t g_step, const T *y, ptrdiff_t y_step,
+                                    T *dx, ptrdiff_t dx_step, ptrdiff_t n, int kind,
+                                    double alpha, double *alpha_grad) {
+    double exponent = 2.0 - alpha;
+    double weight_sum = 0.0, dot = 0.0, entropy_terms = 0.0;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        double yv = (double)y[j * y_step];
+        double w = SK(backward_weight)(kind, yv, exponent);
+        weight_sum += w;
+        dot += (double)g[j * g_step] * w;
+        if (alpha_grad && yv > 0) entropy_terms += yv * log(yv);
+    }
+    double q = dot / weight_sum, alpha_m1 = alpha - 1.0, d_alpha = 0.0;
+    for (j = 0; j < n; j++) {
+        double yv = (double)y[j * y_step], gv = (double)g[j * g_step];
+        double w = SK(backward_weight)(kind, yv, exponent);
+        if (alpha_grad) {
+            double skewed = w / weight_sum, shannon = yv > 0 ? yv * log(yv) : 0.0;
+            d_alpha += gv * (yv - skewed) / (alpha_m1 * alpha_m1) -
+                       gv * (shannon - skewed * entropy_terms) / alpha_m1;
+        }
+        /* (g - q) w rather than the package's g w - q w: no product pair for the
+         * compiler to fuse differently in the vectorised and the strided copy */
+        dx[j * dx_step] = (T)((gv - q) * w);
+    }
+    if (alpha_grad) *alpha_grad = d_alpha;
+}
+
+static inline void SK(backward_row_of_kind)(const T *g, ptrdiff_t g_step, const T *y,
+                                            ptrdiff_t y_step, T *dx, ptrdiff_t dx_step,
+                                            ptrdiff_t n, int kind, double alpha,
+                                            double *alpha_grad) {
+    if (g_step == 1 && y_step == 1 && dx_step == 1)
+        SK(backward_row)(g, 1, y, 1, dx, 1, n, kind, alpha, alpha_grad);
+    else
+        SK(backward_row)(g, g_step, y, y_step, dx, dx_step, n, kind, alpha, alpha_grad);
 }
 
 static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
@@ -277,28 +344,20 @@ static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys
         const T *gr = g + r * gs.row_step;
         const T *yr = y + r * ys.row_step;
         T *dxr = dx + r * dxs.row_step;
-        double alpha = SK(row_alpha)(map, r), exponent = 2.0 - alpha;
-        double weight_sum = 0.0, dot = 0.0, entropy_terms = 0.0;
-        ptrdiff_t j;
-        for (j = 0; j < n; j++) {
-            double yv = (double)yr[j * ys.col_step];
-            double w = SK(backward_weight)(map->kind, yv, exponent);
-            weight_sum += w;
-            dot += (double)gr[j * gs.col_step] * w;
-            if (alpha_grad && yv > 0) entropy_terms += yv * log(yv);
+        double *ar = alpha_grad ? alpha_grad + r : NULL;
+        switch (map->kind) {
+        case CSM_SPARSEMAX:
+            SK(backward_row_of_kind)(gr, gs.col_step, yr, ys.col_step, dxr, dxs.col_step, n,
+                                     CSM_SPARSEMAX, 0.0, NULL);
+            break;
+        case CSM_ENTMAX15:
+            SK(backward_row_of_kind)(gr, gs.col_step, yr, ys.col_step, dxr, dxs.col_step, n,
+                                     CSM_ENTMAX15, 0.0, NULL);
+            break;
+        default:
+            SK(backward_row_of_kind)(gr, gs.col_step, yr, ys.col_step, dxr, dxs.col_step, n,
+                                     CSM_ENTMAX_BISECT, SK(row_alpha)(map, r), ar);
         }
-        double q = dot / weight_sum, alpha_m1 = alpha - 1.0, d_alpha = 0.0;
-        for (j = 0; j < n; j++) {
-            double yv = (double)yr[j * ys.col_step], gv = (double)gr[j * gs.col_step];
-            double w = SK(backward_weight)(map->kind, yv, exponent);
-            if (alpha_grad) {
-                double skewed = w / weight_sum, shannon = yv > 0 ? yv * log(yv) : 0.0;
-                d_alpha += gv * (yv - skewed) / (alpha_m1 * alpha_m1) -
-                           gv * (shannon - skewed * entropy_terms) / alpha_m1;
-            }
-            dxr[j * dxs.col_step] = (T)(gv * w - q * w);
-        }
-        if (alpha_grad) alpha_grad[r] = d_alpha;
     }
 }
 

@@ -6,6 +6,15 @@
  */
 #include "sparse.h"
 
+/* No a * b + c fused into one rounding: where the compiler fuses depends on
+ * whether a loop was vectorised, so a contiguous row and a strided view of it
+ * would differ in the last bit. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define T float
 #define SUF f32
 #include "sparse_impl.h"
