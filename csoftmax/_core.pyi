@@ -78,6 +78,7 @@ def segment_rows(out: _Floats, starts: NDArray[np.int64], order: NDArray[np.int6
                  coef: _Floats, source_row: NDArray[np.int64], source: _Floats) -> None: ...
 
 # sparse normalisers (_sparse_core.pxi): (outer, n, inner) views, any strides
+SPARSE_KINDS: dict[str, int]
 def sparse_forward(x: _Floats, y: _Floats, kind: str, alpha: NDArray[np.float64] | None,
                    n_iter: int, num_threads: int) -> None: ...
 def sparse_backward(g: _Floats, y: _Floats, dx: _Floats, kind: str,
