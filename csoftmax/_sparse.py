@@ -264,15 +264,13 @@ def _backward(kind, grad_output, output, axis, alpha, return_alpha_grad, num_thr
     alpha_rows, form = (None, None) if alpha is None else _alpha_rows(alpha, shape, axis)
     threads = threads_for_call(num_threads, y.size)
     result, target = _new_rows(y, axis)
-    rows = math.prod(shape) // shape[axis] if shape[axis] else math.prod(
-        shape[:axis] + shape[axis + 1:])
-    alpha_grad = np.zeros(rows, np.float64) if return_alpha_grad else None
+    batch = shape[:axis] + shape[axis + 1:]
+    alpha_grad = np.zeros(math.prod(batch), np.float64) if return_alpha_grad else None
     _core.sparse_backward(_input_rows(g, axis), _input_rows(y, axis), target, kind, alpha_rows,
                           alpha_grad, threads)
     dx = _deliver_grad(result, rdtype)
     if not return_alpha_grad:
         return dx
-    batch = shape[:axis] + shape[axis + 1:]
     per_row = alpha_grad.reshape(batch)
     if form == "keepdims":
         per_row = per_row.reshape(shape[:axis] + (1,) + shape[axis + 1:])
