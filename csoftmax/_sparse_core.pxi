@@ -11,7 +11,7 @@ import numpy as np
 from cython.parallel cimport threadid
 
 cdef extern from "sparse.h" nogil:
-    int CSM_SPARSEMAX, CSM_ENTMAX15, CSM_ENTMAX_BISECT
+    int CSM_SPARSEMAX, CSM_ENTMAX15, CSM_ENTMAX_BISECT, CSM_SPARSE_TILE_ROWS
     ctypedef struct csm_sparse_map:
         int kind
         int n_iter
@@ -24,20 +24,22 @@ cdef extern from "sparse.h" nogil:
         const char *name
         void (*sparse_forward_f32)(const float *x, csm_rows xs, float *y, csm_rows ys,
                                    Py_ssize_t rows, Py_ssize_t n, const csm_sparse_map *map,
-                                   double *work) noexcept nogil
+                                   double *work, float *tile) noexcept nogil
         void (*sparse_backward_f32)(const float *g, csm_rows gs, const float *y, csm_rows ys,
                                     float *dx, csm_rows dxs, Py_ssize_t rows, Py_ssize_t n,
-                                    const csm_sparse_map *map, double *alpha_grad) noexcept nogil
+                                    const csm_sparse_map *map, double *alpha_grad,
+                                    float *tile) noexcept nogil
         void (*sparse_loss_f32)(const float *x, csm_rows xs, const int64_t *labels,
                                 int64_t ignore_index, Py_ssize_t rows, Py_ssize_t n,
                                 const csm_sparse_map *map, double grad_scale, double *loss,
                                 float *grad, csm_rows grads, double *work) noexcept nogil
         void (*sparse_forward_f64)(const double *x, csm_rows xs, double *y, csm_rows ys,
                                    Py_ssize_t rows, Py_ssize_t n, const csm_sparse_map *map,
-                                   double *work) noexcept nogil
+                                   double *work, double *tile) noexcept nogil
         void (*sparse_backward_f64)(const double *g, csm_rows gs, const double *y, csm_rows ys,
                                     double *dx, csm_rows dxs, Py_ssize_t rows, Py_ssize_t n,
-                                    const csm_sparse_map *map, double *alpha_grad) noexcept nogil
+                                    const csm_sparse_map *map, double *alpha_grad,
+                                    double *tile) noexcept nogil
         void (*sparse_loss_f64)(const double *x, csm_rows xs, const int64_t *labels,
                                 int64_t ignore_index, Py_ssize_t rows, Py_ssize_t n,
                                 const csm_sparse_map *map, double grad_scale, double *loss,
@@ -47,8 +49,11 @@ cdef extern from "sparse.h" nogil:
 SPARSE_KINDS = {"sparsemax": CSM_SPARSEMAX, "entmax15": CSM_ENTMAX15,
                 "entmax_bisect": CSM_ENTMAX_BISECT}
 
-# Rows per unit of work a thread takes.
-cdef Py_ssize_t SPARSE_ROW_BLOCK = 16
+# Rows per unit of work a thread takes: one tile of strided rows.
+cdef Py_ssize_t SPARSE_ROW_BLOCK = CSM_SPARSE_TILE_ROWS
+# Strided rows are gathered into tiles (src/sparse.h) up to this many elements
+# per thread; longer rows are read in place.
+cdef Py_ssize_t SPARSE_TILE_LIMIT = 1 << 20
 
 cdef const csm_sparse_table *sparse_kernels = NULL
 
@@ -96,7 +101,7 @@ cdef csm_sparse_map _sparse_map(int kind, object alpha, int n_iter):
 
 cdef void _forward_block(const real *x, const real *y, _Slabs xs, _Slabs ys, Py_ssize_t block,
                          Py_ssize_t blocks, Py_ssize_t n, const csm_sparse_map *map,
-                         double *work) noexcept nogil:
+                         double *work, const real *tile) noexcept nogil:
     """Block `block` of the rows: a run of up to SPARSE_ROW_BLOCK rows of one slab."""
     cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * SPARSE_ROW_BLOCK
     cdef Py_ssize_t count = min(SPARSE_ROW_BLOCK, xs.rows - first)
@@ -107,22 +112,34 @@ cdef void _forward_block(const real *x, const real *y, _Slabs xs, _Slabs ys, Py_
     y = y + slab * ys.slab_step + first * ys.row_step
     if real is float:
         sparse_kernels.sparse_forward_f32(x, _rows(xs), <float *>y, _rows(ys), count, n, &local,
-                                          work)
+                                          work, <float *>tile)
     else:
         sparse_kernels.sparse_forward_f64(x, _rows(xs), <double *>y, _rows(ys), count, n, &local,
-                                          work)
+                                          work, <double *>tile)
 
 
 cdef void _run_forward(const real *xp, const real *yp, _Slabs xs, _Slabs ys, Py_ssize_t n,
-                       const csm_sparse_map *m, double *wp, int threads) noexcept nogil:
+                       const csm_sparse_map *m, double *wp, const real *tp,
+                       int threads) noexcept nogil:
     cdef Py_ssize_t blocks = (xs.rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK
-    cdef Py_ssize_t tasks = xs.slabs * blocks, task
+    cdef Py_ssize_t tasks = xs.slabs * blocks, task, tile = SPARSE_ROW_BLOCK * n
     if threads == 1:
         for task in range(tasks):
-            _forward_block(xp, yp, xs, ys, task, blocks, n, m, wp)
+            _forward_block(xp, yp, xs, ys, task, blocks, n, m, wp, tp)
     else:
         for task in prange(tasks, num_threads=threads, schedule='static'):
-            _forward_block(xp, yp, xs, ys, task, blocks, n, m, wp + threadid() * n)
+            _forward_block(xp, yp, xs, ys, task, blocks, n, m, wp + threadid() * n,
+                           tp + threadid() * tile if tp != NULL else NULL)
+
+
+cdef object _tiles(_Slabs a, _Slabs b, _Slabs c, Py_ssize_t n, int threads, int per_thread,
+                   object dtype):
+    """Per-thread tiles for strided rows (None where rows are contiguous or too long)."""
+    if a.col_step == 1 and b.col_step == 1 and c.col_step == 1:
+        return None
+    if per_thread * SPARSE_ROW_BLOCK * n > SPARSE_TILE_LIMIT:
+        return None
+    return np.empty((threads, per_thread * SPARSE_ROW_BLOCK * n), dtype)
 
 
 cdef inline Py_ssize_t _tasks(_Slabs s):
@@ -143,17 +160,22 @@ def sparse_forward(cnp.ndarray x, cnp.ndarray y, str kind, object alpha, int n_i
     cdef double *wp = <double *>cnp.PyArray_DATA(work)
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(y)
+    tiles = _tiles(xs, ys, ys, n, threads, 1, x.dtype)
+    cdef void *tp = _data_or_null(tiles)
     cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     with nogil:
         if single:
-            _run_forward(<const float *>xp, <const float *>yp, xs, ys, n, &m, wp, threads)
+            _run_forward(<const float *>xp, <const float *>yp, xs, ys, n, &m, wp,
+                         <const float *>tp, threads)
         else:
-            _run_forward(<const double *>xp, <const double *>yp, xs, ys, n, &m, wp, threads)
+            _run_forward(<const double *>xp, <const double *>yp, xs, ys, n, &m, wp,
+                         <const double *>tp, threads)
 
 
 cdef void _backward_block(const real *g, const real *y, const real *dx, _Slabs gs, _Slabs ys,
                           _Slabs dxs, Py_ssize_t block, Py_ssize_t blocks, Py_ssize_t n,
-                          const csm_sparse_map *map, double *alpha_grad) noexcept nogil:
+                          const csm_sparse_map *map, double *alpha_grad,
+                          const real *tile) noexcept nogil:
     cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * SPARSE_ROW_BLOCK
     cdef Py_ssize_t count = min(SPARSE_ROW_BLOCK, gs.rows - first)
     cdef Py_ssize_t row0 = slab * gs.rows + first
@@ -167,23 +189,24 @@ cdef void _backward_block(const real *g, const real *y, const real *dx, _Slabs g
         alpha_grad = alpha_grad + row0
     if real is float:
         sparse_kernels.sparse_backward_f32(g, _rows(gs), y, _rows(ys), <float *>dx, _rows(dxs),
-                                           count, n, &local, alpha_grad)
+                                           count, n, &local, alpha_grad, <float *>tile)
     else:
         sparse_kernels.sparse_backward_f64(g, _rows(gs), y, _rows(ys), <double *>dx, _rows(dxs),
-                                           count, n, &local, alpha_grad)
+                                           count, n, &local, alpha_grad, <double *>tile)
 
 
 cdef void _run_backward(const real *gp, const real *yp, const real *dxp, _Slabs gs, _Slabs ys,
                         _Slabs dxs, Py_ssize_t n, const csm_sparse_map *m, double *ap,
-                        int threads) noexcept nogil:
+                        const real *tp, int threads) noexcept nogil:
     cdef Py_ssize_t blocks = (gs.rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK
-    cdef Py_ssize_t tasks = gs.slabs * blocks, task
+    cdef Py_ssize_t tasks = gs.slabs * blocks, task, tile = 3 * SPARSE_ROW_BLOCK * n
     if threads == 1:
         for task in range(tasks):
-            _backward_block(gp, yp, dxp, gs, ys, dxs, task, blocks, n, m, ap)
+            _backward_block(gp, yp, dxp, gs, ys, dxs, task, blocks, n, m, ap, tp)
     else:
         for task in prange(tasks, num_threads=threads, schedule='static'):
-            _backward_block(gp, yp, dxp, gs, ys, dxs, task, blocks, n, m, ap)
+            _backward_block(gp, yp, dxp, gs, ys, dxs, task, blocks, n, m, ap,
+                            tp + threadid() * tile if tp != NULL else NULL)
 
 
 def sparse_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray dx, str kind, object alpha,
@@ -201,14 +224,16 @@ def sparse_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray dx, str kind, obje
     cdef void *yp = cnp.PyArray_DATA(y)
     cdef void *dxp = cnp.PyArray_DATA(dx)
     cdef Py_ssize_t n = g.shape[1]
+    tiles = _tiles(gs, ys, dxs, n, threads, 3, g.dtype)
+    cdef void *tp = _data_or_null(tiles)
     cdef bint single = g.dtype.num == cnp.NPY_FLOAT
     with nogil:
         if single:
             _run_backward(<const float *>gp, <const float *>yp, <const float *>dxp, gs, ys, dxs,
-                          n, &m, ap, threads)
+                          n, &m, ap, <const float *>tp, threads)
         else:
             _run_backward(<const double *>gp, <const double *>yp, <const double *>dxp, gs, ys,
-                          dxs, n, &m, ap, threads)
+                          dxs, n, &m, ap, <const double *>tp, threads)
 
 
 cdef void _loss_block(const real *x, Py_ssize_t n, const int64_t *labels, int64_t ignore_index,

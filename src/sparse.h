@@ -34,14 +34,22 @@ typedef struct csm_rows {
     ptrdiff_t col_step;
 } csm_rows;
 
+/* Rows whose elements are not contiguous (a class axis other than the last)
+ * are gathered this many at a time into a contiguous tile, so that each cache
+ * line of the input is read once; `tile` holds CSM_SPARSE_TILE_ROWS * n
+ * elements (forward) or three times that (backward), or is NULL: then such
+ * rows are read in place. */
+#define CSM_SPARSE_TILE_ROWS 64
+
 #define CSM_DECLARE_SPARSE_KERNELS(T, SUF)                                                   \
     /* y = map(x) for `rows` rows of n elements; work: n doubles */                         \
     void (*sparse_forward_##SUF)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows, \
-                                 ptrdiff_t n, const csm_sparse_map *map, double *work);     \
+                                 ptrdiff_t n, const csm_sparse_map *map, double *work,      \
+                                 T *tile);                                                   \
     /* dx = d map / dx applied to g at output y; alpha_grad (per row, or NULL) */           \
     void (*sparse_backward_##SUF)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,   \
                                   csm_rows dxs, ptrdiff_t rows, ptrdiff_t n,                \
-                                  const csm_sparse_map *map, double *alpha_grad);           \
+                                  const csm_sparse_map *map, double *alpha_grad, T *tile);  \
     /* Fenchel-Young loss per row into loss (double); grad (or NULL) = grad_scale *        \
      * (p - onehot), 0 for a row whose label is ignore_index */                             \
     void (*sparse_loss_##SUF)(const T *x, csm_rows xs, const int64_t *labels,               \

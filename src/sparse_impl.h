@@ -272,15 +272,43 @@ static inline void SK(write_probs)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t
     }
 }
 
-static void SK(sparse_forward)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
-                               ptrdiff_t n, const csm_sparse_map *map, double *work) {
+/* Copies `count` strided rows into a contiguous tile (row r at tile + r * n),
+ * column by column so that rows side by side in memory share cache lines. */
+static void SK(gather_tile)(const T *x, csm_rows xs, ptrdiff_t count, ptrdiff_t n, T *tile) {
+    for (ptrdiff_t j = 0; j < n; j++)
+        for (ptrdiff_t r = 0; r < count; r++) tile[r * n + j] = x[r * xs.row_step + j * xs.col_step];
+}
+
+static void SK(scatter_tile)(const T *tile, ptrdiff_t count, ptrdiff_t n, T *y, csm_rows ys) {
+    for (ptrdiff_t j = 0; j < n; j++)
+        for (ptrdiff_t r = 0; r < count; r++) y[r * ys.row_step + j * ys.col_step] = tile[r * n + j];
+}
+
+static void SK(forward_rows)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
+                             ptrdiff_t n, const csm_sparse_map *map, ptrdiff_t first_row,
+                             double *work) {
     for (ptrdiff_t r = 0; r < rows; r++) {
         const T *xr = x + r * xs.row_step;
         T *yr = y + r * ys.row_step;
         sparse_solution s;
-        SK(solve_row)(xr, xs.col_step, n, map, SK(row_alpha)(map, r), work, &s);
+        SK(solve_row)(xr, xs.col_step, n, map, SK(row_alpha)(map, first_row + r), work, &s);
         if (xs.col_step == 1 && ys.col_step == 1) SK(write_probs)(xr, 1, yr, 1, n, &s);
         else SK(write_probs)(xr, xs.col_step, yr, ys.col_step, n, &s);
+    }
+}
+
+static void SK(sparse_forward)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
+                               ptrdiff_t n, const csm_sparse_map *map, double *work, T *tile) {
+    if (tile == NULL || (xs.col_step == 1 && ys.col_step == 1)) {
+        SK(forward_rows)(x, xs, y, ys, rows, n, map, 0, work);
+        return;
+    }
+    const csm_rows in_tile = {n, 1};
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += CSM_SPARSE_TILE_ROWS) {
+        ptrdiff_t count = rows - r0 < CSM_SPARSE_TILE_ROWS ? rows - r0 : CSM_SPARSE_TILE_ROWS;
+        SK(gather_tile)(x + r0 * xs.row_step, xs, count, n, tile);
+        SK(forward_rows)(tile, in_tile, tile, in_tile, count, n, map, r0, work);
+        SK(scatter_tile)(tile, count, n, y + r0 * ys.row_step, ys);
     }
 }
 
@@ -337,14 +365,15 @@ static inline void SK(backward_row_of_kind)(const T *g, ptrdiff_t g_step, const 
         SK(backward_row)(g, g_step, y, y_step, dx, dx_step, n, kind, alpha, alpha_grad);
 }
 
-static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
-                                csm_rows dxs, ptrdiff_t rows, ptrdiff_t n,
-                                const csm_sparse_map *map, double *alpha_grad) {
+static void SK(backward_rows)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
+                              csm_rows dxs, ptrdiff_t rows, ptrdiff_t n,
+                              const csm_sparse_map *map, ptrdiff_t first_row,
+                              double *alpha_grad) {
     for (ptrdiff_t r = 0; r < rows; r++) {
         const T *gr = g + r * gs.row_step;
         const T *yr = y + r * ys.row_step;
         T *dxr = dx + r * dxs.row_step;
-        double *ar = alpha_grad ? alpha_grad + r : NULL;
+        double *ar = alpha_grad ? alpha_grad + first_row + r : NULL;
         switch (map->kind) {
         case CSM_SPARSEMAX:
             SK(backward_row_of_kind)(gr, gs.col_step, yr, ys.col_step, dxr, dxs.col_step, n,
@@ -356,8 +385,28 @@ static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys
             break;
         default:
             SK(backward_row_of_kind)(gr, gs.col_step, yr, ys.col_step, dxr, dxs.col_step, n,
-                                     CSM_ENTMAX_BISECT, SK(row_alpha)(map, r), ar);
+                                     CSM_ENTMAX_BISECT, SK(row_alpha)(map, first_row + r), ar);
         }
+    }
+}
+
+static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
+                                csm_rows dxs, ptrdiff_t rows, ptrdiff_t n,
+                                const csm_sparse_map *map, double *alpha_grad, T *tile) {
+    if (tile == NULL || (gs.col_step == 1 && ys.col_step == 1 && dxs.col_step == 1)) {
+        SK(backward_rows)(g, gs, y, ys, dx, dxs, rows, n, map, 0, alpha_grad);
+        return;
+    }
+    const csm_rows in_tile = {n, 1};
+    T *g_tile = tile, *y_tile = tile + CSM_SPARSE_TILE_ROWS * n;
+    T *dx_tile = y_tile + CSM_SPARSE_TILE_ROWS * n;
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += CSM_SPARSE_TILE_ROWS) {
+        ptrdiff_t count = rows - r0 < CSM_SPARSE_TILE_ROWS ? rows - r0 : CSM_SPARSE_TILE_ROWS;
+        SK(gather_tile)(g + r0 * gs.row_step, gs, count, n, g_tile);
+        SK(gather_tile)(y + r0 * ys.row_step, ys, count, n, y_tile);
+        SK(backward_rows)(g_tile, in_tile, y_tile, in_tile, dx_tile, in_tile, count, n, map, r0,
+                          alpha_grad);
+        SK(scatter_tile)(dx_tile, count, n, dx + r0 * dxs.row_step, dxs);
     }
 }
 

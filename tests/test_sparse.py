@@ -317,6 +317,18 @@ def test_views_bitwise(kind, dtype):
 
 
 @pytest.mark.parametrize("kind", MAPS)
+def test_long_strided_rows(kind):
+    """Rows too long for the per-thread tiles are read in place: same bits."""
+    x = _logits((3, 20000), 3.0, seed=22)
+    g = _rng(23).standard_normal(x.shape)
+    y = _ours(kind, x)
+    np.testing.assert_array_equal(_ours(kind, np.ascontiguousarray(x.T), axis=0), y.T)
+    np.testing.assert_array_equal(
+        _backward(kind, np.ascontiguousarray(g.T), np.ascontiguousarray(y.T), axis=0),
+        _backward(kind, g, y).T)
+
+
+@pytest.mark.parametrize("kind", MAPS)
 def test_middle_axis_and_out(kind):
     x = _logits((3, 7, 5), 2.0, seed=18)
     expected = np.moveaxis(_ours(kind, np.ascontiguousarray(np.moveaxis(x, 1, -1))), -1, 1)
