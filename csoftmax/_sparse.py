@@ -6,7 +6,8 @@ of x onto the probability simplex, alpha-entmax the Tsallis-regularised map
 between softmax (alpha = 1) and sparsemax (alpha = 2). Validation, dtypes and
 reductions live here; the thresholds, the maps, their gradients and the
 losses with fused gradients run in the compiled kernels of src/sparse_impl.h,
-a row at a time over threads, reading any layout in place.
+a row at a time over threads, on any layout without copying the input
+(rows along another axis than the last are gathered a tile at a time).
 """
 import math
 import operator

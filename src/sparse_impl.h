@@ -20,13 +20,16 @@
  * formula to them. Bisection drops elements below its lower bound as it rises.
  * Everything is computed in double from the loaded values, whatever T is.
  *
- * Layouts: any strided rows (csm_rows). A row's result depends on its values
- * only, so views and thread counts give the same bits.
+ * Layouts: any strided rows (csm_rows); rows whose elements are not
+ * contiguous are gathered a tile at a time into contiguous scratch (see
+ * CSM_SPARSE_TILE_ROWS). A row's result depends on its values only, so views
+ * and thread counts give the same bits (no fused multiply-add, sparse_isa.h).
  *
- * Accuracy: double rounding of the package's own formulas (float64 results
- * agree with it to about 1e-15 here; the bisection's sum is taken over the
- * candidates only, which changes the last bits at most). A row holding nan or
- * +inf, or only -inf, gives nan everywhere; -inf entries elsewhere get 0.
+ * Accuracy: double rounding of the package's own formulas: float64 results
+ * agree with it to a few 1e-15 (sums run over the candidates in index order,
+ * not over the sorted row); float32 results are the float64 ones rounded.
+ * A row holding nan or +inf, or only -inf, gives nan everywhere; -inf
+ * entries elsewhere get 0.
  */
 #ifndef CSM_SPARSE_ROW_SOLVERS
 #define CSM_SPARSE_ROW_SOLVERS

@@ -27,7 +27,7 @@ def _ours(kind, x, alpha=1.5, **kw):
 
 
 def _oracle(kind, x, alpha=1.5):
-    x = np.moveaxis(np.asarray(x, np.float64), -1, -1)
+    x = np.asarray(x, np.float64)
     if kind == "sparsemax":
         return ref.sparsemax(x)
     if kind == "entmax15":
