@@ -102,8 +102,11 @@ def _rows_view(a, axis):
 
 
 def _input_rows(a, axis):
+    """The rows view of an input, from an aligned native C-order copy where needed."""
     view = _rows_view(a, axis)
-    return view if view is not None else _rows_view(np.ascontiguousarray(a), axis)
+    if view is None:
+        view = _rows_view(np.array(a, dtype=a.dtype.newbyteorder("="), order="C"), axis)
+    return view
 
 
 def _new_rows(like, axis):

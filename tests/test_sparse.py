@@ -317,6 +317,31 @@ def test_views_bitwise(kind, dtype):
 
 
 @pytest.mark.parametrize("kind", MAPS)
+def test_unaligned_byteswapped_readonly(kind):
+    x = _logits((5, 7), 2.0, seed=24)
+    y = _ours(kind, x)
+    g = _rng(25).standard_normal(x.shape)
+    dx = _backward(kind, g, y)
+
+    def unaligned(a):
+        copy = np.zeros(a.nbytes + 1, np.uint8)[1:].view(np.float64).reshape(a.shape)
+        copy[...] = a
+        return copy
+
+    def readonly(a):
+        copy = a.copy()
+        copy.flags.writeable = False
+        return copy
+
+    for variant in (unaligned, lambda a: a.astype(">f8"), readonly):
+        np.testing.assert_array_equal(_ours(kind, variant(x)), y)
+        np.testing.assert_array_equal(_backward(kind, variant(g), variant(y)), dx)
+    target = np.arange(5)
+    np.testing.assert_array_equal(_loss(kind, unaligned(x), target, reduction="none"),
+                                  _loss(kind, x, target.astype(">i4"), reduction="none"))
+
+
+@pytest.mark.parametrize("kind", MAPS)
 def test_long_strided_rows(kind):
     """Rows too long for the per-thread tiles are read in place: same bits."""
     x = _logits((3, 20000), 3.0, seed=22)
