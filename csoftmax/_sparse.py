@@ -250,6 +250,8 @@ def entmax_bisect(x, alpha=1.5, axis=-1, *, n_iter=50, out=None, num_threads=Non
 
 def _sum_to_shape(values, shape):
     """Sums `values` over the axes broadcasting added to reach it from `shape`."""
+    if len(shape) > values.ndim:
+        values = values.reshape((1,) * (len(shape) - values.ndim) + values.shape)
     lead = values.ndim - len(shape)
     values = values.sum(axis=tuple(range(lead))) if lead else values
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and values.shape[i] != 1)

@@ -133,6 +133,24 @@ def test_alpha_gradient_scalar_and_per_row(package):
     np.testing.assert_allclose(d_scalar, per_row.sum(), rtol=1e-10)
 
 
+def test_alpha_gradient_shaped_like_alpha():
+    x = _logits((4, 3, 6), 2.0, seed=26)
+    g = _rng(27).standard_normal(x.shape)
+    alphas = np.array([[1.2], [1.5], [2.0], [2.5]])  # one per i, broadcast over j
+    y = csoftmax.entmax_bisect(x, alphas)
+    per_row = ref.backward(g.reshape(12, 6), y.reshape(12, 6),
+                           np.repeat(alphas, 3, axis=1).reshape(12, 1))[1].reshape(4, 3)
+    _, d_alpha = csoftmax.entmax_bisect_backward(g, y, alphas, return_alpha_grad=True)
+    assert d_alpha.shape == (4, 1)
+    np.testing.assert_allclose(d_alpha, per_row.sum(1, keepdims=True), rtol=1e-10, atol=1e-12)
+    y = csoftmax.entmax_bisect(x, 1.5)
+    for alpha in (np.full((1, 1), 1.5), np.full((1, 1, 1), 1.5)):
+        _, d_alpha = csoftmax.entmax_bisect_backward(g, y, alpha, return_alpha_grad=True)
+        assert d_alpha.shape == alpha.shape
+        _, d_scalar = csoftmax.entmax_bisect_backward(g, y, 1.5, return_alpha_grad=True)
+        np.testing.assert_allclose(d_alpha.ravel()[0], d_scalar, rtol=1e-12)
+
+
 LOSSES = [("sparsemax", "SparsemaxLoss", None), ("entmax15", "Entmax15Loss", None),
           ("entmax_bisect", "EntmaxBisectLoss", 1.5), ("entmax_bisect", "EntmaxBisectLoss", 1.3)]
 
