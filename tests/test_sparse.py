@@ -250,6 +250,19 @@ def test_ties_constant_rows_and_minus_inf(kind):
 
 
 @pytest.mark.parametrize("kind", MAPS)
+def test_losses_with_minus_inf_logits(kind):
+    """-inf logits off the support add nothing (the package's 0 * -inf is nan)."""
+    x = np.array([[0.0, -np.inf, 1.0, 0.5], [2.0, 0.0, -np.inf, -np.inf]])
+    target = np.array([2, 0])
+    finite = np.where(np.isinf(x), -1e6, x)
+    loss, grad = _loss(kind, x, target, reduction="none", return_grad=True)
+    expected, expected_grad = _loss(kind, finite, target, reduction="none", return_grad=True)
+    np.testing.assert_allclose(loss, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert np.isnan(_loss(kind, np.array([[np.nan, 0.0]]), np.array([1])))
+
+
+@pytest.mark.parametrize("kind", MAPS)
 def test_nonfinite_rows_are_nan(kind):
     x = np.array([[np.nan, 0.0], [np.inf, 0.0], [-np.inf, -np.inf], [0.0, 1.0]])
     y = _ours(kind, x)
