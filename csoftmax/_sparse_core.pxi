@@ -49,8 +49,9 @@ cdef extern from "sparse.h" nogil:
 SPARSE_KINDS = {"sparsemax": CSM_SPARSEMAX, "entmax15": CSM_ENTMAX15,
                 "entmax_bisect": CSM_ENTMAX_BISECT}
 
-# Rows per unit of work a thread takes: one tile of strided rows.
-cdef Py_ssize_t SPARSE_ROW_BLOCK = CSM_SPARSE_TILE_ROWS
+# A unit of work a thread takes: rows of about this many elements in all, at
+# most one tile of strided rows.
+cdef Py_ssize_t SPARSE_TASK_ELEMENTS = 1 << 14
 # Strided rows are gathered into tiles (src/sparse.h) up to this many elements
 # per thread; longer rows are read in place.
 cdef Py_ssize_t SPARSE_TILE_LIMIT = 1 << 20
@@ -64,14 +65,21 @@ cdef _select_sparse_kernels(int level):
 
 
 cdef struct _Slabs:
-    # the rows of an (outer, n, inner) view: `slabs` runs of `rows` rows
-    Py_ssize_t slabs, rows, slab_step, row_step, col_step
+    # the rows of an (outer, n, inner) view: `slabs` runs of `rows` rows, handed
+    # out `block` rows at a time
+    Py_ssize_t slabs, rows, slab_step, row_step, col_step, block
+
+
+cdef inline Py_ssize_t _row_block(Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t rows = SPARSE_TASK_ELEMENTS // n if n > 0 else 1
+    return max(1, min(<Py_ssize_t>CSM_SPARSE_TILE_ROWS, rows))
 
 
 cdef _Slabs _slabs_of(cnp.ndarray a):
     cdef Py_ssize_t item = a.itemsize
     cdef _Slabs s
     s.col_step = a.strides[1] // item
+    s.block = _row_block(a.shape[1])
     if a.shape[2] == 1:
         s.slabs, s.rows, s.slab_step, s.row_step = 1, a.shape[0], 0, a.strides[0] // item
     else:
@@ -102,9 +110,9 @@ cdef csm_sparse_map _sparse_map(int kind, object alpha, int n_iter):
 cdef void _forward_block(const real *x, const real *y, _Slabs xs, _Slabs ys, Py_ssize_t block,
                          Py_ssize_t blocks, Py_ssize_t n, const csm_sparse_map *map,
                          double *work, const real *tile) noexcept nogil:
-    """Block `block` of the rows: a run of up to SPARSE_ROW_BLOCK rows of one slab."""
-    cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * SPARSE_ROW_BLOCK
-    cdef Py_ssize_t count = min(SPARSE_ROW_BLOCK, xs.rows - first)
+    """Block `block` of the rows: a run of up to xs.block rows of one slab."""
+    cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * xs.block
+    cdef Py_ssize_t count = min(xs.block, xs.rows - first)
     cdef csm_sparse_map local = map[0]
     if local.alpha != NULL:
         local.alpha = local.alpha + (slab * xs.rows + first) * local.alpha_step
@@ -121,8 +129,8 @@ cdef void _forward_block(const real *x, const real *y, _Slabs xs, _Slabs ys, Py_
 cdef void _run_forward(const real *xp, const real *yp, _Slabs xs, _Slabs ys, Py_ssize_t n,
                        const csm_sparse_map *m, double *wp, const real *tp,
                        int threads) noexcept nogil:
-    cdef Py_ssize_t blocks = (xs.rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK
-    cdef Py_ssize_t tasks = xs.slabs * blocks, task, tile = SPARSE_ROW_BLOCK * n
+    cdef Py_ssize_t blocks = (xs.rows + xs.block - 1) // xs.block
+    cdef Py_ssize_t tasks = xs.slabs * blocks, task, tile = CSM_SPARSE_TILE_ROWS * n
     if threads == 1:
         for task in range(tasks):
             _forward_block(xp, yp, xs, ys, task, blocks, n, m, wp, tp)
@@ -137,13 +145,13 @@ cdef object _tiles(_Slabs a, _Slabs b, _Slabs c, Py_ssize_t n, int threads, int 
     """Per-thread tiles for strided rows (None where rows are contiguous or too long)."""
     if a.col_step == 1 and b.col_step == 1 and c.col_step == 1:
         return None
-    if per_thread * SPARSE_ROW_BLOCK * n > SPARSE_TILE_LIMIT:
+    if per_thread * CSM_SPARSE_TILE_ROWS * n > SPARSE_TILE_LIMIT:
         return None
-    return np.empty((threads, per_thread * SPARSE_ROW_BLOCK * n), dtype)
+    return np.empty((threads, per_thread * CSM_SPARSE_TILE_ROWS * n), dtype)
 
 
 cdef inline Py_ssize_t _tasks(_Slabs s):
-    return s.slabs * ((s.rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK)
+    return s.slabs * ((s.rows + s.block - 1) // s.block)
 
 
 def sparse_forward(cnp.ndarray x, cnp.ndarray y, str kind, object alpha, int n_iter,
@@ -176,8 +184,8 @@ cdef void _backward_block(const real *g, const real *y, const real *dx, _Slabs g
                           _Slabs dxs, Py_ssize_t block, Py_ssize_t blocks, Py_ssize_t n,
                           const csm_sparse_map *map, double *alpha_grad,
                           const real *tile) noexcept nogil:
-    cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * SPARSE_ROW_BLOCK
-    cdef Py_ssize_t count = min(SPARSE_ROW_BLOCK, gs.rows - first)
+    cdef Py_ssize_t slab = block // blocks, first = (block % blocks) * gs.block
+    cdef Py_ssize_t count = min(gs.block, gs.rows - first)
     cdef Py_ssize_t row0 = slab * gs.rows + first
     cdef csm_sparse_map local = map[0]
     if local.alpha != NULL:
@@ -198,8 +206,8 @@ cdef void _backward_block(const real *g, const real *y, const real *dx, _Slabs g
 cdef void _run_backward(const real *gp, const real *yp, const real *dxp, _Slabs gs, _Slabs ys,
                         _Slabs dxs, Py_ssize_t n, const csm_sparse_map *m, double *ap,
                         const real *tp, int threads) noexcept nogil:
-    cdef Py_ssize_t blocks = (gs.rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK
-    cdef Py_ssize_t tasks = gs.slabs * blocks, task, tile = 3 * SPARSE_ROW_BLOCK * n
+    cdef Py_ssize_t blocks = (gs.rows + gs.block - 1) // gs.block
+    cdef Py_ssize_t tasks = gs.slabs * blocks, task, tile = 3 * CSM_SPARSE_TILE_ROWS * n
     if threads == 1:
         for task in range(tasks):
             _backward_block(gp, yp, dxp, gs, ys, dxs, task, blocks, n, m, ap, tp)
@@ -261,16 +269,17 @@ cdef void _loss_block(const real *x, Py_ssize_t n, const int64_t *labels, int64_
 cdef void _run_loss(const real *xp, Py_ssize_t rows, Py_ssize_t n, const int64_t *lp,
                     int64_t ignore_index, const csm_sparse_map *m, double grad_scale,
                     double *lossp, const real *gp, double *wp, int threads) noexcept nogil:
-    cdef Py_ssize_t tasks = (rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK, task, first, count
+    cdef Py_ssize_t block = _row_block(n), task, first, count
+    cdef Py_ssize_t tasks = (rows + block - 1) // block
     if threads == 1:
         for task in range(tasks):
-            first = task * SPARSE_ROW_BLOCK
-            _loss_block(xp, n, lp, ignore_index, first, min(SPARSE_ROW_BLOCK, rows - first), m,
+            first = task * block
+            _loss_block(xp, n, lp, ignore_index, first, min(block, rows - first), m,
                         grad_scale, lossp, gp, wp)
     else:
         for task in prange(tasks, num_threads=threads, schedule='static'):
-            first = task * SPARSE_ROW_BLOCK
-            count = min(SPARSE_ROW_BLOCK, rows - first)
+            first = task * block
+            count = min(block, rows - first)
             _loss_block(xp, n, lp, ignore_index, first, count, m, grad_scale, lossp, gp,
                         wp + threadid() * n)
 
@@ -284,7 +293,7 @@ def sparse_loss_rows(cnp.ndarray x, cnp.ndarray labels, object alpha, cnp.ndarra
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     if rows == 0 or n == 0:
         return
-    cdef int threads = _threads_for((rows + SPARSE_ROW_BLOCK - 1) // SPARSE_ROW_BLOCK, num_threads)
+    cdef int threads = _threads_for((rows + _row_block(n) - 1) // _row_block(n), num_threads)
     cdef csm_sparse_map m = _sparse_map(SPARSE_KINDS[kind], alpha, n_iter)
     cdef cnp.ndarray work = np.empty((threads, n), np.float64)
     cdef double *wp = <double *>cnp.PyArray_DATA(work)
