@@ -1,11 +1,12 @@
 """Type stubs of csoftmax/_sparse.py.
 
-Reduced losses ('mean', 'sum') are NumPy floating scalars, 'none' an array;
+A floating array keeps its dtype through the maps (a 0-d input gives a NumPy
+scalar). Reduced losses ('mean', 'sum') are NumPy floating scalars, 'none' an array;
 return_grad=True adds the gradient, an array of the logits' shape.
 entmax_bisect_backward with return_alpha_grad=True returns (dx, d_alpha),
 d_alpha shaped like alpha (a NumPy scalar for a scalar alpha).
 """
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,16 +16,53 @@ __all__ = [
     "entmax_bisect_backward", "sparsemax_loss", "entmax15_loss", "entmax_bisect_loss",
 ]
 
+_Out = TypeVar("_Out", bound=np.ndarray[Any, Any])
+_F = TypeVar("_F", bound=np.floating[Any])
+_Scalar = float | np.number[Any] | np.bool_
 _Reduced = Literal["mean", "sum"]
 _Loss = np.floating[Any]
 _Array = NDArray[Any]
 
-def sparsemax(x: ArrayLike, axis: int = -1, *, out: _Array | None = None,
+@overload
+def sparsemax(x: _Scalar, axis: int = -1, *, out: None = None,
               num_threads: int | None = None) -> Any: ...
-def entmax15(x: ArrayLike, axis: int = -1, *, out: _Array | None = None,
+@overload
+def sparsemax(x: NDArray[_F], axis: int = -1, *, out: None = None,
+              num_threads: int | None = None) -> NDArray[_F]: ...
+@overload
+def sparsemax(x: ArrayLike, axis: int = -1, *, out: None = None,
+              num_threads: int | None = None) -> NDArray[Any]: ...
+@overload
+def sparsemax(x: ArrayLike, axis: int = -1, *, out: _Out,
+              num_threads: int | None = None) -> _Out: ...
+@overload
+def entmax15(x: _Scalar, axis: int = -1, *, out: None = None,
              num_threads: int | None = None) -> Any: ...
+@overload
+def entmax15(x: NDArray[_F], axis: int = -1, *, out: None = None,
+             num_threads: int | None = None) -> NDArray[_F]: ...
+@overload
+def entmax15(x: ArrayLike, axis: int = -1, *, out: None = None,
+             num_threads: int | None = None) -> NDArray[Any]: ...
+@overload
+def entmax15(x: ArrayLike, axis: int = -1, *, out: _Out,
+             num_threads: int | None = None) -> _Out: ...
+@overload
+def entmax_bisect(x: _Scalar, alpha: ArrayLike = 1.5, axis: int = -1, *, n_iter: int = 50,
+                  out: None = None,
+                  num_threads: int | None = None) -> Any: ...
+@overload
+def entmax_bisect(x: NDArray[_F], alpha: ArrayLike = 1.5, axis: int = -1, *, n_iter: int = 50,
+                  out: None = None,
+                  num_threads: int | None = None) -> NDArray[_F]: ...
+@overload
 def entmax_bisect(x: ArrayLike, alpha: ArrayLike = 1.5, axis: int = -1, *, n_iter: int = 50,
-                  out: _Array | None = None, num_threads: int | None = None) -> Any: ...
+                  out: None = None,
+                  num_threads: int | None = None) -> NDArray[Any]: ...
+@overload
+def entmax_bisect(x: ArrayLike, alpha: ArrayLike = 1.5, axis: int = -1, *, n_iter: int = 50,
+                  out: _Out,
+                  num_threads: int | None = None) -> _Out: ...
 def sparsemax_backward(grad_output: ArrayLike, output: ArrayLike, axis: int = -1, *,
                        num_threads: int | None = None) -> _Array: ...
 def entmax15_backward(grad_output: ArrayLike, output: ArrayLike, axis: int = -1, *,
