@@ -27,6 +27,10 @@ from ._losses import (
     log_sigmoid, log_softmax_backward, nll_loss, one_hot, sigmoid, sigmoid_focal_loss,
     softmax_backward,
 )
+from ._sparse import (
+    entmax15, entmax15_backward, entmax15_loss, entmax_bisect, entmax_bisect_backward,
+    entmax_bisect_loss, sparsemax, sparsemax_backward, sparsemax_loss,
+)
 from ._threads import get_num_threads, set_num_threads
 
 if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
@@ -37,6 +41,8 @@ __all__ = [
     "cross_entropy", "nll_loss", "kl_div", "entropy", "binary_cross_entropy_with_logits",
     "sigmoid", "log_sigmoid", "focal_loss", "sigmoid_focal_loss", "softmax_backward",
     "log_softmax_backward", "one_hot", "hardmax",
+    "sparsemax", "entmax15", "entmax_bisect", "sparsemax_backward", "entmax15_backward",
+    "entmax_bisect_backward", "sparsemax_loss", "entmax15_loss", "entmax_bisect_loss",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

@@ -76,3 +76,14 @@ def hs_log_proba(scores: _Floats, children: NDArray[np.int64], out: _Floats,
 # sparse gradient rows of the sampled losses (_vocab_core.pxi)
 def segment_rows(out: _Floats, starts: NDArray[np.int64], order: NDArray[np.int64],
                  coef: _Floats, source_row: NDArray[np.int64], source: _Floats) -> None: ...
+
+# sparse normalisers (_sparse_core.pxi): (outer, n, inner) views, any strides
+SPARSE_KINDS: dict[str, int]
+def sparse_forward(x: _Floats, y: _Floats, kind: str, alpha: NDArray[np.float64] | None,
+                   n_iter: int, num_threads: int) -> None: ...
+def sparse_backward(g: _Floats, y: _Floats, dx: _Floats, kind: str,
+                    alpha: NDArray[np.float64] | None, alpha_grad: NDArray[np.float64] | None,
+                    num_threads: int) -> None: ...
+def sparse_loss_rows(x: _Floats, labels: NDArray[np.int64], alpha: NDArray[np.float64] | None,
+                     loss: NDArray[np.float64], grad: _Floats | None, kind: str, n_iter: int,
+                     ignore_index: int, grad_scale: float, num_threads: int) -> None: ...
