@@ -24,6 +24,10 @@ C_SOURCES = [
     "src/kernels_avx2.c",
     "src/kernels_avx512.c",
     "src/hsoftmax.c",
+    "src/segments_dispatch.c",
+    "src/segments_baseline.c",
+    "src/segments_avx2.c",
+    "src/segments_avx512.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -64,7 +68,8 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
                  "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
-                 "src/hsoftmax.h", "src/hsoftmax_impl.h"],
+                 "src/hsoftmax.h", "src/hsoftmax_impl.h", "src/segments.h", "src/segments_impl.h",
+                 "src/segments_isa.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

@@ -20,6 +20,10 @@ from ._losses import (
     log_sigmoid, log_softmax_backward, nll_loss, one_hot, sigmoid, sigmoid_focal_loss,
     softmax_backward,
 )
+from ._segments import (
+    logcumsumexp, segment_log_softmax, segment_logsumexp, segment_softmax,
+    segment_softmax_backward,
+)
 from ._threads import get_num_threads, set_num_threads
 
 if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
@@ -30,6 +34,8 @@ __all__ = [
     "cross_entropy", "nll_loss", "kl_div", "entropy", "binary_cross_entropy_with_logits",
     "sigmoid", "log_sigmoid", "focal_loss", "sigmoid_focal_loss", "softmax_backward",
     "log_softmax_backward", "one_hot", "hardmax",
+    "segment_softmax", "segment_log_softmax", "segment_logsumexp", "segment_softmax_backward",
+    "logcumsumexp",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

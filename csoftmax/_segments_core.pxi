@@ -1,0 +1,346 @@
+# Compiled core of segment softmax and logcumsumexp: included into _core.pyx.
+# Segments given by offsets run the normaliser kernels on each segment (a
+# segment [a, b) of the (outer, E, inner) view is an (n = b - a, inner) slice:
+# the row kernel when inner == 1, the column kernel otherwise), so they have
+# the normalisers' accuracy and the bits of csoftmax.softmax on that segment.
+# Threads take contiguous ranges of segments holding about equal numbers of
+# elements; every segment is computed alone, so results do not depend on the
+# thread count. Segments given by an unsorted index are reduced by scatter
+# passes in position order (one thread, deterministic) into per-segment
+# accumulators; only the final write is split over threads.
+
+from libc.math cimport INFINITY, log
+
+import numpy as np
+
+cdef extern from "segments.h" nogil:
+    ctypedef struct csm_segment_table:
+        const char *name
+        void (*logcumsumexp_f32)(const float *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
+                                 float *y, Py_ssize_t y_lane_step, Py_ssize_t y_step,
+                                 Py_ssize_t n, Py_ssize_t lanes, int exclusive) noexcept nogil
+        void (*logcumsumexp_f64)(const double *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
+                                 double *y, Py_ssize_t y_lane_step, Py_ssize_t y_step,
+                                 Py_ssize_t n, Py_ssize_t lanes, int exclusive) noexcept nogil
+    const csm_segment_table *csm_segment_isa_table(int level)
+
+cdef const csm_segment_table *segment_kernels = NULL
+
+# Lanes of a logcumsumexp handed to a thread at a time (a multiple of every vector width).
+cdef Py_ssize_t SCAN_LANE_BLOCK = 64
+# Positions per block of the scatter passes: their exps are formed a block at a time.
+cdef enum:
+    SCATTER_BLOCK = 2048
+
+
+cdef _select_segment_kernels(int level):
+    global segment_kernels
+    segment_kernels = csm_segment_isa_table(level)
+
+
+cdef Py_ssize_t _first_segment_at(const int64_t *offsets, Py_ssize_t segments,
+                                  Py_ssize_t position) noexcept nogil:
+    """The first segment starting at or after `position` (segments if none)."""
+    cdef Py_ssize_t lo = 0, hi = segments, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if offsets[mid] < position:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef Py_ssize_t _share_start(const int64_t *offsets, Py_ssize_t segments, int t,
+                             int threads) noexcept nogil:
+    """The first segment of thread t's share: the segments starting in its
+    t-th of the elements (shares of about equal element counts, fixed for a
+    thread count); t == threads gives the end."""
+    if t == 0:
+        return 0
+    if t == threads:
+        return segments
+    return _first_segment_at(offsets, segments, offsets[segments] * t // threads)
+
+
+cdef void _normalize_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *y,
+                              Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t outer,
+                              Py_ssize_t inner, const int64_t *offsets, Py_ssize_t first,
+                              Py_ssize_t last, int flags) noexcept nogil:
+    cdef Py_ssize_t o, s, a, n, c
+    for o in range(outer):
+        for s in range(first, last):
+            a = offsets[s]
+            n = offsets[s + 1] - a
+            if n == 0:
+                continue
+            if inner == 1:
+                _norm_row_run(x + o * xs0 + a, n, y + o * ys0 + a, n, 1, n, <real>1, flags, 1)
+                continue
+            c = 0
+            while c < inner:
+                if real is float:
+                    kernels.norm_cols_f32(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
+                                          ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
+                else:
+                    kernels.norm_cols_f64(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
+                                          ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
+                c += COLUMN_BLOCK
+
+
+def segment_normalize(const real[:, :, :] x, real[:, :, :] y, const int64_t[::1] offsets,
+                      bint log_output, int num_threads):
+    """softmax (or log_softmax) of each segment [offsets[s], offsets[s + 1]) of
+    axis 1 of x into y. Both views have the row layout (axis 2 of length 1,
+    axis 1 contiguous) or the column layout (axis 2 contiguous)."""
+    cdef Py_ssize_t outer = x.shape[0], inner = x.shape[2]
+    cdef Py_ssize_t segments = offsets.shape[0] - 1
+    cdef Py_ssize_t item = sizeof(real), first, last
+    cdef int flags = CSM_LOG if log_output else 0
+    cdef int threads = _threads_for(segments, num_threads), t
+    if outer == 0 or x.shape[1] == 0 or inner == 0:
+        return
+    cdef const real *xp = &x[0, 0, 0]
+    cdef real *yp = &y[0, 0, 0]
+    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
+    cdef Py_ssize_t ys0 = y.strides[0] // item, ys1 = y.strides[1] // item
+    with nogil:
+        if threads == 1:
+            _normalize_segments(xp, xs0, xs1, yp, ys0, ys1, outer, inner, &offsets[0], 0,
+                                segments, flags)
+        else:
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                first = _share_start(&offsets[0], segments, t, threads)
+                last = _share_start(&offsets[0], segments, t + 1, threads)
+                _normalize_segments(xp, xs0, xs1, yp, ys0, ys1, outer, inner, &offsets[0],
+                                    first, last, flags)
+
+
+cdef void _lse_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *result,
+                        Py_ssize_t outer, Py_ssize_t inner, const int64_t *offsets,
+                        Py_ssize_t segments, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t o, s, a, n, c, h
+    cdef real *r
+    for o in range(outer):
+        for s in range(first, last):
+            a = offsets[s]
+            n = offsets[s + 1] - a
+            r = result + (o * segments + s) * inner
+            if n == 0:
+                for h in range(inner):
+                    r[h] = -INFINITY
+            elif inner == 1:
+                _lse_row_run(x + o * xs0 + a, n, NULL, r, NULL, 1, n, 0, 1)
+            else:
+                c = 0
+                while c < inner:
+                    if real is float:
+                        kernels.lse_cols_f32(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                             min(COLUMN_BLOCK, inner - c), 0)
+                    else:
+                        kernels.lse_cols_f64(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                             min(COLUMN_BLOCK, inner - c), 0)
+                    c += COLUMN_BLOCK
+
+
+def segment_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64_t[::1] offsets,
+                      int num_threads):
+    """logsumexp of each segment of axis 1 of x (layouts as segment_normalize)
+    into result (outer, segments, inner); an empty segment gives -inf."""
+    cdef Py_ssize_t outer = x.shape[0], inner = x.shape[2]
+    cdef Py_ssize_t segments = offsets.shape[0] - 1
+    cdef Py_ssize_t item = sizeof(real), first, last
+    cdef int threads = _threads_for(segments, num_threads), t
+    if outer == 0 or segments == 0 or inner == 0:
+        return
+    cdef const real *xp = &x[0, 0, 0] if x.shape[1] > 0 else NULL
+    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
+    with nogil:
+        if threads == 1:
+            _lse_segments(xp, xs0, xs1, &result[0, 0, 0], outer, inner, &offsets[0], segments,
+                          0, segments)
+        else:
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                first = _share_start(&offsets[0], segments, t, threads)
+                last = _share_start(&offsets[0], segments, t + 1, threads)
+                _lse_segments(xp, xs0, xs1, &result[0, 0, 0], outer, inner, &offsets[0],
+                              segments, first, last)
+
+
+cdef void _scatter_max(const real[:, :, :] x, const int64_t *index, double[:, :, ::1] peak) noexcept nogil:
+    cdef Py_ssize_t o, i, h, s
+    cdef double v
+    for o in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            s = index[i]
+            for h in range(x.shape[2]):
+                v = x[o, i, h]
+                if v > peak[o, s, h]:
+                    peak[o, s, h] = v
+
+
+cdef void _exp_block(real *values, Py_ssize_t count) noexcept nogil:
+    if real is float:
+        kernels.exp_f32(values, values, count)
+    else:
+        kernels.exp_f64(values, values, count)
+
+
+cdef void _scatter_exp_sums(const real[:, :, :] x, const int64_t *index,
+                            const double[:, :, ::1] peak, double[:, :, ::1] total, real *exps,
+                            bint keep_exps, bint equal_is_zero) noexcept nogil:
+    """total[o, s, h] = sum of exp(x - peak) over segment s; the exps go to
+    `exps` (x's shape, C order) if keep_exps, else through its first
+    SCATTER_BLOCK rows. equal_is_zero: x == peak counts exp(0) (equal
+    infinities), as a logsumexp needs."""
+    cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t o, i, h, start, stop, k
+    cdef real *block
+    cdef real v, m
+    for o in range(outer):
+        start = 0
+        while start < positions:
+            stop = min(start + SCATTER_BLOCK, positions)
+            block = exps + ((o * positions + start) * inner if keep_exps else 0)
+            k = 0
+            for i in range(start, stop):
+                for h in range(inner):
+                    v = x[o, i, h]
+                    m = <real>peak[o, index[i], h]
+                    block[k] = 0 if (equal_is_zero and v == m) else v - m
+                    k += 1
+            _exp_block(block, k)
+            k = 0
+            for i in range(start, stop):
+                for h in range(inner):
+                    total[o, index[i], h] += block[k]
+                    k += 1
+            start = stop
+
+
+def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::1] index,
+                      Py_ssize_t segments, bint log_output, int num_threads):
+    """softmax (or log_softmax) over the positions of axis 1 of x that share a
+    segment id in index, into y (C order, x's shape; may be x itself)."""
+    cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t o, i, h, s, task, tasks
+    cdef int threads
+    cdef real shifted
+    if outer == 0 or positions == 0 or inner == 0:
+        return
+    cdef double[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf)
+    cdef double[:, :, ::1] total = np.zeros((outer, segments, inner))
+    # log_softmax reads x again in the last pass, so its exps (only summed) go
+    # through a scratch block: y may be x itself
+    scratch_rows = SCATTER_BLOCK if log_output else 1
+    scratch_shape = (scratch_rows, inner if log_output else 1)
+    cdef real[:, ::1] exps = np.empty(scratch_shape, np.float32 if real is float else np.float64)
+    tasks = (outer * positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
+    threads = _threads_for(tasks, num_threads)
+    with nogil:
+        _scatter_max(x, &index[0], peak)
+        _scatter_exp_sums(x, &index[0], peak, total, &exps[0, 0] if log_output else &y[0, 0, 0],
+                          not log_output, False)
+        for o in range(outer):
+            for s in range(segments):
+                for h in range(inner):
+                    total[o, s, h] = log(total[o, s, h]) if log_output else 1 / total[o, s, h]
+        for task in prange(tasks, num_threads=threads, schedule='static'):
+            for i in range(task * SCATTER_BLOCK, min((task + 1) * SCATTER_BLOCK, outer * positions)):
+                o = i // positions
+                s = index[i - o * positions]
+                for h in range(inner):
+                    if log_output:
+                        # x - max = -inf stays -inf, as the kernels give it beside a +inf
+                        shifted = x[o, i - o * positions, h] - <real>peak[o, s, h]
+                        y[o, i - o * positions, h] = shifted if shifted == -INFINITY else <real>(
+                            <double>shifted - total[o, s, h])
+                    else:
+                        y[o, i - o * positions, h] = <real>(y[o, i - o * positions, h]
+                                                            * total[o, s, h])
+
+
+def scatter_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64_t[::1] index):
+    """logsumexp over the positions of axis 1 of x sharing a segment id, into
+    result (outer, segments, inner); an empty segment gives -inf."""
+    cdef Py_ssize_t outer = x.shape[0], segments = result.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t o, s, h
+    if outer == 0 or inner == 0 or segments == 0:
+        return
+    cdef double[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf)
+    cdef double[:, :, ::1] total = np.zeros((outer, segments, inner))
+    cdef real[:, ::1] scratch = np.empty((SCATTER_BLOCK, inner),
+                                         np.float32 if real is float else np.float64)
+    with nogil:
+        if x.shape[1] > 0:
+            _scatter_max(x, &index[0], peak)
+            _scatter_exp_sums(x, &index[0], peak, total, &scratch[0, 0], False, True)
+        for o in range(outer):
+            for s in range(segments):
+                for h in range(inner):
+                    result[o, s, h] = <real>(peak[o, s, h] + log(total[o, s, h]))
+
+
+def scatter_softmax_backward(const real[:, :, :] g, const real[:, :, :] y,
+                             real[:, :, ::1] dx, const int64_t[::1] index,
+                             Py_ssize_t segments, int num_threads):
+    """dx = y (g - sum over the segment of g y), segments by id."""
+    cdef Py_ssize_t outer = g.shape[0], positions = g.shape[1], inner = g.shape[2]
+    cdef Py_ssize_t o, i, h, s, task, tasks
+    cdef int threads
+    if outer == 0 or positions == 0 or inner == 0:
+        return
+    cdef double[:, :, ::1] dot = np.zeros((outer, segments, inner))
+    tasks = (outer * positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
+    threads = _threads_for(tasks, num_threads)
+    with nogil:
+        for o in range(outer):
+            for i in range(positions):
+                s = index[i]
+                for h in range(inner):
+                    dot[o, s, h] += <double>g[o, i, h] * <double>y[o, i, h]
+        for task in prange(tasks, num_threads=threads, schedule='static'):
+            for i in range(task * SCATTER_BLOCK, min((task + 1) * SCATTER_BLOCK, outer * positions)):
+                o = i // positions
+                s = index[i - o * positions]
+                for h in range(inner):
+                    dx[o, i - o * positions, h] = <real>(
+                        <double>y[o, i - o * positions, h]
+                        * (<double>g[o, i - o * positions, h] - dot[o, s, h]))
+
+
+def logcumsumexp(const real[:, :, :] x, real[:, :, :] y, bint reverse, bint exclusive,
+                 int num_threads):
+    """Running logsumexp of x (outer, lanes, n) along axis 2 into y (same
+    shape, any strides), forward or reverse. The lanes of axis 1 go through
+    the kernel a vector at a time; blocks of them are the unit of work."""
+    cdef Py_ssize_t outer = x.shape[0], lanes = x.shape[1], n = x.shape[2]
+    cdef Py_ssize_t item = sizeof(real)
+    cdef Py_ssize_t xs0 = x.strides[0] // item, xl = x.strides[1] // item, xs = x.strides[2] // item
+    cdef Py_ssize_t ys0 = y.strides[0] // item, yl = y.strides[1] // item, ys = y.strides[2] // item
+    cdef Py_ssize_t blocks, tasks, task, o, c
+    cdef int threads
+    if outer == 0 or lanes == 0 or n == 0:
+        return
+    cdef const real *xp = &x[0, 0, 0]
+    cdef real *yp = &y[0, 0, 0]
+    if reverse:
+        xp += (n - 1) * xs
+        yp += (n - 1) * ys
+        xs = -xs
+        ys = -ys
+    blocks = (lanes + SCAN_LANE_BLOCK - 1) // SCAN_LANE_BLOCK
+    tasks = outer * blocks
+    threads = _threads_for(tasks, num_threads)
+    with nogil:
+        for task in prange(tasks, num_threads=threads, schedule='static'):
+            o = task // blocks
+            c = (task % blocks) * SCAN_LANE_BLOCK
+            if real is float:
+                segment_kernels.logcumsumexp_f32(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
+                                                 yl, ys, n, min(SCAN_LANE_BLOCK, lanes - c),
+                                                 exclusive)
+            else:
+                segment_kernels.logcumsumexp_f64(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
+                                                 yl, ys, n, min(SCAN_LANE_BLOCK, lanes - c),
+                                                 exclusive)

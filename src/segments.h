@@ -1,0 +1,34 @@
+/*
+ * Segments-and-prefixes family: the kernels that the normaliser table does not
+ * cover (segment softmax itself runs the normaliser kernels on each segment,
+ * csoftmax/_segments_core.pxi). A table of its own, instantiated per dtype and
+ * ISA level in segments_<isa>.c and chosen with the others.
+ * Same rules as csoftmax.h: Python validates everything first, kernels never
+ * fail, never allocate, run without the GIL; pointers may alias.
+ */
+#ifndef CSOFTMAX_SEGMENTS_H
+#define CSOFTMAX_SEGMENTS_H
+
+#include <stddef.h>
+
+#define CSM_DECLARE_SEGMENT_KERNELS(T, SUF)                                                  \
+    /* `lanes` independent running log-sum-exps: lane l's element j sits at                \
+     * x[l * x_lane_step + j * x_step] (steps may be negative: reverse); exclusive:          \
+     * y[j] covers elements 0 .. j - 1 (y[0] = -inf) instead of 0 .. j */                  \
+    void (*logcumsumexp_##SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step, T *y,  \
+                               ptrdiff_t y_lane_step, ptrdiff_t y_step, ptrdiff_t n,       \
+                               ptrdiff_t lanes, int exclusive);
+
+typedef struct csm_segment_table {
+    const char *name;
+    CSM_DECLARE_SEGMENT_KERNELS(float, f32)
+    CSM_DECLARE_SEGMENT_KERNELS(double, f64)
+} csm_segment_table;
+
+const csm_segment_table *csm_segment_table_baseline(void);
+const csm_segment_table *csm_segment_table_avx2(void);
+const csm_segment_table *csm_segment_table_avx512(void);
+/* The table for a level (NULL if not usable), as csm_isa_table. */
+const csm_segment_table *csm_segment_isa_table(int level);
+
+#endif
