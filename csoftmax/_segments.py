@@ -83,24 +83,25 @@ class _Segments:
                              f"shape {index.shape} and dtype {index.dtype}")
         if len(index) != length:
             raise ValueError(f"index has length {len(index)}, expected x.shape[axis] = {length}")
-        if length and index.dtype.kind == "i" and index.min() < 0:
-            position = int(np.argmax(index < 0))
-            raise IndexError(f"index[{position}] = {index[position]} is negative")
-        top = int(index.max()) if length else -1
+        if index.dtype.kind == "u" and length and index.max() > np.iinfo(np.int64).max:
+            position = int(np.argmax(index > np.iinfo(np.int64).max))
+            raise IndexError(f"index[{position}] = {index[position]} is out of range")
+        index = np.ascontiguousarray(index, dtype=np.int64)
+        negative, top, ordered = _core.index_summary(index)
+        if negative >= 0:
+            raise IndexError(f"index[{negative}] = {index[negative]} is negative")
         count = top + 1 if num_segments is None else num_segments
         if top >= count:
             position = int(np.argmax(index >= count))
             raise IndexError(f"index[{position}] = {index[position]} is out of range for "
                              f"num_segments = {count}")
-        index = index.astype(np.int64, copy=False)
         self.count = count
-        if length < 2 or bool(np.all(index[1:] >= index[:-1])):
-            # sorted: each segment's positions are contiguous
-            self.offsets = np.zeros(count + 1, np.int64)
-            np.cumsum(np.bincount(index, minlength=count), out=self.offsets[1:])
+        if ordered:  # each segment's positions are contiguous
+            self.offsets = np.empty(count + 1, np.int64)
+            _core.sorted_offsets(index, self.offsets)
         else:
             self.offsets = None
-            self.index = np.ascontiguousarray(index)
+            self.index = index
 
     def ids(self):
         """The segment id of every position."""

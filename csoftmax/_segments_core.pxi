@@ -38,6 +38,39 @@ cdef _select_segment_kernels(int level):
     segment_kernels = csm_segment_isa_table(level)
 
 
+def index_summary(const int64_t[::1] index):
+    """(position of the first negative id or -1, the largest id or -1, whether
+    the ids never decrease), in one pass."""
+    cdef Py_ssize_t i, n = index.shape[0], negative = -1
+    cdef int64_t top = -1
+    cdef bint ordered = True
+    with nogil:
+        for i in range(n):
+            if index[i] < 0:
+                negative = i
+                break
+            if index[i] > top:
+                top = index[i]
+            elif index[i] < top:
+                ordered = False
+    return negative, top, ordered
+
+
+def sorted_offsets(const int64_t[::1] index, int64_t[::1] offsets):
+    """offsets (segments + 1) of a non-decreasing index of ids in [0, segments)."""
+    cdef Py_ssize_t i, n = index.shape[0], segments = offsets.shape[0] - 1
+    cdef int64_t filled = 0  # offsets[0 .. filled] are set
+    with nogil:
+        offsets[0] = 0
+        for i in range(n):
+            while filled < index[i]:
+                filled += 1
+                offsets[filled] = i
+        while filled < segments:
+            filled += 1
+            offsets[filled] = n
+
+
 cdef Py_ssize_t _first_segment_at(const int64_t *offsets, Py_ssize_t segments,
                                   Py_ssize_t position) noexcept nogil:
     """The first segment starting at or after `position` (segments if none)."""
@@ -218,14 +251,35 @@ cdef void _scatter_exp_sums(const real[:, :, :] x, const int64_t *index,
             start = stop
 
 
+cdef void _scatter_write(const real[:, :, :] x, real[:, :, ::1] y, const int64_t *index,
+                         const double[:, :, ::1] peak, const double[:, :, ::1] total,
+                         Py_ssize_t o, Py_ssize_t start, Py_ssize_t stop,
+                         bint log_output) noexcept nogil:
+    """Positions [start, stop) of slice o: y * total (softmax: y holds the exps,
+    total the reciprocal sums) or (x - max) - total (log_softmax: total holds
+    the logs of the sums)."""
+    cdef Py_ssize_t i, h, s
+    cdef real shifted
+    for i in range(start, stop):
+        s = index[i]
+        for h in range(x.shape[2]):
+            if log_output:
+                # x - max = -inf stays -inf, as the kernels give it beside a +inf
+                shifted = x[o, i, h] - <real>peak[o, s, h]
+                y[o, i, h] = shifted if shifted == -INFINITY else <real>(
+                    <double>shifted - total[o, s, h])
+            else:
+                y[o, i, h] = <real>(y[o, i, h] * total[o, s, h])
+
+
 def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::1] index,
                       Py_ssize_t segments, bint log_output, int num_threads):
     """softmax (or log_softmax) over the positions of axis 1 of x that share a
     segment id in index, into y (C order, x's shape; may be x itself)."""
     cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t o, i, h, s, task, tasks
+    cdef Py_ssize_t o, h, s, task, tasks, start
+    cdef Py_ssize_t blocks = (positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
     cdef int threads
-    cdef real shifted
     if outer == 0 or positions == 0 or inner == 0:
         return
     cdef double[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf)
@@ -235,7 +289,7 @@ def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::
     scratch_rows = SCATTER_BLOCK if log_output else 1
     scratch_shape = (scratch_rows, inner if log_output else 1)
     cdef real[:, ::1] exps = np.empty(scratch_shape, np.float32 if real is float else np.float64)
-    tasks = (outer * positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
+    tasks = outer * blocks
     threads = _threads_for(tasks, num_threads)
     with nogil:
         _scatter_max(x, &index[0], peak)
@@ -246,18 +300,10 @@ def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::
                 for h in range(inner):
                     total[o, s, h] = log(total[o, s, h]) if log_output else 1 / total[o, s, h]
         for task in prange(tasks, num_threads=threads, schedule='static'):
-            for i in range(task * SCATTER_BLOCK, min((task + 1) * SCATTER_BLOCK, outer * positions)):
-                o = i // positions
-                s = index[i - o * positions]
-                for h in range(inner):
-                    if log_output:
-                        # x - max = -inf stays -inf, as the kernels give it beside a +inf
-                        shifted = x[o, i - o * positions, h] - <real>peak[o, s, h]
-                        y[o, i - o * positions, h] = shifted if shifted == -INFINITY else <real>(
-                            <double>shifted - total[o, s, h])
-                    else:
-                        y[o, i - o * positions, h] = <real>(y[o, i - o * positions, h]
-                                                            * total[o, s, h])
+            o = task // blocks
+            start = (task - o * blocks) * SCATTER_BLOCK
+            _scatter_write(x, y, &index[0], peak, total, o, start,
+                           min(start + SCATTER_BLOCK, positions), log_output)
 
 
 def scatter_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64_t[::1] index):
@@ -281,17 +327,28 @@ def scatter_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64
                     result[o, s, h] = <real>(peak[o, s, h] + log(total[o, s, h]))
 
 
+cdef void _backward_write(const real[:, :, :] g, const real[:, :, :] y, real[:, :, ::1] dx,
+                          const int64_t *index, const double[:, :, ::1] dot, Py_ssize_t o,
+                          Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t i, h, s
+    for i in range(start, stop):
+        s = index[i]
+        for h in range(g.shape[2]):
+            dx[o, i, h] = <real>(<double>y[o, i, h] * (<double>g[o, i, h] - dot[o, s, h]))
+
+
 def scatter_softmax_backward(const real[:, :, :] g, const real[:, :, :] y,
                              real[:, :, ::1] dx, const int64_t[::1] index,
                              Py_ssize_t segments, int num_threads):
     """dx = y (g - sum over the segment of g y), segments by id."""
     cdef Py_ssize_t outer = g.shape[0], positions = g.shape[1], inner = g.shape[2]
-    cdef Py_ssize_t o, i, h, s, task, tasks
+    cdef Py_ssize_t o, i, h, s, task, tasks, start
+    cdef Py_ssize_t blocks = (positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
     cdef int threads
     if outer == 0 or positions == 0 or inner == 0:
         return
     cdef double[:, :, ::1] dot = np.zeros((outer, segments, inner))
-    tasks = (outer * positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
+    tasks = outer * blocks
     threads = _threads_for(tasks, num_threads)
     with nogil:
         for o in range(outer):
@@ -300,13 +357,10 @@ def scatter_softmax_backward(const real[:, :, :] g, const real[:, :, :] y,
                 for h in range(inner):
                     dot[o, s, h] += <double>g[o, i, h] * <double>y[o, i, h]
         for task in prange(tasks, num_threads=threads, schedule='static'):
-            for i in range(task * SCATTER_BLOCK, min((task + 1) * SCATTER_BLOCK, outer * positions)):
-                o = i // positions
-                s = index[i - o * positions]
-                for h in range(inner):
-                    dx[o, i - o * positions, h] = <real>(
-                        <double>y[o, i - o * positions, h]
-                        * (<double>g[o, i - o * positions, h] - dot[o, s, h]))
+            o = task // blocks
+            start = (task - o * blocks) * SCATTER_BLOCK
+            _backward_write(g, y, dx, &index[0], dot, o, start,
+                            min(start + SCATTER_BLOCK, positions))
 
 
 def logcumsumexp(const real[:, :, :] x, real[:, :, :] y, bint reverse, bint exclusive,

@@ -23,18 +23,44 @@
  * Each lane is computed by the same lane-wise operations whatever its
  * position in a vector, so results do not depend on layout or thread split.
  */
+#ifndef CSM_LCSE_BLOCK
 #define CSM_LCSE_BLOCK 64
+#endif
+#ifndef CSM_LCSE_STREAMS
+#define CSM_LCSE_STREAMS 16
+#endif
+#ifndef CSM_LCSE_AHEAD
+#define CSM_LCSE_AHEAD 4
+#endif
 
-/* lanes [0, count) of a vector of float64 from T data `lane_step` apart */
+/* a vector's worth of lanes in T (half a vector of float, a whole one of double) */
+typedef T CSM_CAT(lcse_lanes_, SUF) __attribute__((vector_size(csm_lanes_f64 * sizeof(T))));
+
+/* lanes [0, count) as float64, `lane_step` apart in x: one vector load and
+ * conversion where they are side by side, else through a small array (lanes
+ * assembled in a vector one by one cost a store-forwarding stall each) */
 CSM_INLINE csm_vf64 CSM_CAT(lcse_load_, SUF)(const T *x, ptrdiff_t lane_step, ptrdiff_t count) {
-    csm_vf64 v = csm_splat_f64(0);
-    for (ptrdiff_t l = 0; l < count; l++) v[l] = (double)x[l * lane_step];
-    return v;
+    CSM_CAT(lcse_lanes_, SUF) v;
+    if (lane_step == 1 && count == csm_lanes_f64) {
+        memcpy(&v, x, sizeof v);
+    } else {
+        T lanes[csm_lanes_f64] = {0};
+        for (ptrdiff_t l = 0; l < count; l++) lanes[l] = x[l * lane_step];
+        memcpy(&v, lanes, sizeof v);
+    }
+    return __builtin_convertvector(v, csm_vf64);
 }
 
-CSM_INLINE void CSM_CAT(lcse_store_, SUF)(T *y, ptrdiff_t lane_step, csm_vf64 v,
+CSM_INLINE void CSM_CAT(lcse_store_, SUF)(T *y, ptrdiff_t lane_step, csm_vf64 value,
                                           ptrdiff_t count) {
-    for (ptrdiff_t l = 0; l < count; l++) y[l * lane_step] = (T)v[l];
+    CSM_CAT(lcse_lanes_, SUF) v = __builtin_convertvector(value, CSM_CAT(lcse_lanes_, SUF));
+    if (lane_step == 1 && count == csm_lanes_f64) {
+        memcpy(y, &v, sizeof v);
+        return;
+    }
+    T lanes[csm_lanes_f64];
+    memcpy(lanes, &v, sizeof v);
+    for (ptrdiff_t l = 0; l < count; l++) y[l * lane_step] = lanes[l];
 }
 
 /* one element into the state (m, t) */
@@ -56,8 +82,10 @@ static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdi
                                         ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
     enum { L = csm_lanes_f64, GROUPS = CSM_LCSE_BLOCK / csm_lanes_f64 };
     csm_vf64 m[GROUPS], t[GROUPS];
-    for (ptrdiff_t first = 0; first < lanes; first += CSM_LCSE_BLOCK) {
-        ptrdiff_t block = lanes - first < CSM_LCSE_BLOCK ? lanes - first : CSM_LCSE_BLOCK;
+    /* lanes apart in memory are separate streams: fewer of them at a time */
+    ptrdiff_t widest = x_lane_step == 1 ? CSM_LCSE_BLOCK : CSM_LCSE_STREAMS;
+    for (ptrdiff_t first = 0; first < lanes; first += widest) {
+        ptrdiff_t block = lanes - first < widest ? lanes - first : widest;
         ptrdiff_t groups = (block + L - 1) / L;
         const T *xb = x + first * x_lane_step;
         T *yb = y + first * y_lane_step;
@@ -66,6 +94,11 @@ static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdi
             t[g] = csm_splat_f64(0);
         }
         for (ptrdiff_t j = 0; j < n; j++) {
+            /* side-by-side lanes: element j + CSM_LCSE_AHEAD of the block, whose
+             * line the hardware prefetcher would not fetch (rows a page or more apart) */
+            if (x_lane_step == 1 && j + CSM_LCSE_AHEAD < n)
+                for (ptrdiff_t l = 0; l < block; l += 64 / (ptrdiff_t)sizeof(T))
+                    __builtin_prefetch(xb + (j + CSM_LCSE_AHEAD) * x_step + l);
             for (ptrdiff_t g = 0; g < groups; g++) {
                 ptrdiff_t count = block - g * L < L ? block - g * L : L;
                 const T *xp = xb + g * L * x_lane_step + j * x_step;

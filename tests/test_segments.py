@@ -278,8 +278,8 @@ def assert_lcse_close(y, expected, x, axis, reverse=False):
     running = np.maximum.accumulate(moved[..., ::-1] if reverse else moved, axis=-1)
     running = np.moveaxis(running[..., ::-1] if reverse else running, -1, axis)
     scale = np.maximum(np.abs(expected), running).astype(np.float64)
-    err = np.abs(y.astype(np.longdouble) - expected)
-    assert (err[finite] <= 8 * np.finfo(np.float64).eps * scale[finite]).all()
+    err = np.abs(y[finite].astype(np.longdouble) - expected[finite])
+    assert (err <= 8 * np.finfo(np.float64).eps * scale[finite]).all()
 
 
 def lcse_reference(x, axis=-1, reverse=False, exclusive=False):
