@@ -14,6 +14,10 @@ from libc.math cimport INFINITY, log
 import numpy as np
 
 cdef extern from "segments.h" nogil:
+    enum:
+        CSM_SCATTER_BLOCK
+        CSM_SCATTER_EQUAL_IS_ONE
+        CSM_SCATTER_LOG
     ctypedef struct csm_segment_table:
         const char *name
         void (*logcumsumexp_f32)(const float *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
@@ -22,15 +26,31 @@ cdef extern from "segments.h" nogil:
         void (*logcumsumexp_f64)(const double *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
                                  double *y, Py_ssize_t y_lane_step, Py_ssize_t y_step,
                                  Py_ssize_t n, Py_ssize_t lanes, int exclusive) noexcept nogil
+        void (*scatter_max_f32)(const float *x, Py_ssize_t step, Py_ssize_t positions,
+                                Py_ssize_t inner, const int64_t *index, float *peak) noexcept nogil
+        void (*scatter_max_f64)(const double *x, Py_ssize_t step, Py_ssize_t positions,
+                                Py_ssize_t inner, const int64_t *index, double *peak) noexcept nogil
+        void (*scatter_exp_sum_f32)(const float *x, Py_ssize_t step, Py_ssize_t positions,
+                                    Py_ssize_t inner, const int64_t *index, const float *peak,
+                                    double *total, float *exps, int keep_exps,
+                                    int flags) noexcept nogil
+        void (*scatter_exp_sum_f64)(const double *x, Py_ssize_t step, Py_ssize_t positions,
+                                    Py_ssize_t inner, const int64_t *index, const double *peak,
+                                    double *total, double *exps, int keep_exps,
+                                    int flags) noexcept nogil
+        void (*scatter_write_f32)(const float *x, Py_ssize_t step, float *y, Py_ssize_t positions,
+                                  Py_ssize_t inner, const int64_t *index, const float *peak,
+                                  const double *total, int flags) noexcept nogil
+        void (*scatter_write_f64)(const double *x, Py_ssize_t step, double *y,
+                                  Py_ssize_t positions, Py_ssize_t inner, const int64_t *index,
+                                  const double *peak, const double *total,
+                                  int flags) noexcept nogil
     const csm_segment_table *csm_segment_isa_table(int level)
 
 cdef const csm_segment_table *segment_kernels = NULL
 
 # Lanes of a logcumsumexp handed to a thread at a time (a multiple of every vector width).
 cdef Py_ssize_t SCAN_LANE_BLOCK = 64
-# Positions per block of the scatter passes: their exps are formed a block at a time.
-cdef enum:
-    SCATTER_BLOCK = 2048
 
 
 cdef _select_segment_kernels(int level):
@@ -200,131 +220,95 @@ def segment_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64
                               segments, first, last)
 
 
-cdef void _scatter_max(const real[:, :, :] x, const int64_t *index, double[:, :, ::1] peak) noexcept nogil:
-    cdef Py_ssize_t o, i, h, s
-    cdef double v
-    for o in range(x.shape[0]):
-        for i in range(x.shape[1]):
-            s = index[i]
-            for h in range(x.shape[2]):
-                v = x[o, i, h]
-                if v > peak[o, s, h]:
-                    peak[o, s, h] = v
-
-
-cdef void _exp_block(real *values, Py_ssize_t count) noexcept nogil:
-    if real is float:
-        kernels.exp_f32(values, values, count)
-    else:
-        kernels.exp_f64(values, values, count)
-
-
-cdef void _scatter_exp_sums(const real[:, :, :] x, const int64_t *index,
-                            const double[:, :, ::1] peak, double[:, :, ::1] total, real *exps,
-                            bint keep_exps, bint equal_is_zero) noexcept nogil:
-    """total[o, s, h] = sum of exp(x - peak) over segment s; the exps go to
-    `exps` (x's shape, C order) if keep_exps, else through its first
-    SCATTER_BLOCK rows. equal_is_zero: x == peak counts exp(0) (equal
-    infinities), as a logsumexp needs."""
-    cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t o, i, h, start, stop, k
-    cdef real *block
-    cdef real v, m
+cdef void _scatter_sums(const real *x, Py_ssize_t xs0, Py_ssize_t step, Py_ssize_t outer,
+                        Py_ssize_t positions, Py_ssize_t inner, const int64_t *index,
+                        Py_ssize_t segments, real *peak, double *total, real *exps,
+                        bint keep_exps, int flags) noexcept nogil:
+    """The first two scatter passes of every slice o: segment max, sum of exps."""
+    cdef Py_ssize_t o, table = segments * inner
     for o in range(outer):
-        start = 0
-        while start < positions:
-            stop = min(start + SCATTER_BLOCK, positions)
-            block = exps + ((o * positions + start) * inner if keep_exps else 0)
-            k = 0
-            for i in range(start, stop):
-                for h in range(inner):
-                    v = x[o, i, h]
-                    m = <real>peak[o, index[i], h]
-                    block[k] = 0 if (equal_is_zero and v == m) else v - m
-                    k += 1
-            _exp_block(block, k)
-            k = 0
-            for i in range(start, stop):
-                for h in range(inner):
-                    total[o, index[i], h] += block[k]
-                    k += 1
-            start = stop
-
-
-cdef void _scatter_write(const real[:, :, :] x, real[:, :, ::1] y, const int64_t *index,
-                         const double[:, :, ::1] peak, const double[:, :, ::1] total,
-                         Py_ssize_t o, Py_ssize_t start, Py_ssize_t stop,
-                         bint log_output) noexcept nogil:
-    """Positions [start, stop) of slice o: y * total (softmax: y holds the exps,
-    total the reciprocal sums) or (x - max) - total (log_softmax: total holds
-    the logs of the sums)."""
-    cdef Py_ssize_t i, h, s
-    cdef real shifted
-    for i in range(start, stop):
-        s = index[i]
-        for h in range(x.shape[2]):
-            if log_output:
-                # x - max = -inf stays -inf, as the kernels give it beside a +inf
-                shifted = x[o, i, h] - <real>peak[o, s, h]
-                y[o, i, h] = shifted if shifted == -INFINITY else <real>(
-                    <double>shifted - total[o, s, h])
-            else:
-                y[o, i, h] = <real>(y[o, i, h] * total[o, s, h])
+        if real is float:
+            segment_kernels.scatter_max_f32(x + o * xs0, step, positions, inner, index,
+                                            peak + o * table)
+            segment_kernels.scatter_exp_sum_f32(x + o * xs0, step, positions, inner, index,
+                                                peak + o * table, total + o * table,
+                                                exps + o * positions * inner if keep_exps else exps,
+                                                keep_exps, flags)
+        else:
+            segment_kernels.scatter_max_f64(x + o * xs0, step, positions, inner, index,
+                                            peak + o * table)
+            segment_kernels.scatter_exp_sum_f64(x + o * xs0, step, positions, inner, index,
+                                                peak + o * table, total + o * table,
+                                                exps + o * positions * inner if keep_exps else exps,
+                                                keep_exps, flags)
 
 
 def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::1] index,
                       Py_ssize_t segments, bint log_output, int num_threads):
     """softmax (or log_softmax) over the positions of axis 1 of x that share a
-    segment id in index, into y (C order, x's shape; may be x itself)."""
+    segment id in index, into y (C order, x's shape; may be x itself). x's
+    axis 2 is contiguous."""
     cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t o, h, s, task, tasks, start
-    cdef Py_ssize_t blocks = (positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
-    cdef int threads
+    cdef Py_ssize_t item = sizeof(real), k, o, task, tasks, start, table = segments * inner
+    cdef Py_ssize_t blocks = (positions + CSM_SCATTER_BLOCK - 1) // CSM_SCATTER_BLOCK
+    cdef int threads, flags = CSM_SCATTER_LOG if log_output else 0
     if outer == 0 or positions == 0 or inner == 0:
         return
-    cdef double[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf)
+    dtype = np.float32 if real is float else np.float64
+    cdef real[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf, dtype)
     cdef double[:, :, ::1] total = np.zeros((outer, segments, inner))
     # log_softmax reads x again in the last pass, so its exps (only summed) go
     # through a scratch block: y may be x itself
-    scratch_rows = SCATTER_BLOCK if log_output else 1
-    scratch_shape = (scratch_rows, inner if log_output else 1)
-    cdef real[:, ::1] exps = np.empty(scratch_shape, np.float32 if real is float else np.float64)
+    cdef real[:, ::1] scratch = np.empty((CSM_SCATTER_BLOCK if log_output else 1, inner), dtype)
+    cdef const real *xp = &x[0, 0, 0]
+    cdef real *yp = &y[0, 0, 0]
+    cdef real *pp = &peak[0, 0, 0]
+    cdef double *tp = &total[0, 0, 0]
+    cdef Py_ssize_t xs0 = x.strides[0] // item, step = x.strides[1] // item
     tasks = outer * blocks
     threads = _threads_for(tasks, num_threads)
     with nogil:
-        _scatter_max(x, &index[0], peak)
-        _scatter_exp_sums(x, &index[0], peak, total, &exps[0, 0] if log_output else &y[0, 0, 0],
-                          not log_output, False)
-        for o in range(outer):
-            for s in range(segments):
-                for h in range(inner):
-                    total[o, s, h] = log(total[o, s, h]) if log_output else 1 / total[o, s, h]
+        _scatter_sums(xp, xs0, step, outer, positions, inner, &index[0], segments, pp, tp,
+                      &scratch[0, 0] if log_output else yp, not log_output, 0)
+        for k in range(outer * table):
+            tp[k] = log(tp[k]) if log_output else 1 / tp[k]
         for task in prange(tasks, num_threads=threads, schedule='static'):
             o = task // blocks
-            start = (task - o * blocks) * SCATTER_BLOCK
-            _scatter_write(x, y, &index[0], peak, total, o, start,
-                           min(start + SCATTER_BLOCK, positions), log_output)
+            start = (task - o * blocks) * CSM_SCATTER_BLOCK
+            if real is float:
+                segment_kernels.scatter_write_f32(
+                    xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
+                    min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
+                    pp + o * table, tp + o * table, flags)
+            else:
+                segment_kernels.scatter_write_f64(
+                    xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
+                    min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
+                    pp + o * table, tp + o * table, flags)
 
 
 def scatter_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64_t[::1] index):
     """logsumexp over the positions of axis 1 of x sharing a segment id, into
-    result (outer, segments, inner); an empty segment gives -inf."""
-    cdef Py_ssize_t outer = x.shape[0], segments = result.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t o, s, h
+    result (outer, segments, inner); an empty segment gives -inf. x's axis 2
+    is contiguous."""
+    cdef Py_ssize_t outer = x.shape[0], positions = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t segments = result.shape[1], item = sizeof(real), k
     if outer == 0 or inner == 0 or segments == 0:
         return
-    cdef double[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf)
+    dtype = np.float32 if real is float else np.float64
+    cdef real[:, :, ::1] peak = np.full((outer, segments, inner), -np.inf, dtype)
     cdef double[:, :, ::1] total = np.zeros((outer, segments, inner))
-    cdef real[:, ::1] scratch = np.empty((SCATTER_BLOCK, inner),
-                                         np.float32 if real is float else np.float64)
+    cdef real[:, ::1] scratch = np.empty((CSM_SCATTER_BLOCK, inner), dtype)
+    cdef real *pp = &peak[0, 0, 0]
+    cdef double *tp = &total[0, 0, 0]
+    cdef real *rp = &result[0, 0, 0]
     with nogil:
-        if x.shape[1] > 0:
-            _scatter_max(x, &index[0], peak)
-            _scatter_exp_sums(x, &index[0], peak, total, &scratch[0, 0], False, True)
-        for o in range(outer):
-            for s in range(segments):
-                for h in range(inner):
-                    result[o, s, h] = <real>(peak[o, s, h] + log(total[o, s, h]))
+        if positions > 0:
+            _scatter_sums(&x[0, 0, 0], x.strides[0] // item, x.strides[1] // item, outer,
+                          positions, inner, &index[0], segments, pp, tp, &scratch[0, 0], False,
+                          CSM_SCATTER_EQUAL_IS_ONE)
+        for k in range(outer * segments * inner):
+            rp[k] = <real>(pp[k] + log(tp[k]))
 
 
 cdef void _backward_write(const real[:, :, :] g, const real[:, :, :] y, real[:, :, ::1] dx,
@@ -343,7 +327,7 @@ def scatter_softmax_backward(const real[:, :, :] g, const real[:, :, :] y,
     """dx = y (g - sum over the segment of g y), segments by id."""
     cdef Py_ssize_t outer = g.shape[0], positions = g.shape[1], inner = g.shape[2]
     cdef Py_ssize_t o, i, h, s, task, tasks, start
-    cdef Py_ssize_t blocks = (positions + SCATTER_BLOCK - 1) // SCATTER_BLOCK
+    cdef Py_ssize_t blocks = (positions + CSM_SCATTER_BLOCK - 1) // CSM_SCATTER_BLOCK
     cdef int threads
     if outer == 0 or positions == 0 or inner == 0:
         return
@@ -358,9 +342,9 @@ def scatter_softmax_backward(const real[:, :, :] g, const real[:, :, :] y,
                     dot[o, s, h] += <double>g[o, i, h] * <double>y[o, i, h]
         for task in prange(tasks, num_threads=threads, schedule='static'):
             o = task // blocks
-            start = (task - o * blocks) * SCATTER_BLOCK
+            start = (task - o * blocks) * CSM_SCATTER_BLOCK
             _backward_write(g, y, dx, &index[0], dot, o, start,
-                            min(start + SCATTER_BLOCK, positions))
+                            min(start + CSM_SCATTER_BLOCK, positions))
 
 
 def logcumsumexp(const real[:, :, :] x, real[:, :, :] y, bint reverse, bint exclusive,

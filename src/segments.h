@@ -10,6 +10,16 @@
 #define CSOFTMAX_SEGMENTS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Positions per block of scatter_exp_sum: their exps are formed a block at a time
+ * (its `exps` holds a block when keep_exps is 0). */
+#define CSM_SCATTER_BLOCK 1024
+/* scatter_exp_sum: x == peak counts exp(0) = 1 (equal infinities), as a logsumexp needs */
+#define CSM_SCATTER_EQUAL_IS_ONE 1
+/* scatter_write: log_softmax, (x - peak) - total (total holds the logs of the sums);
+ * without it, softmax: y * total (y holds the exps, total the reciprocal sums) */
+#define CSM_SCATTER_LOG 2
 
 #define CSM_DECLARE_SEGMENT_KERNELS(T, SUF)                                                  \
     /* `lanes` independent running log-sum-exps: lane l's element j sits at                \
@@ -17,7 +27,18 @@
      * y[j] covers elements 0 .. j - 1 (y[0] = -inf) instead of 0 .. j */                  \
     void (*logcumsumexp_##SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step, T *y,  \
                                ptrdiff_t y_lane_step, ptrdiff_t y_step, ptrdiff_t n,       \
-                               ptrdiff_t lanes, int exclusive);
+                               ptrdiff_t lanes, int exclusive);                        \
+    /* scatter passes of a segment softmax by segment id over a (positions, inner)        \
+     * slice, inner contiguous, positions `step` apart; peak and total are              \
+     * (segments, inner), peak starts at -inf and total at 0 */                          \
+    void (*scatter_max_##SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,             \
+                              ptrdiff_t inner, const int64_t *index, T *peak);             \
+    void (*scatter_exp_sum_##SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,         \
+                                  ptrdiff_t inner, const int64_t *index, const T *peak,    \
+                                  double *total, T *exps, int keep_exps, int flags);       \
+    void (*scatter_write_##SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,     \
+                                ptrdiff_t inner, const int64_t *index, const T *peak,      \
+                                const double *total, int flags);
 
 typedef struct csm_segment_table {
     const char *name;

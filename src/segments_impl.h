@@ -26,8 +26,8 @@
 #ifndef CSM_LCSE_BLOCK
 #define CSM_LCSE_BLOCK 64
 #endif
-#ifndef CSM_LCSE_STREAMS
-#define CSM_LCSE_STREAMS 16
+#ifndef CSM_LCSE_TILE
+#define CSM_LCSE_TILE 32
 #endif
 #ifndef CSM_LCSE_AHEAD
 #define CSM_LCSE_AHEAD 4
@@ -77,43 +77,147 @@ CSM_INLINE csm_vf64 CSM_CAT(lcse_value_, SUF)(csm_vf64 m, csm_vf64 t) {
     return m + csm_log1p_f64(t);
 }
 
-static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step,
-                                        T *y, ptrdiff_t y_lane_step, ptrdiff_t y_step,
-                                        ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
+/* one element into the state; returns the output for it (inclusive or exclusive) */
+CSM_INLINE csm_vf64 CSM_CAT(lcse_step_, SUF)(csm_vf64 v, csm_vf64 *m, csm_vf64 *t, int exclusive) {
+    csm_vf64 before = CSM_CAT(lcse_value_, SUF)(*m, *t);
+    CSM_CAT(lcse_update_, SUF)(v, m, t);
+    return exclusive ? before : CSM_CAT(lcse_value_, SUF)(*m, *t);
+}
+
+/* Lanes side by side in memory (x_lane_step 1): blocks of CSM_LCSE_BLOCK lanes,
+ * a vector at a time, element after element. */
+static void CSM_CAT(lcse_side_by_side_, SUF)(const T *x, ptrdiff_t x_step, T *y,
+                                             ptrdiff_t y_lane_step, ptrdiff_t y_step,
+                                             ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
     enum { L = csm_lanes_f64, GROUPS = CSM_LCSE_BLOCK / csm_lanes_f64 };
     csm_vf64 m[GROUPS], t[GROUPS];
-    /* lanes apart in memory are separate streams: fewer of them at a time */
-    ptrdiff_t widest = x_lane_step == 1 ? CSM_LCSE_BLOCK : CSM_LCSE_STREAMS;
-    for (ptrdiff_t first = 0; first < lanes; first += widest) {
-        ptrdiff_t block = lanes - first < widest ? lanes - first : widest;
+    for (ptrdiff_t first = 0; first < lanes; first += CSM_LCSE_BLOCK) {
+        ptrdiff_t block = lanes - first < CSM_LCSE_BLOCK ? lanes - first : CSM_LCSE_BLOCK;
         ptrdiff_t groups = (block + L - 1) / L;
-        const T *xb = x + first * x_lane_step;
+        const T *xb = x + first;
         T *yb = y + first * y_lane_step;
         for (ptrdiff_t g = 0; g < groups; g++) {
             m[g] = csm_splat_f64(-INFINITY);
             t[g] = csm_splat_f64(0);
         }
         for (ptrdiff_t j = 0; j < n; j++) {
-            /* side-by-side lanes: element j + CSM_LCSE_AHEAD of the block, whose
-             * line the hardware prefetcher would not fetch (rows a page or more apart) */
-            if (x_lane_step == 1 && j + CSM_LCSE_AHEAD < n)
+            /* element j + CSM_LCSE_AHEAD of the block, whose line the hardware
+             * prefetcher would not fetch (rows a page or more apart) */
+            if (j + CSM_LCSE_AHEAD < n)
                 for (ptrdiff_t l = 0; l < block; l += 64 / (ptrdiff_t)sizeof(T))
                     __builtin_prefetch(xb + (j + CSM_LCSE_AHEAD) * x_step + l);
             for (ptrdiff_t g = 0; g < groups; g++) {
                 ptrdiff_t count = block - g * L < L ? block - g * L : L;
-                const T *xp = xb + g * L * x_lane_step + j * x_step;
-                T *yp = yb + g * L * y_lane_step + j * y_step;
-                csm_vf64 v = CSM_CAT(lcse_load_, SUF)(xp, x_lane_step, count);
-                if (exclusive) {
-                    csm_vf64 before = CSM_CAT(lcse_value_, SUF)(m[g], t[g]);
-                    CSM_CAT(lcse_update_, SUF)(v, &m[g], &t[g]);
-                    CSM_CAT(lcse_store_, SUF)(yp, y_lane_step, before, count);
-                } else {
-                    CSM_CAT(lcse_update_, SUF)(v, &m[g], &t[g]);
-                    CSM_CAT(lcse_store_, SUF)(yp, y_lane_step, CSM_CAT(lcse_value_, SUF)(m[g], t[g]),
-                                              count);
-                }
+                csm_vf64 v = CSM_CAT(lcse_load_, SUF)(xb + g * L + j * x_step, 1, count);
+                CSM_CAT(lcse_store_, SUF)(yb + g * L * y_lane_step + j * y_step, y_lane_step,
+                                          CSM_CAT(lcse_step_, SUF)(v, &m[g], &t[g], exclusive),
+                                          count);
             }
+        }
+    }
+}
+
+/* Lanes apart in memory (rows): a vector of lanes at a time, CSM_LCSE_TILE
+ * elements of each copied into a transposed tile, scanned there, and the
+ * results copied back: each lane is read and written along its own stride. */
+static void CSM_CAT(lcse_tiled_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step,
+                                      T *y, ptrdiff_t y_lane_step, ptrdiff_t y_step,
+                                      ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
+    enum { L = csm_lanes_f64 };
+    csm_vf64 in[CSM_LCSE_TILE], out[CSM_LCSE_TILE];
+    for (ptrdiff_t first = 0; first < lanes; first += L) {
+        ptrdiff_t count = lanes - first < L ? lanes - first : L;
+        csm_vf64 m = csm_splat_f64(-INFINITY), t = csm_splat_f64(0);
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += CSM_LCSE_TILE) {
+            ptrdiff_t chunk = n - j0 < CSM_LCSE_TILE ? n - j0 : CSM_LCSE_TILE;
+            if (count < L) memset(in, 0, sizeof in);
+            for (ptrdiff_t l = 0; l < count; l++) {
+                const T *src = x + (first + l) * x_lane_step + j0 * x_step;
+                for (ptrdiff_t k = 0; k < chunk; k++) in[k][l] = (double)src[k * x_step];
+            }
+            for (ptrdiff_t k = 0; k < chunk; k++)
+                out[k] = CSM_CAT(lcse_step_, SUF)(in[k], &m, &t, exclusive);
+            for (ptrdiff_t l = 0; l < count; l++) {
+                T *dst = y + (first + l) * y_lane_step + j0 * y_step;
+                for (ptrdiff_t k = 0; k < chunk; k++) dst[k * y_step] = (T)out[k][l];
+            }
+        }
+    }
+}
+
+static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step,
+                                        T *y, ptrdiff_t y_lane_step, ptrdiff_t y_step,
+                                        ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
+    if (x_lane_step == 1)
+        CSM_CAT(lcse_side_by_side_, SUF)(x, x_step, y, y_lane_step, y_step, n, lanes, exclusive);
+    else
+        CSM_CAT(lcse_tiled_, SUF)(x, x_lane_step, x_step, y, y_lane_step, y_step, n, lanes,
+                                  exclusive);
+}
+
+/*
+ * Segment softmax by segment id (an unsorted index): three passes in position
+ * order over a (positions, inner) slice with per-segment accumulators, so any
+ * order of ids works with memory O(segments x inner). peak: the segment max;
+ * total: the sum of exp(x - peak) in float64; then the write. Position order
+ * fixes the summation order: results do not depend on the caller's threads.
+ */
+static void CSM_CAT(scatter_max_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,
+                                       ptrdiff_t inner, const int64_t *index, T *peak) {
+    for (ptrdiff_t i = 0; i < positions; i++) {
+        const T *row = x + i * step;
+        T *p = peak + index[i] * inner;
+        for (ptrdiff_t h = 0; h < inner; h++)
+            if (row[h] > p[h]) p[h] = row[h];
+    }
+}
+
+CSM_INLINE void CSM_CAT(exp_in_place_, SUF)(T *v, ptrdiff_t count) {
+    ptrdiff_t k;
+    for (k = 0; k + CSM_CAT(csm_lanes_, SUF) <= count; k += CSM_CAT(csm_lanes_, SUF))
+        CSM_CAT(csm_store_, SUF)(v + k, CSM_CAT(csm_exp_, SUF)(CSM_CAT(csm_load_, SUF)(v + k)));
+    if (k < count)
+        CSM_CAT(csm_storep_, SUF)(v + k, CSM_CAT(csm_exp_, SUF)(CSM_CAT(csm_loadp_, SUF)(v + k, count - k, 0)),
+                                  count - k);
+}
+
+static void CSM_CAT(scatter_exp_sum_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,
+                                           ptrdiff_t inner, const int64_t *index,
+                                           const T *peak, double *total, T *exps,
+                                           int keep_exps, int flags) {
+    for (ptrdiff_t start = 0; start < positions; start += CSM_SCATTER_BLOCK) {
+        ptrdiff_t stop = positions - start < CSM_SCATTER_BLOCK ? positions : start + CSM_SCATTER_BLOCK;
+        T *block = keep_exps ? exps + start * inner : exps;
+        T *e = block;
+        for (ptrdiff_t i = start; i < stop; i++, e += inner) {
+            const T *row = x + i * step, *p = peak + index[i] * inner;
+            for (ptrdiff_t h = 0; h < inner; h++)
+                e[h] = (flags & CSM_SCATTER_EQUAL_IS_ONE) && row[h] == p[h] ? 0 : row[h] - p[h];
+        }
+        CSM_CAT(exp_in_place_, SUF)(block, (stop - start) * inner);
+        e = block;
+        for (ptrdiff_t i = start; i < stop; i++, e += inner) {
+            double *sum = total + index[i] * inner;
+            for (ptrdiff_t h = 0; h < inner; h++) sum[h] += e[h];
+        }
+    }
+}
+
+static void CSM_CAT(scatter_write_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,
+                                         ptrdiff_t inner, const int64_t *index, const T *peak,
+                                         const double *total, int flags) {
+    for (ptrdiff_t i = 0; i < positions; i++) {
+        const double *s = total + index[i] * inner;
+        T *out = y + i * inner;
+        if (flags & CSM_SCATTER_LOG) {
+            const T *row = x + i * step, *p = peak + index[i] * inner;
+            for (ptrdiff_t h = 0; h < inner; h++) {
+                T shifted = row[h] - p[h];
+                /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
+                out[h] = shifted == -INFINITY ? shifted : (T)((double)shifted - s[h]);
+            }
+        } else {
+            for (ptrdiff_t h = 0; h < inner; h++) out[h] = (T)(out[h] * s[h]);
         }
     }
 }

@@ -28,6 +28,12 @@ static const csm_segment_table segment_table = {
     .name = CSM_ISA_NAME_STR,
     .logcumsumexp_f32 = logcumsumexp_f32,
     .logcumsumexp_f64 = logcumsumexp_f64,
+    .scatter_max_f32 = scatter_max_f32,
+    .scatter_max_f64 = scatter_max_f64,
+    .scatter_exp_sum_f32 = scatter_exp_sum_f32,
+    .scatter_exp_sum_f64 = scatter_exp_sum_f64,
+    .scatter_write_f32 = scatter_write_f32,
+    .scatter_write_f64 = scatter_write_f64,
 };
 
 const csm_segment_table *CSM_SEGMENT_TABLE_FN(void) { return &segment_table; }
