@@ -2,7 +2,9 @@
 # Segments given by offsets run the normaliser kernels on each segment (a
 # segment [a, b) of the (outer, E, inner) view is an (n = b - a, inner) slice:
 # the row kernel when inner == 1, the column kernel otherwise), so they have
-# the normalisers' accuracy and the bits of csoftmax.softmax on that segment.
+# the normalisers' accuracy and the bits of csoftmax.softmax on that segment;
+# short segments, where a kernel call would cost more than the arithmetic, go
+# many at a time through segment_short (src/segments_impl.h).
 # Threads take contiguous ranges of segments holding about equal numbers of
 # elements; every segment is computed alone, so results do not depend on the
 # thread count. Segments given by an unsorted index are reduced by scatter
@@ -18,6 +20,10 @@ cdef extern from "segments.h" nogil:
         CSM_SCATTER_BLOCK
         CSM_SCATTER_EQUAL_IS_ONE
         CSM_SCATTER_LOG
+        CSM_SHORT_SEGMENT
+        CSM_SHORT_CHUNK
+        CSM_SHORT_LOG
+        CSM_SHORT_LSE
     ctypedef struct csm_segment_table:
         const char *name
         void (*logcumsumexp_f32)(const float *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
@@ -26,6 +32,14 @@ cdef extern from "segments.h" nogil:
         void (*logcumsumexp_f64)(const double *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
                                  double *y, Py_ssize_t y_lane_step, Py_ssize_t y_step,
                                  Py_ssize_t n, Py_ssize_t lanes, int exclusive) noexcept nogil
+        Py_ssize_t (*segment_short_f32)(const float *x, Py_ssize_t step, float *y,
+                                        Py_ssize_t y_step, Py_ssize_t inner,
+                                        const int64_t *offsets, Py_ssize_t first,
+                                        Py_ssize_t last, int flags) noexcept nogil
+        Py_ssize_t (*segment_short_f64)(const double *x, Py_ssize_t step, double *y,
+                                        Py_ssize_t y_step, Py_ssize_t inner,
+                                        const int64_t *offsets, Py_ssize_t first,
+                                        Py_ssize_t last, int flags) noexcept nogil
         void (*scatter_max_f32)(const float *x, Py_ssize_t step, Py_ssize_t positions,
                                 Py_ssize_t inner, const int64_t *index, float *peak) noexcept nogil
         void (*scatter_max_f64)(const double *x, Py_ssize_t step, Py_ssize_t positions,
@@ -116,17 +130,39 @@ cdef Py_ssize_t _share_start(const int64_t *offsets, Py_ssize_t segments, int t,
     return _first_segment_at(offsets, segments, offsets[segments] * t // threads)
 
 
+cdef inline bint _is_short(Py_ssize_t n, Py_ssize_t inner) noexcept nogil:
+    return n < CSM_SHORT_SEGMENT and n * inner <= CSM_SHORT_CHUNK
+
+
+cdef Py_ssize_t _short_run(const real *x, Py_ssize_t step, real *y, Py_ssize_t y_step,
+                           Py_ssize_t inner, const int64_t *offsets, Py_ssize_t first,
+                           Py_ssize_t last, int flags) noexcept nogil:
+    if real is float:
+        return segment_kernels.segment_short_f32(x, step, y, y_step, inner, offsets, first,
+                                                 last, flags)
+    else:
+        return segment_kernels.segment_short_f64(x, step, y, y_step, inner, offsets, first,
+                                                 last, flags)
+
+
 cdef void _normalize_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *y,
                               Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t outer,
                               Py_ssize_t inner, const int64_t *offsets, Py_ssize_t first,
                               Py_ssize_t last, int flags) noexcept nogil:
+    """Segments [first, last) of every slice: runs of short ones together, each
+    other by the row (inner == 1) or column kernel."""
     cdef Py_ssize_t o, s, a, n, c
+    cdef int short_flags = CSM_SHORT_LOG if flags & CSM_LOG else 0
     for o in range(outer):
-        for s in range(first, last):
+        s = first
+        while s < last:
             a = offsets[s]
             n = offsets[s + 1] - a
-            if n == 0:
+            if _is_short(n, inner):
+                s = _short_run(x + o * xs0, xs1, y + o * ys0, ys1, inner, offsets, s, last,
+                               short_flags)
                 continue
+            s += 1
             if inner == 1:
                 _norm_row_run(x + o * xs0 + a, n, y + o * ys0 + a, n, 1, n, <real>1, flags, 1)
                 continue
@@ -172,28 +208,31 @@ def segment_normalize(const real[:, :, :] x, real[:, :, :] y, const int64_t[::1]
 cdef void _lse_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *result,
                         Py_ssize_t outer, Py_ssize_t inner, const int64_t *offsets,
                         Py_ssize_t segments, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
-    cdef Py_ssize_t o, s, a, n, c, h
+    cdef Py_ssize_t o, s, a, n, c
     cdef real *r
     for o in range(outer):
-        for s in range(first, last):
+        s = first
+        while s < last:
             a = offsets[s]
             n = offsets[s + 1] - a
+            if _is_short(n, inner):  # empty segments too: -inf
+                s = _short_run(x + o * xs0, xs1, result + o * segments * inner, 0, inner,
+                               offsets, s, last, CSM_SHORT_LSE)
+                continue
             r = result + (o * segments + s) * inner
-            if n == 0:
-                for h in range(inner):
-                    r[h] = -INFINITY
-            elif inner == 1:
+            s += 1
+            if inner == 1:
                 _lse_row_run(x + o * xs0 + a, n, NULL, r, NULL, 1, n, 0, 1)
-            else:
-                c = 0
-                while c < inner:
-                    if real is float:
-                        kernels.lse_cols_f32(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
-                                             min(COLUMN_BLOCK, inner - c), 0)
-                    else:
-                        kernels.lse_cols_f64(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
-                                             min(COLUMN_BLOCK, inner - c), 0)
-                    c += COLUMN_BLOCK
+                continue
+            c = 0
+            while c < inner:
+                if real is float:
+                    kernels.lse_cols_f32(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                         min(COLUMN_BLOCK, inner - c), 0)
+                else:
+                    kernels.lse_cols_f64(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                         min(COLUMN_BLOCK, inner - c), 0)
+                c += COLUMN_BLOCK
 
 
 def segment_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64_t[::1] offsets,
@@ -206,7 +245,7 @@ def segment_logsumexp(const real[:, :, :] x, real[:, :, ::1] result, const int64
     cdef int threads = _threads_for(segments, num_threads), t
     if outer == 0 or segments == 0 or inner == 0:
         return
-    cdef const real *xp = &x[0, 0, 0] if x.shape[1] > 0 else NULL
+    cdef const real *xp = &x[0, 0, 0] if x.shape[1] > 0 else NULL  # else every segment is empty
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
     with nogil:
         if threads == 1:

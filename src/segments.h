@@ -15,6 +15,15 @@
 /* Positions per block of scatter_exp_sum: their exps are formed a block at a time
  * (its `exps` holds a block when keep_exps is 0). */
 #define CSM_SCATTER_BLOCK 1024
+/* Segments shorter than this (and of at most CSM_SHORT_CHUNK entries) go through
+ * segment_short: many at a time, where a kernel call per segment would cost more
+ * than the segment's arithmetic. */
+#define CSM_SHORT_SEGMENT 32
+#define CSM_SHORT_CHUNK 4096
+/* segment_short: log_softmax instead of softmax / logsumexp instead of softmax */
+#define CSM_SHORT_LOG 1
+#define CSM_SHORT_LSE 2
+
 /* scatter_exp_sum: x == peak counts exp(0) = 1 (equal infinities), as a logsumexp needs */
 #define CSM_SCATTER_EQUAL_IS_ONE 1
 /* scatter_write: log_softmax, (x - peak) - total (total holds the logs of the sums);
@@ -38,7 +47,14 @@
                                   double *total, T *exps, int keep_exps, int flags);       \
     void (*scatter_write_##SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,     \
                                 ptrdiff_t inner, const int64_t *index, const T *peak,      \
-                                const double *total, int flags);
+                                const double *total, int flags);                        \
+    /* softmax, log_softmax or logsumexp of the short segments from `first` on (up to \
+     * `last`), a (positions, inner) slice as above; returns the first segment left  \
+     * (a long one, or last). Segment s's result: y[i * y_step + h] for its positions, \
+     * or y[s * inner + h] (CSM_SHORT_LSE) */                                          \
+    ptrdiff_t (*segment_short_##SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,   \
+                                     ptrdiff_t inner, const int64_t *offsets,              \
+                                     ptrdiff_t first, ptrdiff_t last, int flags);
 
 typedef struct csm_segment_table {
     const char *name;

@@ -221,3 +221,91 @@ static void CSM_CAT(scatter_write_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdi
         }
     }
 }
+
+/*
+ * Short segments (fewer than CSM_SHORT_SEGMENT positions), many per call: the
+ * entries of consecutive segments, up to CSM_SHORT_CHUNK at a time, are
+ * shifted by their segment's max into a scratch array, exponentiated there as
+ * one vector run, summed per segment in float64 and written out. The same
+ * arithmetic as the row kernels' (exps relative to the max, float64 sums) for
+ * a fraction of a kernel call's set-up per segment.
+ */
+/* logsumexp of one short segment's head: m + log1p(the other terms), the
+ * terms exps in float64 (libm), so that results near 0 stay exact as the
+ * kernels' are; x == m counts 1 (equal infinities) */
+static T CSM_CAT(short_lse_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t n, T m) {
+    double others = 0;
+    int max_seen = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T v = x[i * step];
+        if (v == m) {
+            others += max_seen;
+            max_seen = 1;
+        } else {
+            others += exp((double)v - (double)m);
+        }
+    }
+    return n == 0 ? -INFINITY : (T)((double)m + log1p(others));
+}
+
+static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
+                                              ptrdiff_t inner, const int64_t *offsets,
+                                              ptrdiff_t first, ptrdiff_t last, int flags) {
+    T scratch[CSM_SHORT_CHUNK], peak[CSM_SHORT_CHUNK];
+    ptrdiff_t s = first;
+    while (s < last) {
+        /* the chunk: segments [s, end) */
+        ptrdiff_t end = s, used = 0;
+        while (end < last) {
+            ptrdiff_t n = offsets[end + 1] - offsets[end];
+            if (n >= CSM_SHORT_SEGMENT || used + n * inner > CSM_SHORT_CHUNK) break;
+            used += n * inner;
+            end++;
+        }
+        if (end == s) return s; /* a long segment */
+        ptrdiff_t base = offsets[s], k = 0;
+        for (ptrdiff_t r = s; r < end; r++) {
+            ptrdiff_t a = offsets[r], b = offsets[r + 1];
+            T *m = peak + (a - base) * inner; /* the segment's max, per head */
+            for (ptrdiff_t h = 0; h < inner; h++) m[h] = -INFINITY;
+            for (ptrdiff_t i = a; i < b; i++)
+                for (ptrdiff_t h = 0; h < inner; h++)
+                    if (x[i * step + h] > m[h]) m[h] = x[i * step + h];
+            if (flags & CSM_SHORT_LSE) {
+                for (ptrdiff_t h = 0; h < inner; h++)
+                    y[r * inner + h] = CSM_CAT(short_lse_, SUF)(x + a * step + h, step, b - a, m[h]);
+                continue;
+            }
+            for (ptrdiff_t i = a; i < b; i++)
+                for (ptrdiff_t h = 0; h < inner; h++, k++) scratch[k] = x[i * step + h] - m[h];
+        }
+        if (flags & CSM_SHORT_LSE) {
+            s = end;
+            continue;
+        }
+        CSM_CAT(exp_in_place_, SUF)(scratch, k);
+        for (ptrdiff_t r = s; r < end; r++) {
+            ptrdiff_t a = offsets[r], b = offsets[r + 1];
+            const T *m = peak + (a - base) * inner;
+            for (ptrdiff_t h = 0; h < inner; h++) {
+                double sum = 0;
+                for (ptrdiff_t i = a; i < b; i++) sum += scratch[(i - base) * inner + h];
+                if (flags & CSM_SHORT_LOG) {
+                    double log_sum = log(sum);
+                    for (ptrdiff_t i = a; i < b; i++) {
+                        T shifted = x[i * step + h] - m[h];
+                        /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
+                        y[i * y_step + h] = shifted == -INFINITY ? shifted
+                                                                 : (T)((double)shifted - log_sum);
+                    }
+                } else {
+                    double scale = 1 / sum;
+                    for (ptrdiff_t i = a; i < b; i++)
+                        y[i * y_step + h] = (T)(scratch[(i - base) * inner + h] * scale);
+                }
+            }
+        }
+        s = end;
+    }
+    return s;
+}

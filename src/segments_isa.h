@@ -34,6 +34,8 @@ static const csm_segment_table segment_table = {
     .scatter_exp_sum_f64 = scatter_exp_sum_f64,
     .scatter_write_f32 = scatter_write_f32,
     .scatter_write_f64 = scatter_write_f64,
+    .segment_short_f32 = segment_short_f32,
+    .segment_short_f64 = segment_short_f64,
 };
 
 const csm_segment_table *CSM_SEGMENT_TABLE_FN(void) { return &segment_table; }
