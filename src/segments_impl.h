@@ -164,6 +164,13 @@ static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdi
  */
 static void CSM_CAT(scatter_max_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,
                                        ptrdiff_t inner, const int64_t *index, T *peak) {
+    if (inner == 1) { /* one head: no inner loop */
+        for (ptrdiff_t i = 0; i < positions; i++) {
+            T v = x[i * step], *p = peak + index[i];
+            if (v > *p) *p = v;
+        }
+        return;
+    }
     for (ptrdiff_t i = 0; i < positions; i++) {
         const T *row = x + i * step;
         T *p = peak + index[i] * inner;
@@ -189,6 +196,15 @@ static void CSM_CAT(scatter_exp_sum_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t
         ptrdiff_t stop = positions - start < CSM_SCATTER_BLOCK ? positions : start + CSM_SCATTER_BLOCK;
         T *block = keep_exps ? exps + start * inner : exps;
         T *e = block;
+        if (inner == 1) {
+            for (ptrdiff_t i = start; i < stop; i++) {
+                T v = x[i * step], m = peak[index[i]];
+                block[i - start] = (flags & CSM_SCATTER_EQUAL_IS_ONE) && v == m ? 0 : v - m;
+            }
+            CSM_CAT(exp_in_place_, SUF)(block, stop - start);
+            for (ptrdiff_t i = start; i < stop; i++) total[index[i]] += block[i - start];
+            continue;
+        }
         for (ptrdiff_t i = start; i < stop; i++, e += inner) {
             const T *row = x + i * step, *p = peak + index[i] * inner;
             for (ptrdiff_t h = 0; h < inner; h++)
@@ -206,6 +222,10 @@ static void CSM_CAT(scatter_exp_sum_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t
 static void CSM_CAT(scatter_write_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,
                                          ptrdiff_t inner, const int64_t *index, const T *peak,
                                          const double *total, int flags) {
+    if (inner == 1 && !(flags & CSM_SCATTER_LOG)) { /* one head, softmax: y holds the exps */
+        for (ptrdiff_t i = 0; i < positions; i++) y[i] = (T)(y[i] * total[index[i]]);
+        return;
+    }
     for (ptrdiff_t i = 0; i < positions; i++) {
         const double *s = total + index[i] * inner;
         T *out = y + i * inner;
