@@ -18,7 +18,7 @@
 /* Segments shorter than this (and of at most CSM_SHORT_CHUNK entries) go through
  * segment_short: many at a time, where a kernel call per segment would cost more
  * than the segment's arithmetic. */
-#define CSM_SHORT_SEGMENT 32
+#define CSM_SHORT_SEGMENT 64
 #define CSM_SHORT_CHUNK 4096
 /* segment_short: log_softmax instead of softmax / logsumexp instead of softmax */
 #define CSM_SHORT_LOG 1

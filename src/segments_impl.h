@@ -268,6 +268,44 @@ static T CSM_CAT(short_lse_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t n, T m) 
     return n == 0 ? -INFINITY : (T)((double)m + log1p(others));
 }
 
+/* segment_short's chunk [s, end) of one head (inner == 1): the same steps
+ * without the loops over heads */
+static void CSM_CAT(short_chunk_one_head_, SUF)(const T *x, ptrdiff_t step, T *y,
+                                                ptrdiff_t y_step, const int64_t *offsets,
+                                                ptrdiff_t s, ptrdiff_t end, T *scratch,
+                                                T *peak, int flags) {
+    ptrdiff_t base = offsets[s];
+    for (ptrdiff_t r = s; r < end; r++) {
+        ptrdiff_t a = offsets[r], b = offsets[r + 1];
+        T m = -INFINITY;
+        for (ptrdiff_t i = a; i < b; i++) m = x[i * step] > m ? x[i * step] : m;
+        peak[r - s] = m;
+        if (flags & CSM_SHORT_LSE) {
+            y[r] = CSM_CAT(short_lse_, SUF)(x + a * step, step, b - a, m);
+            continue;
+        }
+        for (ptrdiff_t i = a; i < b; i++) scratch[i - base] = x[i * step] - m;
+    }
+    if (flags & CSM_SHORT_LSE) return;
+    CSM_CAT(exp_in_place_, SUF)(scratch, offsets[end] - base);
+    for (ptrdiff_t r = s; r < end; r++) {
+        ptrdiff_t a = offsets[r], b = offsets[r + 1];
+        const T *e = scratch + (a - base);
+        double sum = 0;
+        for (ptrdiff_t i = 0; i < b - a; i++) sum += e[i];
+        if (flags & CSM_SHORT_LOG) {
+            double log_sum = log(sum);
+            for (ptrdiff_t i = a; i < b; i++) {
+                T shifted = x[i * step] - peak[r - s];
+                y[i * y_step] = shifted == -INFINITY ? shifted : (T)((double)shifted - log_sum);
+            }
+        } else {
+            double scale = 1 / sum;
+            for (ptrdiff_t i = 0; i < b - a; i++) y[(a + i) * y_step] = (T)(e[i] * scale);
+        }
+    }
+}
+
 static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
                                               ptrdiff_t inner, const int64_t *offsets,
                                               ptrdiff_t first, ptrdiff_t last, int flags) {
@@ -283,6 +321,12 @@ static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, 
             end++;
         }
         if (end == s) return s; /* a long segment */
+        if (inner == 1) {
+            CSM_CAT(short_chunk_one_head_, SUF)(x, step, y, y_step, offsets, s, end, scratch, peak,
+                                                flags);
+            s = end;
+            continue;
+        }
         ptrdiff_t base = offsets[s], k = 0;
         for (ptrdiff_t r = s; r < end; r++) {
             ptrdiff_t a = offsets[r], b = offsets[r + 1];
