@@ -87,7 +87,14 @@ class _Segments:
             position = int(np.argmax(index > np.iinfo(np.int64).max))
             raise IndexError(f"index[{position}] = {index[position]} is out of range")
         index = np.ascontiguousarray(index, dtype=np.int64)
-        negative, top, ordered = _core.index_summary(index)
+        # A sorted index (the common case) becomes offsets in one pass: its last id is its max.
+        count = num_segments if num_segments is not None else int(index[-1]) + 1 if length else 0
+        if length == 0 or (index[0] >= 0 and index[-1] < count):
+            offsets = np.empty(count + 1, np.int64)
+            if _core.sorted_offsets(index, offsets):
+                self.count, self.offsets = count, offsets
+                return
+        negative, top = _core.index_summary(index)
         if negative >= 0:
             raise IndexError(f"index[{negative}] = {index[negative]} is negative")
         count = top + 1 if num_segments is None else num_segments
@@ -96,12 +103,8 @@ class _Segments:
             raise IndexError(f"index[{position}] = {index[position]} is out of range for "
                              f"num_segments = {count}")
         self.count = count
-        if ordered:  # each segment's positions are contiguous
-            self.offsets = np.empty(count + 1, np.int64)
-            _core.sorted_offsets(index, self.offsets)
-        else:
-            self.offsets = None
-            self.index = index
+        self.offsets = None
+        self.index = index
 
     def ids(self):
         """The segment id of every position."""

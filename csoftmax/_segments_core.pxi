@@ -73,11 +73,9 @@ cdef _select_segment_kernels(int level):
 
 
 def index_summary(const int64_t[::1] index):
-    """(position of the first negative id or -1, the largest id or -1, whether
-    the ids never decrease), in one pass."""
+    """(position of the first negative id or -1, the largest id or -1), in one pass."""
     cdef Py_ssize_t i, n = index.shape[0], negative = -1
     cdef int64_t top = -1
-    cdef bint ordered = True
     with nogil:
         for i in range(n):
             if index[i] < 0:
@@ -85,24 +83,31 @@ def index_summary(const int64_t[::1] index):
                 break
             if index[i] > top:
                 top = index[i]
-            elif index[i] < top:
-                ordered = False
-    return negative, top, ordered
+    return negative, top
 
 
 def sorted_offsets(const int64_t[::1] index, int64_t[::1] offsets):
-    """offsets (segments + 1) of a non-decreasing index of ids in [0, segments)."""
+    """Fills offsets (segments + 1) from an index of ids in [0, segments) if it
+    never decreases and returns True; returns False (offsets unfinished) at
+    the first id smaller than the one before it or >= segments."""
     cdef Py_ssize_t i, n = index.shape[0], segments = offsets.shape[0] - 1
-    cdef int64_t filled = 0  # offsets[0 .. filled] are set
+    cdef int64_t filled = 0, previous = 0, v  # offsets[0 .. filled] are set
+    cdef bint ordered = True
     with nogil:
         offsets[0] = 0
         for i in range(n):
-            while filled < index[i]:
+            v = index[i]
+            if v < previous or v >= segments:
+                ordered = False
+                break
+            previous = v
+            while filled < v:
                 filled += 1
                 offsets[filled] = i
-        while filled < segments:
+        while ordered and filled < segments:
             filled += 1
             offsets[filled] = n
+    return ordered
 
 
 cdef Py_ssize_t _first_segment_at(const int64_t *offsets, Py_ssize_t segments,

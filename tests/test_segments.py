@@ -107,6 +107,9 @@ def test_num_segments_default_and_trailing_empty():
                                   [2.0, -np.inf, np.logaddexp(1.0, 3.0)])
     r = segment_logsumexp(x, index=[2, 0, 2], num_segments=5)
     assert r.shape == (5,) and np.all(r[3:] == -np.inf)
+    r = segment_logsumexp(x, index=[1, 1, 3], num_segments=6)  # sorted: runs as offsets
+    np.testing.assert_array_equal(r, [-np.inf, np.logaddexp(1.0, 2.0), -np.inf, 3.0, -np.inf,
+                                      -np.inf])
     assert segment_logsumexp(np.zeros(0), index=np.zeros(0, int)).shape == (0,)
     assert segment_softmax(np.zeros((0, 2)), offsets=[0]).shape == (0, 2)
 
@@ -207,6 +210,8 @@ def test_errors_before_any_write():
         (ValueError, dict(index=[0, 1, 2]), "length"),
         (IndexError, dict(index=[0, 1, -1, 0, 0]), r"index\[2\]"),
         (IndexError, dict(index=[0, 1, 2, 3, 1], num_segments=3), r"index\[3\]"),
+        (IndexError, dict(index=[0, 4, 1, 1, 1], num_segments=2), r"index\[1\]"),
+        (IndexError, dict(index=[0, 0, 1, 1, 3], num_segments=3), r"index\[4\]"),
         (ValueError, dict(index=[0, 1, 2, 3, 1], num_segments=-1), ">= 0"),
     ]
     for error, kwargs, match in cases:
