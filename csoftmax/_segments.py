@@ -235,7 +235,7 @@ def segment_softmax(x, *, offsets=None, index=None, num_segments=None, axis=0, o
     >>> segment_softmax(scores, offsets=[0, 2, 5]).round(4)
     array([0.5   , 0.5   , 0.09  , 0.2447, 0.6652])
     >>> segment_softmax(scores, index=[1, 0, 1, 0, 0]).round(4)
-    array([0.2689, 0.0159, 0.7311, 0.1173, 0.8668])
+    array([0.2689, 0.0351, 0.7311, 0.2595, 0.7054])
     """
     return _segment_normalize(x, offsets, index, num_segments, axis, out, num_threads, False)
 
