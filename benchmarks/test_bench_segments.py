@@ -98,7 +98,10 @@ def _make_segment_benchmark(heads, form):
         # on every call); the others allocate, as they must
         out = np.empty_like(x) if library == "csoftmax" else None
         run = functools.partial(_call, library, x, offsets, index, form, bench_threads, out)
-        np.testing.assert_allclose(run(), _expected(heads, form), rtol=2e-5, atol=1e-7)
+        # PyTorch Geometric sums a segment's exps in float32: 6e-4 relative error on
+        # the 4 * 10^5-long segments of this input, where csoftmax and NumPy keep 2e-5
+        rtol = 2e-3 if library == "torch_geometric" else 2e-5
+        np.testing.assert_allclose(run(), _expected(heads, form), rtol=rtol, atol=1e-7)
         benchmark(run)
 
     bench.__name__ = f"test_segment_softmax_{heads}_heads_{form}"

@@ -1,27 +1,32 @@
 /*
- * Running log-sum-exp (logcumsumexp), a template over T / SUF (the including
- * file defines them; segments_isa.h instantiates float and double).
+ * Segments-and-prefixes kernels, a template over T / SUF (segments_isa.h
+ * instantiates float and double). Three parts:
  *
- * What: y[j] = log(sum over i <= j of exp(x[i])) along n elements, for many
- * independent lanes at once (exclusive: i < j, y[0] = -inf).
- * Layouts: any. A lane is one slice; lanes advance `lane_step` apart and are
- * processed a vector at a time, so the column layout (lane_step 1: the inner
- * axis of a non-last reduction) loads whole vectors, and the row layout
- * (lane_step = row length) gathers one element of each of a vector of rows.
- * Blocks of CSM_LCSE_BLOCK lanes keep their state in registers / L1 while
- * walking the n elements, so every cache line fetched is used in full.
- * Arithmetic (float64 for both types): the state is the running max m and
- * t = sum of exp(x[i] - m) over the prefix less the max's own term 1, so that
- * y = m + log1p(t) is exact near 0. A new element x gives e = exp(-|x - m|)
- * (1 where x == m: equal infinities) and either t += e (x <= m) or
- * t = (t + 1) e, m = x (x > m): one exp and one log1p per element. -inf
- * prefixes stay -inf (m = -inf, t finite), +inf dominates, nan propagates, as
- * torch.logcumsumexp.
- * Accuracy: float32 results are the float64 value rounded (0.5 ulp plus the
- * float64 error); float64 results a few ulp, growing like the running sum's
- * rounding (n eps relative on t at worst).
- * Each lane is computed by the same lane-wise operations whatever its
- * position in a vector, so results do not depend on layout or thread split.
+ * logcumsumexp: y[j] = log(sum over i <= j of exp(x[i])) along n elements,
+ * for many independent lanes at once (exclusive: i < j, y[0] = -inf).
+ * Layouts: any. Lanes side by side in memory (lane_step 1: the inner axis of
+ * a non-last reduction) are loaded a vector at a time, blocks of
+ * CSM_LCSE_BLOCK lanes walking the n elements together; lanes apart in memory
+ * (rows) go a vector of rows at a time through a transposed tile of
+ * CSM_LCSE_TILE elements. Arithmetic in float64 for both types: the state is
+ * the running max m and t = sum of exp(x[i] - m) over the prefix less the
+ * max's own term 1, so that y = m + log1p(t) is exact near 0. A new element x
+ * gives e = exp(-|x - m|) (1 where x == m: equal infinities) and either
+ * t += e (x <= m) or t = (t + 1) e, m = x (x > m): one exp and one log1p per
+ * element. -inf prefixes stay -inf (m = -inf, t finite), +inf dominates, nan
+ * propagates, as torch.logcumsumexp. Accuracy: float32 results are the
+ * float64 value rounded (0.5 ulp plus the float64 error); float64 results a
+ * few ulp of the running max. Each lane is computed by the same lane-wise
+ * operations whatever its position, so results do not depend on layout or
+ * on how the caller splits the lanes over threads.
+ *
+ * scatter_*: segment softmax by segment id (an unsorted index), three passes
+ * in position order with per-segment accumulators (max; float64 sum of exps;
+ * write). Accuracy as the row kernels' uncompensated form (a few ulp).
+ *
+ * segment_short: segments of fewer than CSM_SHORT_SEGMENT positions, many per
+ * call (a kernel call per segment would cost more than its arithmetic): the
+ * same steps as the row kernels (exps relative to the max, float64 sums).
  */
 #ifndef CSM_LCSE_BLOCK
 #define CSM_LCSE_BLOCK 64
