@@ -315,6 +315,7 @@ static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, 
                                               ptrdiff_t inner, const int64_t *offsets,
                                               ptrdiff_t first, ptrdiff_t last, int flags) {
     T scratch[CSM_SHORT_CHUNK], peak[CSM_SHORT_CHUNK];
+    double sums[CSM_SHORT_CHUNK]; /* per head of one segment */
     ptrdiff_t s = first;
     while (s < last) {
         /* the chunk: segments [s, end) */
@@ -356,22 +357,24 @@ static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, 
         for (ptrdiff_t r = s; r < end; r++) {
             ptrdiff_t a = offsets[r], b = offsets[r + 1];
             const T *m = peak + (a - base) * inner;
-            for (ptrdiff_t h = 0; h < inner; h++) {
-                double sum = 0;
-                for (ptrdiff_t i = a; i < b; i++) sum += scratch[(i - base) * inner + h];
-                if (flags & CSM_SHORT_LOG) {
-                    double log_sum = log(sum);
-                    for (ptrdiff_t i = a; i < b; i++) {
+            /* heads innermost: each loop runs along contiguous entries */
+            for (ptrdiff_t h = 0; h < inner; h++) sums[h] = 0;
+            for (ptrdiff_t i = a; i < b; i++)
+                for (ptrdiff_t h = 0; h < inner; h++) sums[h] += scratch[(i - base) * inner + h];
+            if (flags & CSM_SHORT_LOG) {
+                for (ptrdiff_t h = 0; h < inner; h++) sums[h] = log(sums[h]);
+                for (ptrdiff_t i = a; i < b; i++)
+                    for (ptrdiff_t h = 0; h < inner; h++) {
                         T shifted = x[i * step + h] - m[h];
                         /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
                         y[i * y_step + h] = shifted == -INFINITY ? shifted
-                                                                 : (T)((double)shifted - log_sum);
+                                                                 : (T)((double)shifted - sums[h]);
                     }
-                } else {
-                    double scale = 1 / sum;
-                    for (ptrdiff_t i = a; i < b; i++)
-                        y[i * y_step + h] = (T)(scratch[(i - base) * inner + h] * scale);
-                }
+            } else {
+                for (ptrdiff_t h = 0; h < inner; h++) sums[h] = 1 / sums[h];
+                for (ptrdiff_t i = a; i < b; i++)
+                    for (ptrdiff_t h = 0; h < inner; h++)
+                        y[i * y_step + h] = (T)(scratch[(i - base) * inner + h] * sums[h]);
             }
         }
         s = end;
