@@ -5,8 +5,9 @@ Segment softmax: 10^7 float32 entries (positions x heads) in 10^5 segments
 with power-law lengths (most of 1 to 10, a few of thousands), 1 and 8 heads,
 segments given as offsets, as a sorted index and as a shuffled index. Peers:
 torch_geometric.utils.softmax (ptr= for offsets, index= otherwise) and NumPy
-with np.maximum.reduceat / np.add.reduceat (a shuffled index is first sorted
-with a stable argsort, part of the timing). logcumsumexp: (4096, 4096)
+with np.maximum.reduceat / np.add.reduceat, from the same input as the
+others (an index: segments start where the id changes, after a stable argsort
+if shuffled; all part of the timing). logcumsumexp: (4096, 4096)
 float32 along each axis against torch.logcumsumexp. Every benchmark checks
 its result against a float64 reference before timing.
 
@@ -56,11 +57,19 @@ def _numpy_sorted(x, offsets):
 
 
 def _numpy_softmax(x, offsets, index, form):
-    if form != "shuffled_index":
+    """The NumPy formulation from the same input as the others: offsets, or
+    an index (sorted: segments start where the id changes; shuffled: a stable
+    argsort first, the result scattered back)."""
+    if form == "offsets":
         return _numpy_sorted(x, offsets)
-    order = np.argsort(index, kind="stable")
+    order = None if form == "sorted_index" else np.argsort(index, kind="stable")
+    ids = index if order is None else index[order]
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    found = np.concatenate([starts, [len(ids)]])
+    if order is None:
+        return _numpy_sorted(x, found)
     y = np.empty_like(x)
-    y[order] = _numpy_sorted(x[order], offsets)
+    y[order] = _numpy_sorted(x[order], found)
     return y
 
 
