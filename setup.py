@@ -30,6 +30,10 @@ C_SOURCES = [
     "src/sparse_baseline.c",
     "src/sparse_avx2.c",
     "src/sparse_avx512.c",
+    "src/segments_dispatch.c",
+    "src/segments_baseline.c",
+    "src/segments_avx2.c",
+    "src/segments_avx512.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -93,7 +97,8 @@ extensions = [
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
                  "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
                  "src/hsoftmax.h", "src/hsoftmax_impl.h",
-                 "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h"],
+                 "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h",
+                 "src/segments.h", "src/segments_impl.h", "src/segments_isa.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

@@ -31,6 +31,10 @@ from ._sparse import (
     entmax15, entmax15_backward, entmax15_loss, entmax_bisect, entmax_bisect_backward,
     entmax_bisect_loss, sparsemax, sparsemax_backward, sparsemax_loss,
 )
+from ._segments import (
+    logcumsumexp, segment_log_softmax, segment_logsumexp, segment_softmax,
+    segment_softmax_backward,
+)
 from ._threads import get_num_threads, set_num_threads
 
 if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
@@ -43,6 +47,8 @@ __all__ = [
     "log_softmax_backward", "one_hot", "hardmax",
     "sparsemax", "entmax15", "entmax_bisect", "sparsemax_backward", "entmax15_backward",
     "entmax_bisect_backward", "sparsemax_loss", "entmax15_loss", "entmax_bisect_loss",
+    "segment_softmax", "segment_log_softmax", "segment_logsumexp", "segment_softmax_backward",
+    "logcumsumexp",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

@@ -98,6 +98,7 @@ def set_isa(name):
     kernels = csm_isa_table(level)
     _select_loss_kernels(level)
     _select_sparse_kernels(level)
+    _select_segment_kernels(level)
     active_level = level
 
 
@@ -387,6 +388,7 @@ include "_loss_core.pxi"
 include "_hsoftmax_core.pxi"
 include "_vocab_core.pxi"
 include "_sparse_core.pxi"
+include "_segments_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.

@@ -81,6 +81,11 @@ CASES = [
     ("mismatched shapes (backward)", "softmax_backward(x, np.zeros((2, 4)))"),
     ("pos_weight does not broadcast", "binary_cross_entropy_with_logits(x, x, pos_weight=[1.0, 2.0])"),
     ("logits without a class axis", "entropy(np.float64(1.0))"),
+    ("both or neither of offsets and index", "segment_softmax(x)"),
+    ("decreasing offsets", "segment_softmax(x, offsets=[0, 2, 1, 2])"),
+    ("offsets not ending at x.shape[axis]", "segment_softmax(x, offsets=[0, 3])"),
+    ("segment index of the wrong length", "segment_softmax(x, index=[0, 1, 0])"),
+    ("segment index out of range", "segment_softmax(x, index=[0, 4], num_segments=2)"),
 ]
 
 
