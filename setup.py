@@ -26,6 +26,9 @@ C_SOURCES = [
     "src/kernels_avx2.c",
     "src/kernels_avx512.c",
     "src/hsoftmax.c",
+    "src/sampling_baseline.c",
+    "src/sampling_avx2.c",
+    "src/sampling_avx512.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -88,7 +91,8 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["src/csoftmax.h", "src/simd.h", "src/kernels_impl.h", "src/kernels_isa.h",
                  "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
-                 "src/hsoftmax.h", "src/hsoftmax_impl.h"],
+                 "src/hsoftmax.h", "src/hsoftmax_impl.h",
+                 "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

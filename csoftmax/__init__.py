@@ -27,6 +27,7 @@ from ._losses import (
     log_sigmoid, log_softmax_backward, nll_loss, one_hot, sigmoid, sigmoid_focal_loss,
     softmax_backward,
 )
+from ._sampling import gumbel_softmax, sample, top_logprobs
 from ._threads import get_num_threads, set_num_threads
 
 if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
@@ -36,7 +37,7 @@ __all__ = [
     "softmax", "log_softmax", "logsumexp", "special",
     "cross_entropy", "nll_loss", "kl_div", "entropy", "binary_cross_entropy_with_logits",
     "sigmoid", "log_sigmoid", "focal_loss", "sigmoid_focal_loss", "softmax_backward",
-    "log_softmax_backward", "one_hot", "hardmax",
+    "log_softmax_backward", "one_hot", "hardmax", "sample", "top_logprobs", "gumbel_softmax",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

@@ -76,3 +76,14 @@ def hs_log_proba(scores: _Floats, children: NDArray[np.int64], out: _Floats,
 # sparse gradient rows of the sampled losses (_vocab_core.pxi)
 def segment_rows(out: _Floats, starts: NDArray[np.int64], order: NDArray[np.int64],
                  coef: _Floats, source_row: NDArray[np.int64], source: _Floats) -> None: ...
+
+# sampling from logits (_sampling_core.pxi)
+SAMPLE_NO_MASS: int
+SAMPLE_NOT_FINITE: int
+def sample_rows(x: _Floats, temperature: NDArray[np.float64], top_k: NDArray[np.int64],
+                top_p: NDArray[np.float64], min_p: NDArray[np.float64],
+                uniforms: NDArray[np.float64], replacement: bool, index: NDArray[np.int64],
+                logprob: _Floats | None, kept: NDArray[np.int64], num_threads: int) -> None: ...
+def top_logprobs_rows(x: _Floats, temperature: float, values: _Floats,
+                      indices: NDArray[np.int64], num_threads: int) -> None: ...
+def gumbel_logits(x: _Floats, y: _Floats, key: int, tau: float, num_threads: int) -> None: ...

@@ -97,6 +97,7 @@ def set_isa(name):
                          f"(usable: {usable_isa_levels()})")
     kernels = csm_isa_table(level)
     _select_loss_kernels(level)
+    _select_sampling_kernels(level)
     active_level = level
 
 
@@ -385,6 +386,7 @@ def log1p(const double[::1] u, double[::1] y):
 include "_loss_core.pxi"
 include "_hsoftmax_core.pxi"
 include "_vocab_core.pxi"
+include "_sampling_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.
