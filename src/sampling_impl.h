@@ -20,13 +20,18 @@
  *      sort, so among equal logits the higher index first) is below top_p
  *      times the top_k set's mass, which always keeps the max;
  *   4. min_p keeps tokens with e_i >= min_p * e_max (e_max = exp(0) = 1);
- *   5. the kept tokens of positive weight in index order with their cumulative
- *      weights; each uniform u picks the first token whose cumulative weight
- *      exceeds u times the total (binary search), or, without replacement, the
- *      same over the tokens not drawn yet, in sequence (torch.multinomial).
- * Weights are the element type's exps summed in double; thresholds compare
- * logits exactly. Log-probabilities are (x_i - m) / temperature - log(kept
- * mass), in double, rounded once to T.
+ *   5. the draws, by inverse CDF over the kept tokens of positive weight: with
+ *      replacement, the uniforms times the kept mass, sorted, are matched in
+ *      one pass over the row (stopping at the largest); without replacement
+ *      (or with more draws than tokens) a list of the kept tokens with their
+ *      cumulative weights, searched per uniform, or scanned in sequence over
+ *      the tokens not drawn yet (torch.multinomial's draws in turn). With
+ *      top_k the kept tokens are the sorted candidates themselves, and the
+ *      draws run over them in that order.
+ * Weights are the element type's exps (stored in the workspace), summed in
+ * double; thresholds compare logits exactly. Log-probabilities are
+ * (x_i - m) / temperature - log(kept mass), in double, rounded once to T.
+ * Layouts: any element step along the row (the caller gives each row's start).
  *
  * top_logprobs_row: the same max, sum and histogram, the k best sorted
  * (equal logits by increasing index). gumbel_logits_row: (x + g) / tau with g
@@ -52,7 +57,7 @@ typedef struct csm_candidate {
 typedef struct csm_sample_work {
     csm_candidate *cand; /* n: candidates, then the draw list */
     double *mass;        /* CSM_BUCKETS */
-    double *e;           /* n */
+    void *e;             /* n elements of the row's type */
     int32_t *count;      /* CSM_BUCKETS */
 } csm_sample_work;
 
@@ -68,7 +73,7 @@ static inline csm_sample_work csm_sample_work_parts(void *work, ptrdiff_t n) {
     p += (size_t)n * sizeof(csm_candidate);
     w.mass = (double *)p;
     p += CSM_BUCKETS * sizeof(double);
-    w.e = (double *)p;
+    w.e = p;
     p += (size_t)n * sizeof(double);
     w.count = (int32_t *)p;
     return w;
@@ -211,22 +216,25 @@ static T SK(smp_row_max)(const T *x, ptrdiff_t n, ptrdiff_t step, int *not_finit
 }
 
 /* e[i] = exp((x_i - m) / temperature); returns their sum */
-static double SK(smp_exps)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, T temperature,
-                           double *e) {
+static double SK(smp_exps)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, T temperature, T *e) {
     const VT vm = SV(splat)(m), vt = SV(splat)(temperature);
     double sum = 0;
-    for (ptrdiff_t i = 0; i < n; i += SLANES) {
-        ptrdiff_t count = n - i < SLANES ? n - i : SLANES;
-        VT v = SK(smp_load)(x, i, step, count, -INFINITY);
-        VT ev = SV(exp)((v - vm) / vt);
-        for (ptrdiff_t j = 0; j < count; j++) e[i + j] = ev[j];
+    ptrdiff_t i = 0;
+    for (; i + SLANES <= n; i += SLANES) {
+        VT ev = SV(exp)((SK(smp_load)(x, i, step, SLANES, 0) - vm) / vt);
+        SV(store)(e + i, ev);
+        sum += SV(hsum)(ev);
+    }
+    if (i < n) {
+        VT ev = SV(exp)((SK(smp_load)(x, i, step, n - i, -INFINITY) - vm) / vt);
+        SV(storep)(e + i, ev, n - i);
         sum += SV(hsum)(ev); /* the fill lanes add exp(-inf) = 0 */
     }
     return sum;
 }
 
 /* counts (and, given mass, the sums of e) of the tokens per bucket of m - x */
-static void SK(smp_histogram)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, const double *e,
+static void SK(smp_histogram)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, const T *e,
                               int32_t *count, double *mass) {
     memset(count, 0, CSM_BUCKETS * sizeof *count);
     if (mass) memset(mass, 0, CSM_BUCKETS * sizeof *mass);
@@ -238,7 +246,7 @@ static void SK(smp_histogram)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, cons
 }
 
 /* the tokens whose bucket is in [lo, hi], in index order */
-static ptrdiff_t SK(smp_gather)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, const double *e,
+static ptrdiff_t SK(smp_gather)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, const T *e,
                                 int lo, int hi, csm_candidate *cand) {
     ptrdiff_t count = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -249,29 +257,34 @@ static ptrdiff_t SK(smp_gather)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, co
     return count;
 }
 
-/* the threshold key (*xb, *icut) of the tokens top_k and top_p keep */
-static void SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, double total,
-                              const csm_sample_filter *f, csm_sample_work *w, double *xb,
-                              int64_t *icut) {
+/* the threshold key (*xb, *icut) of the tokens top_k and top_p keep. With
+ * top_k, returns how many of the sorted candidates at the start of w->cand
+ * those are (else 0). */
+static ptrdiff_t SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, double total,
+                                   const csm_sample_filter *f, csm_sample_work *w, double *xb,
+                                   int64_t *icut) {
     const int by_k = f->top_k > 0 && f->top_k < n, by_p = f->top_p < 1;
+    const T *e = (const T *)w->e;
     *xb = -INFINITY;
     *icut = 0;
     if (by_k) {
-        SK(smp_histogram)(x, n, step, m, w->e, w->count, NULL);
-        ptrdiff_t count = SK(smp_gather)(x, n, step, m, w->e, 0,
+        SK(smp_histogram)(x, n, step, m, e, w->count, NULL);
+        ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, 0,
                                          smp_bucket_of_rank(w->count, f->top_k), w->cand);
         csm_sort_candidates(w->cand, count, 0);
         ptrdiff_t kept = f->top_k;
         *xb = w->cand[kept - 1].x; /* ties of the k-th value are kept */
         while (kept < count && w->cand[kept].x == *xb) kept++;
-        if (!by_p) return;
+        if (!by_p) return kept;
         double kept_mass = 0;
         for (ptrdiff_t t = 0; t < kept; t++) kept_mass += w->cand[t].w;
-        ptrdiff_t last = smp_nucleus(w->cand, kept, 0, f->top_p * kept_mass) - 1;
-        *xb = w->cand[last].x;
-        *icut = w->cand[last].i;
-    } else if (by_p) {
-        SK(smp_histogram)(x, n, step, m, w->e, w->count, w->mass);
+        kept = smp_nucleus(w->cand, kept, 0, f->top_p * kept_mass);
+        *xb = w->cand[kept - 1].x;
+        *icut = w->cand[kept - 1].i;
+        return kept;
+    }
+    if (by_p) {
+        SK(smp_histogram)(x, n, step, m, e, w->count, w->mass);
         const double target = f->top_p * total;
         double before = 0;
         int b = 0;
@@ -279,57 +292,130 @@ static void SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, doub
             if (w->count[b] > 0 && before + w->mass[b] >= target) break;
             before += w->mass[b];
         }
-        if (b == CSM_BUCKETS) return; /* the target is the whole mass (rounding) */
-        ptrdiff_t count = SK(smp_gather)(x, n, step, m, w->e, b, b, w->cand);
+        if (b == CSM_BUCKETS) return 0; /* the target is the whole mass (rounding) */
+        ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, b, b, w->cand);
         csm_sort_candidates(w->cand, count, 0);
         ptrdiff_t last = smp_nucleus(w->cand, count, before, target) - 1;
         *xb = w->cand[last].x;
         *icut = w->cand[last].i;
     }
+    return 0;
+}
+
+/* whether token i is kept: its key at least (xb, icut) and its weight min_e */
+static inline int SK(smp_kept)(const T *x, ptrdiff_t step, const T *e, ptrdiff_t i, double xb,
+                               int64_t icut, double min_e) {
+    if (!(e[i] > 0 && e[i] >= min_e)) return 0;
+    const double xi = x[i * step];
+    return xi > xb || (xi == xb && i >= icut);
+}
+
+/* the draw list: kept tokens of positive weight, cumulative weight in .x;
+ * from the first `sorted` candidates when top_k chose them, else from the row */
+static ptrdiff_t SK(smp_draw_list)(const T *x, ptrdiff_t n, ptrdiff_t step, const T *e,
+                                   csm_candidate *cand, ptrdiff_t sorted, double xb,
+                                   int64_t icut, double min_e, double *mass) {
+    ptrdiff_t kept = 0;
+    double running = 0;
+    if (sorted > 0) { /* in place: kept <= t */
+        for (ptrdiff_t t = 0; t < sorted; t++) {
+            const double w = cand[t].w;
+            if (w > 0 && w >= min_e) {
+                running += w;
+                cand[kept++] = (csm_candidate){running, w, cand[t].i};
+            }
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < n; i++)
+            if (SK(smp_kept)(x, step, e, i, xb, icut, min_e)) {
+                running += e[i];
+                cand[kept++] = (csm_candidate){running, e[i], i};
+            }
+    }
+    *mass = running;
+    return kept;
+}
+
+/* draws with replacement in one pass over the row: the targets u_j mass in
+ * decreasing order at the start of cand, each given the first kept token whose
+ * running weight exceeds it (the draw list's choice, without writing it) */
+static ptrdiff_t SK(smp_stream_draws)(const T *x, ptrdiff_t n, ptrdiff_t step, const T *e,
+                                      csm_candidate *cand, double xb, int64_t icut,
+                                      double min_e, const csm_sample_draws *d, double *mass) {
+    /* *mass: in, the sum of every e (the total when nothing is filtered); out,
+     * the kept tokens' */
+    const int filtered = xb > -INFINITY || min_e > 0;
+    ptrdiff_t kept = 0;
+    double total = *mass; /* unfiltered: every exp's sum */
+    if (filtered) {
+        total = 0;
+        for (ptrdiff_t i = 0; i < n; i++)
+            if (SK(smp_kept)(x, step, e, i, xb, icut, min_e)) {
+                total += e[i];
+                kept++;
+            }
+    } else {
+        for (ptrdiff_t i = 0; i < n; i++) kept += e[i] > 0;
+    }
+    *mass = total;
+    if (kept == 0) return 0;
+    for (ptrdiff_t j = 0; j < d->num_samples; j++)
+        cand[j] = (csm_candidate){d->uniforms[j] * total, 0, j};
+    csm_sort_candidates(cand, d->num_samples, 1);
+    ptrdiff_t next = d->num_samples - 1, last = 0;
+    double running = 0;
+    for (ptrdiff_t i = 0; i < n && next >= 0; i++)
+        if (filtered ? SK(smp_kept)(x, step, e, i, xb, icut, min_e) : e[i] > 0) {
+            running += e[i];
+            last = i;
+            for (; next >= 0 && cand[next].x < running; next--) d->index[cand[next].i] = i;
+        }
+    for (; next >= 0; next--) d->index[cand[next].i] = last; /* rounding at the top */
+    return kept;
 }
 
 static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
                               const csm_sample_filter *f, const csm_sample_draws *d,
                               void *work) {
     csm_sample_work w = csm_sample_work_parts(work, n);
+    T *e = (T *)w.e;
     int not_finite;
     const T m = SK(smp_row_max)(x, n, step, &not_finite);
     if (not_finite) return CSM_SAMPLE_NOT_FINITE;
     if (m == -INFINITY) return CSM_SAMPLE_NO_MASS;
-    const double total = SK(smp_exps)(x, n, step, m, (T)f->temperature, w.e);
-    double xb;
+    const double total = SK(smp_exps)(x, n, step, m, (T)f->temperature, e);
+    double xb, mass;
     int64_t icut;
-    SK(smp_threshold)(x, n, step, m, total, f, &w, &xb, &icut);
-    const double e_max = SV(exp)(SV(splat)(0))[0];
-    const double min_e = f->min_p * e_max;
-    /* the draw list: kept tokens of positive weight, cumulative weight in .x */
-    ptrdiff_t kept = 0;
-    double running = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const double xi = x[i * step], ei = w.e[i];
-        if (ei > 0 && ei >= min_e && (xi > xb || (xi == xb && i >= icut))) {
-            running += ei;
-            w.cand[kept++] = (csm_candidate){running, ei, i};
+    const ptrdiff_t sorted = SK(smp_threshold)(x, n, step, m, total, f, &w, &xb, &icut);
+    const double min_e = f->min_p * SV(exp)(SV(splat)(0))[0]; /* min_p times the max's e */
+    ptrdiff_t kept;
+    if (d->with_replacement && sorted == 0 && d->num_samples <= n) {
+        mass = total;
+        kept = SK(smp_stream_draws)(x, n, step, e, w.cand, xb, icut, min_e, d, &mass);
+        if (kept == 0) return CSM_SAMPLE_NO_MASS;
+    } else {
+        kept = SK(smp_draw_list)(x, n, step, e, w.cand, sorted, xb, icut, min_e, &mass);
+        if (kept == 0) return CSM_SAMPLE_NO_MASS;
+        if (!d->with_replacement && kept < d->num_samples) return kept;
+        double remaining = mass;
+        for (ptrdiff_t j = 0; j < d->num_samples; j++) {
+            ptrdiff_t t;
+            if (d->with_replacement) {
+                t = csm_first_above(w.cand, kept, d->uniforms[j] * mass);
+            } else {
+                t = csm_draw_remaining(w.cand, kept, d->uniforms[j] * remaining);
+                remaining -= w.cand[t].w;
+                w.cand[t].w = -w.cand[t].w;
+            }
+            d->index[j] = w.cand[t].i;
         }
     }
-    if (kept == 0) return CSM_SAMPLE_NO_MASS;
-    if (!d->with_replacement && kept < d->num_samples) return kept;
-    const double log_mass = log(running);
-    double remaining = running;
-    T *logprob = (T *)d->logprob;
-    for (ptrdiff_t j = 0; j < d->num_samples; j++) {
-        ptrdiff_t t;
-        if (d->with_replacement) {
-            t = csm_first_above(w.cand, kept, d->uniforms[j] * running);
-        } else {
-            t = csm_draw_remaining(w.cand, kept, d->uniforms[j] * remaining);
-            remaining -= w.cand[t].w;
-            w.cand[t].w = -w.cand[t].w;
-        }
-        const int64_t i = w.cand[t].i;
-        d->index[j] = i;
-        if (logprob)
-            logprob[j] = (T)(((double)x[i * step] - (double)m) / f->temperature - log_mass);
+    if (d->logprob) {
+        const double log_mass = log(mass);
+        T *logprob = (T *)d->logprob;
+        for (ptrdiff_t j = 0; j < d->num_samples; j++)
+            logprob[j] = (T)(((double)x[d->index[j] * step] - (double)m) / f->temperature -
+                             log_mass);
     }
     return kept;
 }
@@ -339,9 +425,10 @@ static void SK(top_logprobs_row)(const T *x, ptrdiff_t n, ptrdiff_t step, double
     csm_sample_work w = csm_sample_work_parts(work, n);
     int not_finite;
     const T m = SK(smp_row_max)(x, n, step, &not_finite);
-    const double log_total = log(SK(smp_exps)(x, n, step, m, (T)temperature, w.e));
-    SK(smp_histogram)(x, n, step, m, w.e, w.count, NULL);
-    ptrdiff_t count = SK(smp_gather)(x, n, step, m, w.e, 0, smp_bucket_of_rank(w.count, k),
+    T *e = (T *)w.e;
+    const double log_total = log(SK(smp_exps)(x, n, step, m, (T)temperature, e));
+    SK(smp_histogram)(x, n, step, m, e, w.count, NULL);
+    ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, 0, smp_bucket_of_rank(w.count, k),
                                      w.cand);
     csm_sort_candidates(w.cand, count, 1);
     for (ptrdiff_t t = 0; t < k; t++) {
