@@ -15,7 +15,7 @@ from reference_sampling import kept_tokens, processed_logprobs
 
 stats = pytest.importorskip("scipy.stats")  # scipy is in the test extra
 
-FILTERS = (
+FILTERS: tuple[dict[str, float], ...] = (
     {},
     {"temperature": 0.7},
     {"top_k": 5},
