@@ -320,3 +320,27 @@ def test_gumbel_softmax_is_softmax_of_noisy_logits(dtype):
     np.testing.assert_allclose(csoftmax.gumbel_softmax(x.T, seed=3, axis=0), one.T, rtol=1e-6)
     with pytest.raises(ValueError, match="tau"):
         csoftmax.gumbel_softmax(x, 0.0)
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: repr(f))
+def test_kept_set_matches_transformers_warpers(filters):
+    torch = pytest.importorskip("torch")
+    logits_process = pytest.importorskip("transformers.generation.logits_process")
+    warpers = []
+    if "temperature" in filters:
+        warpers.append(logits_process.TemperatureLogitsWarper(filters["temperature"]))
+    if "top_k" in filters:
+        warpers.append(logits_process.TopKLogitsWarper(filters["top_k"]))
+    if "top_p" in filters:
+        warpers.append(logits_process.TopPLogitsWarper(filters["top_p"]))
+    if "min_p" in filters:
+        warpers.append(logits_process.MinPLogitsWarper(filters["min_p"]))
+    x = _logits(rows=8, vocab=200, seed=4)[[0, 2, 4, 5, 6, 7]]  # rows without tied logits
+    scores = torch.from_numpy(x.copy())
+    for warper in warpers:
+        scores = warper(None, scores)
+    kept = torch.isfinite(scores).numpy()
+    for row, expected in zip(x, kept):
+        idx = csoftmax.sample(row, num_samples=int(expected.sum()), replacement=False, seed=0,
+                              **filters)
+        np.testing.assert_array_equal(np.sort(idx), np.flatnonzero(expected))
