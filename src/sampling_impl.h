@@ -233,15 +233,20 @@ static double SK(smp_exps)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, T tempe
     return sum;
 }
 
-/* counts (and, given mass, the sums of e) of the tokens per bucket of m - x */
+/* counts of the tokens per bucket of m - x; given mass, the sums of e and
+ * counts of the tokens of positive weight only */
 static void SK(smp_histogram)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, const T *e,
                               int32_t *count, double *mass) {
     memset(count, 0, CSM_BUCKETS * sizeof *count);
     if (mass) memset(mass, 0, CSM_BUCKETS * sizeof *mass);
     for (ptrdiff_t i = 0; i < n; i++) {
         int b = csm_bucket((float)(m - x[i * step]));
-        count[b]++;
-        if (mass) mass[b] += e[i];
+        if (mass) {
+            count[b] += e[i] > 0;
+            mass[b] += e[i];
+        } else {
+            count[b]++;
+        }
     }
 }
 
@@ -259,14 +264,16 @@ static ptrdiff_t SK(smp_gather)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, co
 
 /* the threshold key (*xb, *icut) of the tokens top_k and top_p keep. With
  * top_k, returns how many of the sorted candidates at the start of w->cand
- * those are (else 0). */
+ * those are (else 0). With top_p alone, also the kept tokens' mass and count
+ * of positive weights (else *mass = -1). */
 static ptrdiff_t SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, double total,
                                    const csm_sample_filter *f, csm_sample_work *w, double *xb,
-                                   int64_t *icut) {
+                                   int64_t *icut, double *mass, ptrdiff_t *positive) {
     const int by_k = f->top_k > 0 && f->top_k < n, by_p = f->top_p < 1;
     const T *e = (const T *)w->e;
     *xb = -INFINITY;
     *icut = 0;
+    *mass = -1;
     if (by_k) {
         SK(smp_histogram)(x, n, step, m, e, w->count, NULL);
         ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, 0,
@@ -295,9 +302,16 @@ static ptrdiff_t SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m,
         if (b == CSM_BUCKETS) return 0; /* the target is the whole mass (rounding) */
         ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, b, b, w->cand);
         csm_sort_candidates(w->cand, count, 0);
-        ptrdiff_t last = smp_nucleus(w->cand, count, before, target) - 1;
-        *xb = w->cand[last].x;
-        *icut = w->cand[last].i;
+        const ptrdiff_t kept = smp_nucleus(w->cand, count, before, target);
+        *xb = w->cand[kept - 1].x;
+        *icut = w->cand[kept - 1].i;
+        *positive = 0;
+        for (int above = 0; above < b; above++) *positive += w->count[above];
+        for (ptrdiff_t t = 0; t < kept; t++) {
+            before += w->cand[t].w;
+            *positive += w->cand[t].w > 0;
+        }
+        *mass = before;
     }
     return 0;
 }
@@ -341,21 +355,22 @@ static ptrdiff_t SK(smp_draw_list)(const T *x, ptrdiff_t n, ptrdiff_t step, cons
  * running weight exceeds it (the draw list's choice, without writing it) */
 static ptrdiff_t SK(smp_stream_draws)(const T *x, ptrdiff_t n, ptrdiff_t step, const T *e,
                                       csm_candidate *cand, double xb, int64_t icut,
-                                      double min_e, const csm_sample_draws *d, double *mass) {
-    /* *mass: in, the sum of every e (the total when nothing is filtered); out,
-     * the kept tokens' */
+                                      double min_e, const csm_sample_draws *d, double *mass,
+                                      ptrdiff_t known_kept) {
+    /* *mass: in, the kept mass where known (the total when nothing is
+     * filtered, top_p's own sum) with its count known_kept, else -1; out, the
+     * kept mass */
     const int filtered = xb > -INFINITY || min_e > 0;
-    ptrdiff_t kept = 0;
-    double total = *mass; /* unfiltered: every exp's sum */
-    if (filtered) {
+    ptrdiff_t kept = known_kept;
+    double total = *mass;
+    if (total < 0) {
         total = 0;
+        kept = 0;
         for (ptrdiff_t i = 0; i < n; i++)
             if (SK(smp_kept)(x, step, e, i, xb, icut, min_e)) {
                 total += e[i];
                 kept++;
             }
-    } else {
-        for (ptrdiff_t i = 0; i < n; i++) kept += e[i] > 0;
     }
     *mass = total;
     if (kept == 0) return 0;
@@ -386,12 +401,19 @@ static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
     const double total = SK(smp_exps)(x, n, step, m, (T)f->temperature, e);
     double xb, mass;
     int64_t icut;
-    const ptrdiff_t sorted = SK(smp_threshold)(x, n, step, m, total, f, &w, &xb, &icut);
+    ptrdiff_t kept = 0;
+    const ptrdiff_t sorted = SK(smp_threshold)(x, n, step, m, total, f, &w, &xb, &icut, &mass,
+                                               &kept);
     const double min_e = f->min_p * SV(exp)(SV(splat)(0))[0]; /* min_p times the max's e */
-    ptrdiff_t kept;
     if (d->with_replacement && sorted == 0 && d->num_samples <= n) {
-        mass = total;
-        kept = SK(smp_stream_draws)(x, n, step, e, w.cand, xb, icut, min_e, d, &mass);
+        if (xb == -INFINITY && min_e <= 0) { /* nothing filtered */
+            mass = total;
+            kept = 0;
+            for (ptrdiff_t i = 0; i < n; i++) kept += e[i] > 0;
+        } else if (min_e > 0) {
+            mass = -1;
+        }
+        kept = SK(smp_stream_draws)(x, n, step, e, w.cand, xb, icut, min_e, d, &mass, kept);
         if (kept == 0) return CSM_SAMPLE_NO_MASS;
     } else {
         kept = SK(smp_draw_list)(x, n, step, e, w.cand, sorted, xb, icut, min_e, &mass);
