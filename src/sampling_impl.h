@@ -389,6 +389,26 @@ static ptrdiff_t SK(smp_stream_draws)(const T *x, ptrdiff_t n, ptrdiff_t step, c
     return kept;
 }
 
+/* the sum and count of the weights e_i > 0 with e_i >= min_e */
+static double SK(smp_mass_above)(const T *e, ptrdiff_t n, T min_e, ptrdiff_t *count) {
+    const VT zero = SV(splat)(0), low = SV(splat)(min_e);
+    double sum = 0;
+    ptrdiff_t kept = 0, i = 0;
+    for (; i + SLANES <= n; i += SLANES) {
+        const VT v = SV(load)(e + i);
+        const VI in = (v > zero) & (v >= low);
+        sum += SV(hsum)(SV(select)(in, v, zero));
+        kept += SV(count)(in);
+    }
+    for (; i < n; i++)
+        if (e[i] > 0 && e[i] >= min_e) {
+            sum += e[i];
+            kept++;
+        }
+    *count = kept;
+    return sum;
+}
+
 static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
                               const csm_sample_filter *f, const csm_sample_draws *d,
                               void *work) {
@@ -410,6 +430,12 @@ static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
             mass = total;
             kept = 0;
             for (ptrdiff_t i = 0; i < n; i++) kept += e[i] > 0;
+        } else if (xb == -INFINITY) { /* min_p alone */
+            T low = (T)min_e; /* the least T >= min_e: the same test as smp_kept's */
+            if ((double)low < min_e)
+                low = sizeof(T) == sizeof(float) ? (T)nextafterf((float)low, INFINITY)
+                                                 : (T)nextafter((double)low, INFINITY);
+            mass = SK(smp_mass_above)(e, n, low, &kept);
         } else if (min_e > 0) {
             mass = -1;
         }
