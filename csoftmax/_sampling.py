@@ -171,7 +171,8 @@ def sample(logits, *, num_samples=1, temperature=1.0, top_k=None, top_p=None, mi
     -------
     ndarray of int64, or (ndarray, ndarray)
         Indices of shape batch + (num_samples,); with return_logprobs also
-        their log-probabilities (float32 for float32 logits, else float64).
+        their log-probabilities (float32 for float32 and half logits, else
+        float64). A row holding nan or +inf, or only -inf, raises ValueError.
 
     Examples
     --------
@@ -272,7 +273,7 @@ def top_logprobs(logits, k, *, temperature=1.0, axis=-1, num_threads=None):
     -------
     (values, indices)
         Arrays of shape batch + (k,): the log-probabilities (float32 for
-        float32 logits, else float64) and their int64 indices.
+        float32 and half logits, else float64) and their int64 indices.
 
     Examples
     --------
@@ -333,7 +334,7 @@ def gumbel_softmax(logits, tau=1.0, *, hard=False, axis=-1, seed=None, num_threa
     Returns
     -------
     ndarray
-        logits' shape; float32 for float32 logits, else float64.
+        logits' shape; float32 for float32 and half logits, else float64.
 
     Examples
     --------
