@@ -13,8 +13,10 @@
  *      and, for top_p, the mass of e per bucket. Scanning it from the max down
  *      finds the bucket holding the k-th token or the one where the mass
  *      reaches top_p Z; only the tokens of that bucket (and those above it,
- *      for top_k) are gathered and sorted. The kept set is then every token
- *      whose (x_i, i) is at least a threshold key in lexicographic order:
+ *      for top_k) are gathered and sorted (rows of up to CSM_SORT_WHOLE_ROW
+ *      tokens skip the histogram and sort them all). The kept set is then
+ *      every token whose (x_i, i) is at least a threshold key in
+ *      lexicographic order:
  *      top_k keeps every tie of the k-th value; top_p keeps the most probable
  *      tokens while the mass before them (in the order of a stable ascending
  *      sort, so among equal logits the higher index first) is below top_p
@@ -53,6 +55,9 @@ typedef struct csm_candidate {
 #define CSM_BUCKET_SHIFT 17
 #define CSM_LAST_BUCKET 8640
 #define CSM_BUCKETS (CSM_LAST_BUCKET + 1)
+/* rows up to this long skip the histogram: every token is a candidate (a
+ * sort of a few hundred costs less than clearing the buckets) */
+#define CSM_SORT_WHOLE_ROW 256
 
 typedef struct csm_sample_work {
     csm_candidate *cand; /* n: candidates, then the draw list */
@@ -262,6 +267,17 @@ static ptrdiff_t SK(smp_gather)(const T *x, ptrdiff_t n, ptrdiff_t step, T m, co
     return count;
 }
 
+/* candidates (in index order) that hold the k best tokens and their ties */
+static ptrdiff_t SK(smp_top_candidates)(const T *x, ptrdiff_t n, ptrdiff_t step, T m,
+                                        const T *e, ptrdiff_t k, csm_sample_work *w) {
+    int last = CSM_LAST_BUCKET;
+    if (n > CSM_SORT_WHOLE_ROW) {
+        SK(smp_histogram)(x, n, step, m, e, w->count, NULL);
+        last = smp_bucket_of_rank(w->count, k);
+    }
+    return SK(smp_gather)(x, n, step, m, e, 0, last, w->cand);
+}
+
 /* the threshold key (*xb, *icut) of the tokens top_k and top_p keep. With
  * top_k, returns how many of the sorted candidates at the start of w->cand
  * those are (else 0). With top_p alone, also the kept tokens' mass and count
@@ -275,9 +291,7 @@ static ptrdiff_t SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m,
     *icut = 0;
     *mass = -1;
     if (by_k) {
-        SK(smp_histogram)(x, n, step, m, e, w->count, NULL);
-        ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, 0,
-                                         smp_bucket_of_rank(w->count, f->top_k), w->cand);
+        const ptrdiff_t count = SK(smp_top_candidates)(x, n, step, m, e, f->top_k, w);
         csm_sort_candidates(w->cand, count, 0);
         ptrdiff_t kept = f->top_k;
         *xb = w->cand[kept - 1].x; /* ties of the k-th value are kept */
@@ -291,16 +305,21 @@ static ptrdiff_t SK(smp_threshold)(const T *x, ptrdiff_t n, ptrdiff_t step, T m,
         return kept;
     }
     if (by_p) {
-        SK(smp_histogram)(x, n, step, m, e, w->count, w->mass);
         const double target = f->top_p * total;
         double before = 0;
-        int b = 0;
-        for (; b < CSM_BUCKETS; b++) {
-            if (w->count[b] > 0 && before + w->mass[b] >= target) break;
-            before += w->mass[b];
+        int b = 0; /* the boundary bucket; short rows: every token a candidate */
+        ptrdiff_t count;
+        if (n > CSM_SORT_WHOLE_ROW) {
+            SK(smp_histogram)(x, n, step, m, e, w->count, w->mass);
+            for (; b < CSM_BUCKETS; b++) {
+                if (w->count[b] > 0 && before + w->mass[b] >= target) break;
+                before += w->mass[b];
+            }
+            if (b == CSM_BUCKETS) return 0; /* the target is the whole mass (rounding) */
+            count = SK(smp_gather)(x, n, step, m, e, b, b, w->cand);
+        } else {
+            count = SK(smp_gather)(x, n, step, m, e, 0, CSM_LAST_BUCKET, w->cand);
         }
-        if (b == CSM_BUCKETS) return 0; /* the target is the whole mass (rounding) */
-        ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, b, b, w->cand);
         csm_sort_candidates(w->cand, count, 0);
         const ptrdiff_t kept = smp_nucleus(w->cand, count, before, target);
         *xb = w->cand[kept - 1].x;
@@ -475,9 +494,7 @@ static void SK(top_logprobs_row)(const T *x, ptrdiff_t n, ptrdiff_t step, double
     const T m = SK(smp_row_max)(x, n, step, &not_finite);
     T *e = (T *)w.e;
     const double log_total = log(SK(smp_exps)(x, n, step, m, (T)temperature, e));
-    SK(smp_histogram)(x, n, step, m, e, w.count, NULL);
-    ptrdiff_t count = SK(smp_gather)(x, n, step, m, e, 0, smp_bucket_of_rank(w.count, k),
-                                     w.cand);
+    const ptrdiff_t count = SK(smp_top_candidates)(x, n, step, m, e, k, &w);
     csm_sort_candidates(w.cand, count, 1);
     for (ptrdiff_t t = 0; t < k; t++) {
         values[t] = (T)((w.cand[t].x - (double)m) / temperature - log_total);

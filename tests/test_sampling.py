@@ -55,8 +55,9 @@ def _exact_kept(row, **filters):
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: repr(f))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_kept_set_and_logprobs_match_reference(filters, dtype, isa):
-    x = _logits(dtype=dtype)
+@pytest.mark.parametrize("vocab", [40, 600])  # every token sorted; through the histogram
+def test_kept_set_and_logprobs_match_reference(filters, dtype, vocab, isa):
+    x = _logits(vocab=vocab, dtype=dtype)
     for row in x:
         expected, idx, lp = _exact_kept(row, **filters)
         assert len(set(idx.tolist())) == idx.size  # distinct
@@ -117,6 +118,17 @@ def test_frequencies_of_a_million_draws(filters):
     p = np.exp(processed_logprobs(row, **filters))
     idx = csoftmax.sample(row, num_samples=10**6, seed=12345, **filters)
     counts = np.bincount(idx, minlength=row.size)
+    assert (counts[p == 0] == 0).all()
+    assert _chi_square(counts[p > 0], p[p > 0]) > 1e-4
+
+
+@pytest.mark.parametrize("filters", [{}, {"top_p": 0.8}, {"min_p": 0.2, "temperature": 1.5},
+                                     {"top_k": 3}])
+def test_frequencies_of_one_draw_in_each_of_many_rows(filters):
+    row = np.array([1.0, 0.2, -0.3, 2.0, 0.7, -1.0, 0.0, 1.5])
+    p = np.exp(processed_logprobs(row, **filters))
+    idx = csoftmax.sample(np.broadcast_to(row, (300000, row.size)), seed=54321, **filters)
+    counts = np.bincount(idx[:, 0], minlength=row.size)
     assert (counts[p == 0] == 0).all()
     assert _chi_square(counts[p > 0], p[p > 0]) > 1e-4
 
