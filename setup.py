@@ -34,6 +34,9 @@ C_SOURCES = [
     "src/segments_baseline.c",
     "src/segments_avx2.c",
     "src/segments_avx512.c",
+    "src/sampling_baseline.c",
+    "src/sampling_avx2.c",
+    "src/sampling_avx512.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -98,7 +101,8 @@ extensions = [
                  "src/isa_target.h", "src/kernels_instance.h", "src/loss.h", "src/loss_impl.h", "src/loss_isa.h",
                  "src/hsoftmax.h", "src/hsoftmax_impl.h",
                  "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h",
-                 "src/segments.h", "src/segments_impl.h", "src/segments_isa.h"],
+                 "src/segments.h", "src/segments_impl.h", "src/segments_isa.h",
+                 "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

@@ -35,6 +35,7 @@ from ._segments import (
     logcumsumexp, segment_log_softmax, segment_logsumexp, segment_softmax,
     segment_softmax_backward,
 )
+from ._sampling import gumbel_softmax, sample, top_logprobs
 from ._threads import get_num_threads, set_num_threads
 
 if TYPE_CHECKING:  # type checkers see the class; at runtime __getattr__ imports it
@@ -49,6 +50,7 @@ __all__ = [
     "entmax_bisect_backward", "sparsemax_loss", "entmax15_loss", "entmax_bisect_loss",
     "segment_softmax", "segment_log_softmax", "segment_logsumexp", "segment_softmax_backward",
     "logcumsumexp",
+    "sample", "top_logprobs", "gumbel_softmax",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

@@ -99,6 +99,7 @@ def set_isa(name):
     _select_loss_kernels(level)
     _select_sparse_kernels(level)
     _select_segment_kernels(level)
+    _select_sampling_kernels(level)
     active_level = level
 
 
@@ -389,6 +390,7 @@ include "_hsoftmax_core.pxi"
 include "_vocab_core.pxi"
 include "_sparse_core.pxi"
 include "_segments_core.pxi"
+include "_sampling_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.

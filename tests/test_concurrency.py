@@ -101,6 +101,13 @@ def _calls(d, threads):
             g, log_y, 0, out=out, **kw), x.shape, x.dtype),
         "one_hot": (lambda out: csoftmax.one_hot(np.abs(d["labels"]) % 300, 300), None, None),
         "hardmax": (lambda out: csoftmax.hardmax(x), None, None),
+        "sample": (lambda out: csoftmax.sample(x, num_samples=3, temperature=0.7, top_k=20,
+                                               top_p=0.9, seed=0, return_logprobs=True, **kw),
+                   None, None),
+        "sample min_p": (lambda out: csoftmax.sample(x32, min_p=0.1, seed=1, **kw), None, None),
+        "top_logprobs": (lambda out: csoftmax.top_logprobs(x, 5, **kw), None, None),
+        "gumbel_softmax": (lambda out: csoftmax.gumbel_softmax(x32, 0.5, seed=2, **kw), None,
+                           None),
     }
 
 

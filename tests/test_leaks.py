@@ -108,6 +108,13 @@ CASES = {
     "one_hot bad label": _raises(IndexError, csoftmax.one_hot, BAD_LABELS, 8),
     "hardmax": lambda: csoftmax.hardmax(X32),
     "hardmax strings": _raises(TypeError, csoftmax.hardmax, np.array(["a", "b"])),
+    "sample": lambda: csoftmax.sample(X32, num_samples=2, top_k=3, top_p=0.9, seed=0,
+                                      return_logprobs=True),
+    "sample without replacement": lambda: csoftmax.sample(X, num_samples=2, replacement=False,
+                                                          seed=0),
+    "sample bad top_p": _raises(ValueError, csoftmax.sample, X, top_p=2.0),
+    "top_logprobs": lambda: csoftmax.top_logprobs(X32, 3),
+    "gumbel_softmax": lambda: csoftmax.gumbel_softmax(X, hard=True, seed=0),
 }
 
 
