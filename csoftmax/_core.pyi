@@ -76,3 +76,9 @@ def hs_log_proba(scores: _Floats, children: NDArray[np.int64], out: _Floats,
 # sparse gradient rows of the sampled losses (_vocab_core.pxi)
 def segment_rows(out: _Floats, starts: NDArray[np.int64], order: NDArray[np.int64],
                  coef: _Floats, source_row: NDArray[np.int64], source: _Floats) -> None: ...
+
+# tiles of the fused linear cross-entropy, cross_entropy's softcap= and z_loss= (_linear_ce_core.pxi)
+def softcap_rows(x: _Floats, cap: float, num_threads: int) -> None: ...
+def zloss_softcap_rows(x: _Floats, grad: _Floats | None, labels: NDArray[np.int64] | None,
+                       ignore_index: int, lse: _Floats | None, loss: NDArray[np.float64],
+                       z_loss: float, cap: float, grad_scale: float, num_threads: int) -> None: ...

@@ -385,6 +385,7 @@ def log1p(const double[::1] u, double[::1] y):
 include "_loss_core.pxi"
 include "_hsoftmax_core.pxi"
 include "_vocab_core.pxi"
+include "_linear_ce_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.
