@@ -11,16 +11,16 @@ cross_entropy(hidden @ weight.T + bias, target):
            the three gradient products
   torch    F.linear + F.cross_entropy, forward and backward
 Each is checked against the others before it is timed. Times are medians of
---repeat runs. Peak memory is measured in a fresh process per case: the
-largest resident set size during one call, less the resident size before it
-(inputs allocated and touched) and less the returned gradients' size; the
-logits' size is printed beside it. BLAS (threadpoolctl) and PyTorch are
+--repeat runs. Peak memory is measured in a fresh process per case (Linux): the
+peak resident set size during one call (VmHWM, reset just before it through
+/proc/self/clear_refs), less the resident size before it (inputs allocated
+and touched) and less the returned gradients' size; the logits' size is
+printed beside it. BLAS (threadpoolctl) and PyTorch are
 limited to the same thread count as csoftmax.
 """
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -65,7 +65,7 @@ def run(method, hidden, weight, bias, target, threads):
     loss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h, w, b),
                                              torch.from_numpy(target))
     loss.backward()
-    return (float(loss), h.grad.numpy(), w.grad.numpy(), b.grad.numpy())
+    return (loss.item(), h.grad.numpy(), w.grad.numpy(), b.grad.numpy())
 
 
 def limit_threads(threads):
@@ -81,6 +81,14 @@ def current_rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def peak_rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def peak_child(method, shape, threads):
     """Measured in this (fresh) process: extra peak bytes of one call."""
     hidden, weight, bias, target = inputs(*shape)
@@ -88,9 +96,11 @@ def peak_child(method, shape, threads):
         import csoftmax  # noqa: F401  (imported, with torch, before the baseline)
         import torch  # noqa: F401
 
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets the peak resident size (VmHWM) to the current one
         before = current_rss()
         result = run(method, hidden, weight, bias, target, threads)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     returned = sum(a.nbytes for a in result[1:])
     print(json.dumps({"extra": peak - before - returned}))
 

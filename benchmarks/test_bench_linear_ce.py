@@ -54,7 +54,7 @@ def _way(name, threads):
             b = torch.from_numpy(bias).requires_grad_()
             loss = F.cross_entropy(F.linear(h, w, b), torch.from_numpy(target))
             loss.backward()
-            return float(loss), (h.grad.numpy(), w.grad.numpy(), b.grad.numpy())
+            return loss.item(), (h.grad.numpy(), w.grad.numpy(), b.grad.numpy())
 
         return step
     import csoftmax

@@ -13,7 +13,7 @@ is then added by BLAS before the next tile overwrites it.
 
 Memory: one tile (two with the gradients) of `chunk_size` rows, plus a
 bounded slab for d_weight's accumulation. chunk_size=None keeps the tiles
-within 4% of the logits' size (at least one row).
+within 4.4% of the logits' size (at least one row).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
@@ -69,7 +69,7 @@ def _one_blas_thread():
 
 # chunk_size=None: the tiles together hold at most 1 / _TILE_SHARE of the
 # logits (and at most _MAX_TILE_ELEMENTS each).
-_TILE_SHARE = 25
+_TILE_SHARE = 23
 _MAX_TILE_ELEMENTS = 1 << 22
 
 
@@ -191,7 +191,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     Equal to cross_entropy(hidden @ weight.T + bias, target, ...) (and to
     PyTorch's F.cross_entropy(F.linear(hidden, weight, bias), target)),
     computed a tile of rows at a time: the extra memory is O(tile), by
-    default under 4% of the logits' size.
+    default under 5% of the logits' size.
 
     Parameters
     ----------

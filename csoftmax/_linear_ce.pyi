@@ -2,6 +2,8 @@ from typing import Any, Literal
 
 from numpy.typing import ArrayLike
 
+__all__ = ["linear_cross_entropy"]
+
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike,
                          bias: ArrayLike | None = None, *, ignore_index: int = -100,
                          label_smoothing: float = 0.0, z_loss: float = 0.0,
