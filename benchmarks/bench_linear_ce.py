@@ -2,7 +2,7 @@
 extra peak memory of the loss and all gradients (float32).
 
     python benchmarks/bench_linear_ce.py                # both shapes, 1 and all threads
-    python benchmarks/bench_linear_ce.py --repeat 5 --threads 1
+    python benchmarks/bench_linear_ce.py --repeat 5 --threads 1 --shape 1024,256,128256
 
 Three ways to the loss and (d_hidden, d_weight, d_bias) of
 cross_entropy(hidden @ weight.T + bias, target):
@@ -126,6 +126,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="*", default=None)
+    parser.add_argument("--shape", default=None, metavar="N,D,V", help="one shape only")
     parser.add_argument("--peak-child", nargs=3, metavar=("METHOD", "SHAPE", "THREADS"))
     args = parser.parse_args()
     if args.peak_child:
@@ -136,7 +137,8 @@ def main():
     thread_counts = args.threads or sorted({1, all_threads})
     print(f"{'N, D, V':>18} {'threads':>7} {'method':>8} {'median s':>9} {'min s':>7} "
           f"{'max s':>7} {'extra MB':>9} {'% logits':>8}")
-    for shape in SHAPES:
+    shapes = SHAPES if args.shape is None else (tuple(int(s) for s in args.shape.split(",")),)
+    for shape in shapes:
         hidden, weight, bias, target = inputs(*shape)
         logits_bytes = shape[0] * shape[2] * 4
         for threads in thread_counts:

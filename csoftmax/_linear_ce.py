@@ -2,7 +2,9 @@
 without the (N, V) logits (or their gradient) ever being held.
 
 The rows are processed a tile at a time (a block of rows times the whole
-vocabulary, so nothing is computed twice): the tile's logits by BLAS
+vocabulary, so nothing is computed twice; where that tile would be thinner
+than _MIN_TILE_ROWS rows, the vocabulary is chunked instead, see
+_by_vocabulary_chunks): the tile's logits by BLAS
 (NumPy's matmul into a preallocated tile), then, while the tile is in
 cache, the compiled kernels take its soft-capping (_core.softcap_rows), its
 log-sum-exps (_core.logsumexp_last_axis, when z_loss or return_lse asks for
@@ -11,9 +13,10 @@ the kernel behind cross_entropy) and the z-loss and the cap's chain rule
 (_core.zloss_softcap_rows); the tile's share of d_hidden, d_weight and d_bias
 is then added by BLAS before the next tile overwrites it.
 
-Memory: one tile (two with the gradients) of `chunk_size` rows, plus a
-bounded slab for d_weight's accumulation. chunk_size=None keeps the tiles
-within 4.4% of the logits' size (at least one row).
+Memory: one tile (two with the gradients) of `chunk_size` rows (columns when
+the vocabulary is chunked), plus a bounded buffer per thread for d_weight's
+accumulation. chunk_size=None keeps the tiles within 4.4% of the logits'
+size (at least one row).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
@@ -52,6 +55,18 @@ _SLAB_ELEMENTS = 1 << 17
 # and features per task (d_hidden).
 _VOCAB_SLAB = 4096
 _FEATURE_GROUP = 64
+
+# Tiles of fewer rows than this run the products well below BLAS's speed (each
+# tile repacks the weight): where the default row tile would be that thin and
+# d_hidden is small beside the logits (V >= _VOCABULARY_PER_FEATURE D), the
+# vocabulary is chunked instead (all rows times a slab of the vocabulary; the
+# logits are computed twice, once for the log-sum-exps, once for the gradient).
+_MIN_TILE_ROWS = 128
+_VOCABULARY_PER_FEATURE = 100
+# the vocabulary-chunked tile (one: d_logits are written over the logits) holds
+# 1 / _VOCABULARY_TILE_SHARE of the logits, leaving room for d_hidden's part
+# and each thread's d_weight buffer
+_VOCABULARY_TILE_SHARE = 28
 
 _blas_controller = None
 
@@ -181,6 +196,62 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
     pieces.run(slab, range(0, vocabulary, _VOCAB_SLAB))
 
 
+def _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap, scale,
+                          chunk, row_losses, lse, grads, threads):
+    """The vocabulary-chunked sweeps: (1) every chunk's logits for the rows'
+    log-sum-exps (combined in float64), target logits and (label smoothing)
+    logit sums, hence the losses; (2) with grads, every chunk's logits again,
+    turned into d_logits in place (_core.vocabulary_chunk_grad), and its share
+    of the gradients: d_weight and d_bias of the chunk's rows, d_hidden added
+    in chunk order."""
+    rows, features = h.shape
+    vocabulary = w.shape[0]
+    dtype = h.dtype
+    flat_tile = np.empty(rows * chunk, dtype)
+    part = np.empty(rows, dtype)
+    total = np.full(rows, -np.inf)
+    picked = np.zeros(rows)
+    sums = np.zeros(rows) if eps else None
+    kept = labels != ignore_index
+    index = np.arange(rows)
+
+    def logits_of(lo, hi):
+        tile = flat_tile[:rows * (hi - lo)].reshape(rows, hi - lo)
+        _tile_products(pieces, w[lo:hi], None if b is None else b[lo:hi], h, tile)
+        if cap:
+            _core.softcap_rows(tile, cap, threads)
+        return tile
+
+    for lo in range(0, vocabulary, chunk):
+        hi = min(lo + chunk, vocabulary)
+        tile = logits_of(lo, hi)
+        _core.logsumexp_last_axis(tile, part, threads)
+        np.logaddexp(total, part, out=total)
+        inside = kept & (labels >= lo) & (labels < hi)
+        picked[inside] = tile[index[inside], labels[inside] - lo]
+        if sums is not None:
+            sums += np.add.reduce(tile, axis=1, dtype=np.float64)
+    losses = total - (1 - eps) * picked + z_loss * total * total
+    if sums is not None:
+        losses -= eps / vocabulary * sums
+    row_losses[:] = np.where(kept, losses, 0.0)
+    if lse is not None:
+        lse[:] = total
+    if grads is None:
+        return
+    d_hidden, d_weight, d_bias = grads
+    final_lse = total.astype(dtype)
+    d_hidden_part = np.empty_like(d_hidden)
+    for lo in range(0, vocabulary, chunk):
+        hi = min(lo + chunk, vocabulary)
+        tile = logits_of(lo, hi)
+        _core.vocabulary_chunk_grad(tile, final_lse, labels, lo, ignore_index, eps, vocabulary,
+                                    z_loss, cap, scale, threads)
+        _tile_gradients(pieces, w[lo:hi], h, tile, d_hidden_part, d_weight[lo:hi],
+                        None if d_bias is None else d_bias[lo:hi])
+        d_hidden += d_hidden_part
+
+
 def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100,
                          label_smoothing=0.0, z_loss=0.0, softcap=None, reduction="mean",
                          return_lse=False, return_grad=False, chunk_size=None,
@@ -219,7 +290,9 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
         Also return (d_hidden, d_weight, d_bias), the gradients of the
         reduced loss (of loss.sum() for 'none'); d_bias is None without bias.
     chunk_size : int, optional
-        Rows per tile; None picks one that keeps the extra memory small.
+        Rows per tile (vocabulary columns where the vocabulary is chunked,
+        for few rows and a large vocabulary); None picks one that keeps the
+        extra memory under 5% of the logits.
         Results agree within rounding for any chunk_size.
     num_threads : int, optional
         Threads of the compiled kernels (the products use BLAS's threads).
@@ -252,8 +325,15 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     z_loss = check_z_loss(z_loss)
     cap = check_softcap(softcap)
     ignore_index = _index_value(ignore_index, "ignore_index")
-    tile_rows = (_rows_per_tile(rows, vocabulary, 2 if return_grad else 1)
-                 if chunk_size is None else positive_int(chunk_size, "chunk_size"))
+    by_vocabulary = (_rows_per_tile(rows, vocabulary, 2) < _MIN_TILE_ROWS
+                     and vocabulary >= _VOCABULARY_PER_FEATURE * h.shape[1] and rows > 0)
+    if chunk_size is not None:
+        chunk_size = positive_int(chunk_size, "chunk_size")
+    if by_vocabulary:
+        columns = chunk_size or max(1, vocabulary // _VOCABULARY_TILE_SHARE)
+        tile_rows = rows
+    else:
+        tile_rows = chunk_size or _rows_per_tile(rows, vocabulary, 2 if return_grad else 1)
     threads = threads_for_call(num_threads, min(rows, tile_rows) * vocabulary)
     labels = _class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
 
@@ -264,7 +344,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     row_losses = np.zeros(rows, np.float64)
     want_lse = return_lse or z_loss != 0
     lse = np.full(rows, -np.inf, dtype) if want_lse else None
-    tile = np.empty((tile_rows, vocabulary), dtype)
+    tile = np.empty((0 if by_vocabulary else tile_rows, vocabulary), dtype)
     d_tile = np.empty_like(tile) if return_grad else None
     if return_grad:
         d_hidden = np.zeros(h.shape, dtype)
@@ -274,7 +354,13 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     pieces = _Pieces(threads, (buffer_rows, h.shape[1]), dtype)
     try:
         with _one_blas_thread():
-            for lo in range(0, rows if vocabulary else 0, tile_rows):
+            if by_vocabulary:
+                _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap,
+                                      scale, min(columns, vocabulary), row_losses,
+                                      lse if want_lse else None,
+                                      (d_hidden, d_weight, d_bias) if return_grad else None,
+                                      threads)
+            for lo in range(0, rows if vocabulary and not by_vocabulary else 0, tile_rows):
                 hi = min(lo + tile_rows, rows)
                 h_block, y_block, loss_block = h[lo:hi], labels[lo:hi], row_losses[lo:hi]
                 logits = tile[:hi - lo]

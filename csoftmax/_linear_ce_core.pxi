@@ -68,3 +68,37 @@ def zloss_softcap_rows(const real[:, ::1] x, object grad, object labels,
                 if cap > 0:
                     t = t * (1 - (<double>x[r, j] / cap) * (<double>x[r, j] / cap))
                 g[r, j] = <real>t
+
+
+def vocabulary_chunk_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] labels,
+                          Py_ssize_t start, long long ignore_index, double smoothing,
+                          Py_ssize_t vocabulary, double z_loss, double cap, double grad_scale,
+                          int num_threads):
+    """In place: the (soft-capped) logits x of vocabulary columns start ..
+    start + n - 1 become the gradient of the reduced loss w.r.t. the uncapped
+    logits, given every row's final log-sum-exp: grad_scale times
+    (1 + 2 z_loss lse) softmax - smoothing / V - (1 - smoothing) [j == label],
+    through the cap. Rows labelled ignore_index become 0."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, j, y
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef double a, off = grad_scale * smoothing / vocabulary, hit = grad_scale * (1 - smoothing)
+    cdef double g, v, m
+    if rows == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(rows, num_threads=threads, schedule='static'):
+            if labels[r] == ignore_index:
+                for j in range(n):
+                    x[r, j] = 0
+                continue
+            m = lse[r]
+            a = grad_scale * (1 + 2 * z_loss * m)
+            y = labels[r] - start
+            for j in range(n):
+                v = x[r, j]
+                g = a * c_exp(v - m) - off
+                if j == y:
+                    g = g - hit
+                if cap > 0:
+                    g = g * (1 - (v / cap) * (v / cap))
+                x[r, j] = <real>g

@@ -71,11 +71,21 @@ OPTIONS = [
 ]
 
 
+@pytest.fixture(params=["rows", "vocabulary"])
+def chunked(request, monkeypatch):
+    """Which axis linear_cross_entropy tiles: its own choice for these small
+    problems (rows), or the vocabulary, forced (chunk_size then counts columns)."""
+    if request.param == "vocabulary":
+        monkeypatch.setattr(csoftmax._linear_ce, "_MIN_TILE_ROWS", 1 << 40)
+        monkeypatch.setattr(csoftmax._linear_ce, "_VOCABULARY_PER_FEATURE", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in
                                                                      o.items()) or "plain")
 @pytest.mark.parametrize("bias", [True, False])
-def test_matches_torch_autograd(dtype, options, bias):
+def test_matches_torch_autograd(dtype, options, bias, chunked):
     rng = np.random.default_rng(1)
     hidden, weight, target, b = _problem(rng, (37,), 11, 53, dtype, bias=bias)
     if options.get("ignore_index") == 3:
@@ -93,7 +103,7 @@ def test_matches_torch_autograd(dtype, options, bias):
         assert db is None
 
 
-def test_finite_differences():
+def test_finite_differences(chunked):
     rng = np.random.default_rng(2)
     hidden, weight, target, b = _problem(rng, (6,), 4, 9, np.float64)
     options = dict(label_smoothing=0.1, z_loss=0.02, softcap=2.0, chunk_size=4)
@@ -112,7 +122,7 @@ def test_finite_differences():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_chunk_sizes_agree_within_rounding(dtype):
+def test_chunk_sizes_agree_within_rounding(dtype, chunked):
     rng = np.random.default_rng(3)
     hidden, weight, target, b = _problem(rng, (29,), 8, 61, dtype)
     results = [csoftmax.linear_cross_entropy(hidden, weight, target, b, z_loss=1e-3,
@@ -128,7 +138,7 @@ def test_chunk_sizes_agree_within_rounding(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bits_independent_of_num_threads(dtype):
+def test_bits_independent_of_num_threads(dtype, chunked):
     rng = np.random.default_rng(4)
     hidden, weight, target, b = _problem(rng, (300,), 16, 700, dtype)
     runs = [csoftmax.linear_cross_entropy(hidden, weight, target, b, label_smoothing=0.1,
@@ -186,7 +196,7 @@ def test_leading_shape_and_views():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_reductions_and_matches_unfused(dtype):
+def test_reductions_and_matches_unfused(dtype, chunked):
     rng = np.random.default_rng(7)
     hidden, weight, target, b = _problem(rng, (40,), 6, 30, dtype)
     kept = target != -100
@@ -207,7 +217,7 @@ def test_reductions_and_matches_unfused(dtype):
         np.testing.assert_allclose(g, g0, rtol=rtol, atol=rtol * np.max(np.abs(g0)))
 
 
-def test_empty_batch_and_all_ignored():
+def test_empty_batch_and_all_ignored(chunked):
     rng = np.random.default_rng(8)
     _, weight, _, b = _problem(rng, (1,), 4, 6, np.float64)
     hidden = np.zeros((0, 4))
