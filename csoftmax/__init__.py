@@ -22,6 +22,7 @@ use_installed_build_if_unbuilt(__name__, __path__[0])
 from . import special
 from ._api import log_softmax, logsumexp, softmax
 from ._config import show_config
+from ._linear_ce import linear_cross_entropy
 from ._losses import (
     binary_cross_entropy_with_logits, cross_entropy, entropy, focal_loss, hardmax, kl_div,
     log_sigmoid, log_softmax_backward, nll_loss, one_hot, sigmoid, sigmoid_focal_loss,
@@ -51,6 +52,7 @@ __all__ = [
     "segment_softmax", "segment_log_softmax", "segment_logsumexp", "segment_softmax_backward",
     "logcumsumexp",
     "sample", "top_logprobs", "gumbel_softmax",
+    "linear_cross_entropy",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
     "SoftmaxRegression",
 ]

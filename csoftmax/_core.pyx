@@ -391,6 +391,7 @@ include "_vocab_core.pxi"
 include "_sparse_core.pxi"
 include "_segments_core.pxi"
 include "_sampling_core.pxi"
+include "_linear_ce_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.

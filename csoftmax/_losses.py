@@ -239,8 +239,60 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
 
 # ---------------------------------------------------------------- cross-entropy
 
+def check_z_loss(z_loss):
+    """z_loss as a float >= 0 (ValueError for a negative or nan one)."""
+    value = real_scalar(z_loss, "z_loss")
+    if not value >= 0:
+        raise ValueError(f"z_loss must be >= 0, got {z_loss!r}")
+    return value
+
+
+def check_softcap(softcap):
+    """softcap as a float > 0 and finite, or 0.0 for None (no capping)."""
+    if softcap is None:
+        return 0.0
+    value = real_scalar(softcap, "softcap")
+    if not 0 < value < np.inf:
+        raise ValueError(f"softcap must be a finite number > 0 or None, got {softcap!r}")
+    return value
+
+
+def _capped_rows(kernel, z_loss, cap, scale, ignore_index, threads):
+    """`kernel` (as _run_rows takes it) with the logits soft-capped at `cap`
+    (0: not capped) and the z-loss added. Rows go in blocks of about
+    _BLOCK_ELEMENTS elements: a block is capped into a buffer (the logits are
+    never written), its log-sum-exps taken where z_loss is on, the kernel run
+    on it, then _core.zloss_softcap_rows adds the z-loss and the cap's chain
+    rule. ignore_index None: extras[0] holds probabilities, every row counts."""
+
+    def capped_kernel(x2, extras, loss, grad):
+        rows, n = x2.shape
+        step = max(1, _BLOCK_ELEMENTS // max(n, 1))
+        buffer = np.empty((min(step, rows), n), x2.dtype) if cap else None
+        lse = np.empty(min(step, rows), x2.dtype) if z_loss else None
+        for lo in range(0, rows, step):
+            hi = min(lo + step, rows)
+            xb = x2[lo:hi]
+            if cap:
+                xb = buffer[:hi - lo]
+                np.copyto(xb, x2[lo:hi])
+                _core.softcap_rows(xb, cap, threads)
+            if z_loss:
+                _core.logsumexp_last_axis(xb, lse[:hi - lo], threads)
+            gb = None if grad is None else grad[lo:hi]
+            extras_b = [e[lo:hi] for e in extras]
+            kernel(xb, extras_b, loss[lo:hi], gb)
+            _core.zloss_softcap_rows(xb, gb, None if ignore_index is None else extras_b[0],
+                                     0 if ignore_index is None else ignore_index,
+                                     None if lse is None else lse[:hi - lo], loss[lo:hi], z_loss,
+                                     cap, scale, threads)
+
+    return capped_kernel
+
+
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, return_grad=False, num_threads=None):
+                  label_smoothing=0.0, z_loss=0.0, softcap=None, return_grad=False,
+                  num_threads=None):
     """Cross-entropy between softmax(logits) along `axis` and the target, as
     torch.nn.functional.cross_entropy.
 
@@ -264,6 +316,15 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         rows (the elements of the target without the class axis).
     label_smoothing : float in [0, 1]
         Mixes the target with the uniform distribution, as PyTorch.
+    z_loss : float >= 0, default 0
+        PaLM's z-loss: z_loss * lse**2 is added to the loss of every counted
+        row (lse = log-sum-exp of the row's logits, after softcap), before
+        the reduction (so 'mean' divides it by the same denominator).
+    softcap : float > 0, optional
+        Gemma 2's logit soft-capping: the loss is taken of
+        softcap * tanh(logits / softcap); the gradient is w.r.t. the
+        uncapped logits. Rows are capped in bounded blocks, never a copy of
+        the whole input.
     return_grad : bool
         Also return the gradient of the reduced loss w.r.t. the logits,
         computed in the same pass over the logits.
@@ -287,18 +348,24 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> grad.round(4)
     array([[-0.213 ,  0.1065,  0.1065],
            [ 0.0453,  0.0453, -0.0906]])
+    >>> round(float(csoftmax.cross_entropy(logits, np.array([0, 2]), z_loss=1e-4,
+    ...                                    softcap=2.0)), 10)
+    0.3228784013
     """
     if is_dask_array(logits):
+        extra = {} if z_loss == 0.0 and softcap is None else dict(z_loss=z_loss, softcap=softcap)
         return lazy_through_dask(
             "cross_entropy", logits, (target,),
             dict(axis=axis, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                 label_smoothing=label_smoothing, return_grad=return_grad),
+                 label_smoothing=label_smoothing, return_grad=return_grad, **extra),
             num_threads=num_threads)
     x, rdtype = _float_input(logits, "logits")
     class_axis = _class_axis(axis, x.ndim)
     C = x.shape[class_axis]
     reduction = _check_reduction(reduction)
     eps = _check_smoothing(label_smoothing)
+    z_loss = check_z_loss(z_loss)
+    cap = check_softcap(softcap)
     ignore_index = _index_value(ignore_index, "ignore_index")
     threads = threads_for_call(num_threads, x.size)
     w = None if weight is None else _class_weights(weight, C, x.dtype)
@@ -324,6 +391,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         def cols_kernel(x3, extras, loss, grad):
             _core.cross_entropy_prob_cols(x3, extras[0], w, loss, grad, eps, scale, threads)
 
+        if z_loss or cap:
+            kernel = _capped_rows(kernel, z_loss, cap, scale, None, threads)
+            cols_kernel = None
         row_losses, grad = _run_rows(kernel, x, class_axis, [probs], return_grad, cols_kernel)
         loss = _finish(row_losses, reduction, rows, rdtype, row_shape)
     else:
@@ -345,6 +415,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         def cols_kernel(x3, extras, loss, grad):
             _core.cross_entropy_cols(x3, extras[0], w, loss, grad, *params)
 
+        if z_loss or cap:
+            kernel = _capped_rows(kernel, z_loss, cap, scale, ignore_index, threads)
+            cols_kernel = None
         row_losses, grad = _run_rows(kernel, x, class_axis, [labels], return_grad, cols_kernel)
         loss = _finish(row_losses, reduction, denominator, rdtype, row_shape)
     if return_grad:

@@ -27,28 +27,33 @@ _Scalar = float | np.number[Any] | np.bool_
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   reduction: _Reduced = "mean", label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None,
                   return_grad: Literal[False] = False, num_threads: int | None = None) -> _Loss: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   reduction: Literal["none"], label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None,
                   return_grad: Literal[False] = False, num_threads: int | None = None) -> _Array: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   reduction: _Reduced = "mean", label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None,
                   return_grad: Literal[True], num_threads: int | None = None
                   ) -> tuple[_Loss, _Array]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   reduction: Literal["none"], label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None,
                   return_grad: Literal[True], num_threads: int | None = None
                   ) -> tuple[_Array, _Array]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   reduction: _Reduction = "mean", label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None,
                   return_grad: bool = False, num_threads: int | None = None) -> Any: ...
 
 @overload

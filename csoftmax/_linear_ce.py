@@ -1,0 +1,395 @@
+"""Fused linear cross-entropy: the loss of logits = hidden @ weight.T + bias
+without the (N, V) logits (or their gradient) ever being held.
+
+The rows are processed a tile at a time (a block of rows times the whole
+vocabulary, so nothing is computed twice; where that tile would be thinner
+than _MIN_TILE_ROWS rows, the vocabulary is chunked instead, see
+_by_vocabulary_chunks): the tile's logits by BLAS
+(NumPy's matmul into a preallocated tile), then, while the tile is in
+cache, the compiled kernels take its soft-capping (_core.softcap_rows), its
+log-sum-exps (_core.logsumexp_last_axis, when z_loss or return_lse asks for
+them), its per-row losses and d_logits in one pass (_core.cross_entropy_rows,
+the kernel behind cross_entropy) and the z-loss and the cap's chain rule
+(_core.zloss_softcap_rows); the tile's share of d_hidden, d_weight and d_bias
+is then added by BLAS before the next tile overwrites it.
+
+Memory: one tile (two with the gradients) of `chunk_size` rows (columns when
+the vocabulary is chunked), plus a bounded buffer per thread for d_weight's
+accumulation. chunk_size=None keeps the tiles within 4.4% of the logits'
+size (at least one row).
+
+Threads: BLAS runs on one thread during the call (threadpoolctl), and the
+products are split into fixed pieces that do not depend on the thread count
+(vocabulary slabs of _VOCAB_SLAB rows of weight for the logits and d_weight,
+groups of _FEATURE_GROUP features for d_hidden), run by num_threads Python
+threads (BLAS releases the GIL); the compiled kernels run on num_threads
+OpenMP threads. OpenBLAS's own threading changes the last bits of a product
+with its thread count; these fixed pieces do not, and d_weight is summed over
+the tiles in row order, so the results are bitwise identical for any
+num_threads. Another chunk_size changes them only within rounding (the
+products are formed in other blocks). Without threadpoolctl installed the
+products run on BLAS's own threads instead (the same results within rounding).
+"""
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _core
+from ._dtypes import compute_dtype
+from ._losses import (
+    _check_reduction, _check_smoothing, _class_labels, _finish, _float_input, _grad_scale,
+    _index_value, check_softcap, check_z_loss,
+)
+from ._threads import threads_for_call
+from ._validate import positive_int
+
+__all__ = ["linear_cross_entropy"]
+
+# d_weight's tile contributions are formed in pieces of about this many
+# elements (a buffer of this size per thread) and added to it.
+_SLAB_ELEMENTS = 1 << 17
+
+# The products' fixed pieces: rows of weight per task (logits, d_weight, d_bias)
+# and features per task (d_hidden).
+_VOCAB_SLAB = 4096
+_FEATURE_GROUP = 64
+
+# Tiles of fewer rows than this run the products well below BLAS's speed (each
+# tile repacks the weight): where the default row tile would be that thin and
+# d_hidden is small beside the logits (V >= _VOCABULARY_PER_FEATURE D), the
+# vocabulary is chunked instead (all rows times a slab of the vocabulary; the
+# logits are computed twice, once for the log-sum-exps, once for the gradient).
+_MIN_TILE_ROWS = 128
+_VOCABULARY_PER_FEATURE = 100
+# the vocabulary-chunked tile (one: d_logits are written over the logits) holds
+# 1 / _VOCABULARY_TILE_SHARE of the logits, leaving room for d_hidden's part
+# and each thread's d_weight buffer
+_VOCABULARY_TILE_SHARE = 28
+
+_blas_controller = None
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread (a no-op without threadpoolctl)."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return contextlib.nullcontext()
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+# chunk_size=None: the tiles together hold at most 1 / _TILE_SHARE of the
+# logits (and at most _MAX_TILE_ELEMENTS each).
+_TILE_SHARE = 23
+_MAX_TILE_ELEMENTS = 1 << 22
+
+
+def _operands(hidden, weight, target, bias):
+    """hidden (N, D), weight (V, D), bias (V,) or None in their compute dtype,
+    the result dtype and the batch shape; ValueError naming both shapes where
+    they do not fit."""
+    h, h_dtype = _float_input(hidden, "hidden")
+    w, w_dtype = _float_input(weight, "weight")
+    if h.ndim < 1:
+        raise ValueError(f"hidden must have at least one dimension (the features D), "
+                         f"got shape {h.shape}")
+    if w.ndim != 2:
+        raise ValueError(f"weight must have shape (V, D) (torch.nn.Linear's layout), "
+                         f"got shape {w.shape}")
+    if h.shape[-1] != w.shape[1]:
+        raise ValueError(f"hidden has shape {h.shape} and weight has shape {w.shape}: hidden's "
+                         f"last dimension must equal weight's second (D)")
+    rdtype = np.promote_types(h_dtype, w_dtype)
+    b = None
+    if bias is not None:
+        b, b_dtype = _float_input(bias, "bias")
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"bias has shape {b.shape} and weight has shape {w.shape}: bias "
+                             f"must have shape ({w.shape[0]},), one entry per row of weight")
+        rdtype = np.promote_types(rdtype, b_dtype)
+    batch_shape = h.shape[:-1]
+    target_shape = np.shape(target)
+    if target_shape != batch_shape:
+        raise ValueError(f"target has shape {target_shape} and hidden has shape {h.shape}: "
+                         f"target must have hidden's shape without its last axis, "
+                         f"{batch_shape}")
+    cdtype = compute_dtype(rdtype)
+    h = np.ascontiguousarray(h.reshape(-1, h.shape[-1]), dtype=cdtype)
+    w = np.ascontiguousarray(w, dtype=cdtype)  # one layout: the same bits for any view
+    if b is not None:
+        b = np.ascontiguousarray(b, dtype=cdtype)
+    return h, w, b, rdtype, batch_shape
+
+
+def _rows_per_tile(rows, vocabulary, tiles):
+    return max(1, min(rows // (_TILE_SHARE * tiles), _MAX_TILE_ELEMENTS // max(vocabulary, 1)))
+
+
+class _Pieces:
+    """Runs a tile's products as fixed pieces over `threads` Python threads
+    (or inline for one), each thread with its own d_weight buffer."""
+
+    def __init__(self, threads, buffer_shape, dtype):
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.buffers = threading.local()
+        self.buffer_shape, self.dtype = buffer_shape, dtype
+
+    def run(self, function, starts):
+        if self.pool is None:
+            for start in starts:
+                function(start)
+        else:
+            for _ in self.pool.map(function, starts):
+                pass
+
+    def buffer(self):
+        buffer = getattr(self.buffers, "array", None)
+        if buffer is None:
+            buffer = self.buffers.array = np.empty(self.buffer_shape, self.dtype)
+        return buffer
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _tile_products(pieces, w, b, h_block, logits):
+    """logits = h_block @ w.T + b, by vocabulary slabs."""
+    def slab(lo):
+        hi = min(lo + _VOCAB_SLAB, w.shape[0])
+        np.matmul(h_block, w[lo:hi].T, out=logits[:, lo:hi])
+        if b is not None:
+            logits[:, lo:hi] += b[lo:hi]
+
+    pieces.run(slab, range(0, w.shape[0], _VOCAB_SLAB))
+
+
+def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bias):
+    """d_hidden_block = d_logits @ w (by feature groups); d_weight += d_logits.T
+    @ h_block and d_bias += d_logits' column sums (by vocabulary slabs, in
+    pieces of the thread's buffer, so that no temporary is as large as
+    d_weight)."""
+    vocabulary, features = w.shape
+
+    def feature_group(lo):
+        hi = min(lo + _FEATURE_GROUP, features)
+        np.matmul(d_logits, w[:, lo:hi], out=d_hidden_block[:, lo:hi])
+
+    def slab(lo):
+        hi = min(lo + _VOCAB_SLAB, vocabulary)
+        buffer = pieces.buffer()
+        step = buffer.shape[0]
+        for start in range(lo, hi, step):
+            stop = min(start + step, hi)
+            part = buffer[:stop - start]
+            np.matmul(d_logits[:, start:stop].T, h_block, out=part)
+            d_weight[start:stop] += part
+        if d_bias is not None:
+            d_bias[lo:hi] += np.add.reduce(d_logits[:, lo:hi], axis=0)
+
+    if features:
+        pieces.run(feature_group, range(0, features, _FEATURE_GROUP))
+    pieces.run(slab, range(0, vocabulary, _VOCAB_SLAB))
+
+
+def _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap, scale,
+                          chunk, row_losses, lse, grads, threads):
+    """The vocabulary-chunked sweeps: (1) every chunk's logits for the rows'
+    log-sum-exps (combined in float64), target logits and (label smoothing)
+    logit sums, hence the losses; (2) with grads, every chunk's logits again,
+    turned into d_logits in place (_core.vocabulary_chunk_grad), and its share
+    of the gradients: d_weight and d_bias of the chunk's rows, d_hidden added
+    in chunk order."""
+    rows, features = h.shape
+    vocabulary = w.shape[0]
+    dtype = h.dtype
+    flat_tile = np.empty(rows * chunk, dtype)
+    part = np.empty(rows, dtype)
+    total = np.full(rows, -np.inf)
+    picked = np.zeros(rows)
+    sums = np.zeros(rows) if eps else None
+    kept = labels != ignore_index
+    index = np.arange(rows)
+
+    def logits_of(lo, hi):
+        tile = flat_tile[:rows * (hi - lo)].reshape(rows, hi - lo)
+        _tile_products(pieces, w[lo:hi], None if b is None else b[lo:hi], h, tile)
+        if cap:
+            _core.softcap_rows(tile, cap, threads)
+        return tile
+
+    for lo in range(0, vocabulary, chunk):
+        hi = min(lo + chunk, vocabulary)
+        tile = logits_of(lo, hi)
+        _core.logsumexp_last_axis(tile, part, threads)
+        np.logaddexp(total, part, out=total)
+        inside = kept & (labels >= lo) & (labels < hi)
+        picked[inside] = tile[index[inside], labels[inside] - lo]
+        if sums is not None:
+            sums += np.add.reduce(tile, axis=1, dtype=np.float64)
+    losses = total - (1 - eps) * picked + z_loss * total * total
+    if sums is not None:
+        losses -= eps / vocabulary * sums
+    row_losses[:] = np.where(kept, losses, 0.0)
+    if lse is not None:
+        lse[:] = total
+    if grads is None:
+        return
+    d_hidden, d_weight, d_bias = grads
+    final_lse = total.astype(dtype)
+    d_hidden_part = np.empty_like(d_hidden)
+    for lo in range(0, vocabulary, chunk):
+        hi = min(lo + chunk, vocabulary)
+        tile = logits_of(lo, hi)
+        _core.vocabulary_chunk_grad(tile, final_lse, labels, lo, ignore_index, eps, vocabulary,
+                                    z_loss, cap, scale, threads)
+        _tile_gradients(pieces, w[lo:hi], h, tile, d_hidden_part, d_weight[lo:hi],
+                        None if d_bias is None else d_bias[lo:hi])
+        d_hidden += d_hidden_part
+
+
+def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100,
+                         label_smoothing=0.0, z_loss=0.0, softcap=None, reduction="mean",
+                         return_lse=False, return_grad=False, chunk_size=None,
+                         num_threads=None):
+    """Cross-entropy of logits = hidden @ weight.T + bias against class
+    indices, without materialising the (N, V) logits or their gradient.
+
+    Equal to cross_entropy(hidden @ weight.T + bias, target, ...) (and to
+    PyTorch's F.cross_entropy(F.linear(hidden, weight, bias), target)),
+    computed a tile of rows at a time: the extra memory is O(tile), by
+    default under 5% of the logits' size.
+
+    Parameters
+    ----------
+    hidden : array_like, shape (N, D) or (..., D)
+    weight : array_like, shape (V, D)
+        torch.nn.Linear's layout (one row per class).
+    target : array_like of int, hidden's shape without the last axis
+        Class indices in [0, V), or ignore_index.
+    bias : array_like, shape (V,), optional
+    ignore_index : int, default -100
+        Rows with this target add nothing and are left out of the 'mean'.
+    label_smoothing : float in [0, 1]
+        PyTorch's label smoothing.
+    z_loss : float >= 0
+        PaLM's z-loss: z_loss * lse**2 added to every non-ignored row.
+    softcap : float > 0, optional
+        The logits are softcap * tanh(logits / softcap) (Gemma 2).
+    reduction : {'mean', 'sum', 'none'}
+        'mean' over the non-ignored rows (nan if none), 'none' in the
+        target's shape.
+    return_lse : bool
+        Also return the log-sum-exp of every row's (soft-capped) logits, in
+        the target's shape (ignored rows included).
+    return_grad : bool
+        Also return (d_hidden, d_weight, d_bias), the gradients of the
+        reduced loss (of loss.sum() for 'none'); d_bias is None without bias.
+    chunk_size : int, optional
+        Rows per tile (vocabulary columns where the vocabulary is chunked,
+        for few rows and a large vocabulary); None picks one that keeps the
+        extra memory under 5% of the logits.
+        Results agree within rounding for any chunk_size.
+    num_threads : int, optional
+        Threads of the compiled kernels (the products use BLAS's threads).
+        Results do not depend on it.
+
+    Returns
+    -------
+    loss, or (loss, lse), (loss, (d_hidden, d_weight, d_bias)) or
+    (loss, lse, (d_hidden, d_weight, d_bias)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import csoftmax
+    >>> hidden = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> weight = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> target = np.array([0, 2])
+    >>> round(float(csoftmax.linear_cross_entropy(hidden, weight, target)), 10)
+    0.8103092399
+    >>> loss, (d_hidden, d_weight, d_bias) = csoftmax.linear_cross_entropy(
+    ...     hidden, weight, target, return_grad=True)
+    >>> d_hidden.round(4)
+    array([[-0.0777,  0.2888],
+           [-0.2342, -0.0317]])
+    """
+    h, w, b, rdtype, batch_shape = _operands(hidden, weight, target, bias)
+    rows, vocabulary = h.shape[0], w.shape[0]
+    reduction = _check_reduction(reduction)
+    eps = _check_smoothing(label_smoothing)
+    z_loss = check_z_loss(z_loss)
+    cap = check_softcap(softcap)
+    ignore_index = _index_value(ignore_index, "ignore_index")
+    by_vocabulary = (_rows_per_tile(rows, vocabulary, 2) < _MIN_TILE_ROWS
+                     and vocabulary >= _VOCABULARY_PER_FEATURE * h.shape[1] and rows > 0)
+    if chunk_size is not None:
+        chunk_size = positive_int(chunk_size, "chunk_size")
+    if by_vocabulary:
+        columns = chunk_size or max(1, vocabulary // _VOCABULARY_TILE_SHARE)
+        tile_rows = rows
+    else:
+        tile_rows = chunk_size or _rows_per_tile(rows, vocabulary, 2 if return_grad else 1)
+    threads = threads_for_call(num_threads, min(rows, tile_rows) * vocabulary)
+    labels = _class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
+
+    denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
+    scale = _grad_scale(reduction, denominator)
+    dtype = h.dtype
+    tile_rows = min(tile_rows, max(rows, 1))
+    row_losses = np.zeros(rows, np.float64)
+    want_lse = return_lse or z_loss != 0
+    lse = np.full(rows, -np.inf, dtype) if want_lse else None
+    tile = np.empty((0 if by_vocabulary else tile_rows, vocabulary), dtype)
+    d_tile = np.empty_like(tile) if return_grad else None
+    if return_grad:
+        d_hidden = np.zeros(h.shape, dtype)
+        d_weight = np.zeros(w.shape, dtype)
+        d_bias = None if b is None else np.zeros(vocabulary, dtype)
+    buffer_rows = max(1, min(vocabulary, _VOCAB_SLAB, _SLAB_ELEMENTS // max(h.shape[1], 1)))
+    pieces = _Pieces(threads, (buffer_rows, h.shape[1]), dtype)
+    try:
+        with _one_blas_thread():
+            if by_vocabulary:
+                _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap,
+                                      scale, min(columns, vocabulary), row_losses,
+                                      lse if want_lse else None,
+                                      (d_hidden, d_weight, d_bias) if return_grad else None,
+                                      threads)
+            for lo in range(0, rows if vocabulary and not by_vocabulary else 0, tile_rows):
+                hi = min(lo + tile_rows, rows)
+                h_block, y_block, loss_block = h[lo:hi], labels[lo:hi], row_losses[lo:hi]
+                logits = tile[:hi - lo]
+                _tile_products(pieces, w, b, h_block, logits)
+                if cap:
+                    _core.softcap_rows(logits, cap, threads)
+                if want_lse:
+                    _core.logsumexp_last_axis(logits, lse[lo:hi], threads)
+                d_logits = None if d_tile is None else d_tile[:hi - lo]
+                _core.cross_entropy_rows(logits, y_block, None, loss_block, d_logits,
+                                         ignore_index, eps, float(vocabulary), scale, False, 0.0,
+                                         1.0, threads)
+                if z_loss or cap:
+                    _core.zloss_softcap_rows(logits, d_logits, y_block, ignore_index,
+                                             lse[lo:hi] if z_loss else None, loss_block, z_loss,
+                                             cap, scale, threads)
+                if d_logits is not None:
+                    _tile_gradients(pieces, w, h_block, d_logits, d_hidden[lo:hi], d_weight,
+                                    d_bias)
+    finally:
+        pieces.close()
+
+    loss = _finish(row_losses, reduction, denominator, rdtype, batch_shape)
+    result = [loss]
+    if return_lse:
+        result.append(lse.reshape(batch_shape).astype(rdtype, copy=False))
+    if return_grad:
+        grads = (d_hidden.reshape(batch_shape + (h.shape[1],)).astype(rdtype, copy=False),
+                 d_weight.astype(rdtype, copy=False),
+                 None if d_bias is None else d_bias.astype(rdtype, copy=False))
+        result.append(grads)
+    return result[0] if len(result) == 1 else tuple(result)
