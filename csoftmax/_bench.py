@@ -208,7 +208,7 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     quick: a few small and medium shapes, done in a few seconds.
     file: where the table goes (default sys.stdout).
 
-    Returns one dict per (case, op): case, op, seconds (median seconds per
+    Returns one dict per (case, op): case, op, seconds (seconds per
     call of each library that passed its check), ratios, and failures
     (library -> message of the check or error that kept it from being timed).
     """
@@ -227,8 +227,8 @@ def run_bench(threads=1, plot=None, quick=False, file=None):
     versions = ", ".join(f"{peer} {sys.modules[peer].__version__}" for peer in peers)
     print(
         f"csoftmax {csoftmax.__version__} vs {versions}; threads={threads}; "
-        f"median of at least {repeats} interleaved rounds, counting only samples during "
-        "which no other process took the CPU\n"
+        f"at least {repeats} interleaved rounds, counting only samples during which no other "
+        "process took the CPU, and of those the quieter rounds (lower quartile)\n"
         "ratio = peer time / csoftmax time (> 1: csoftmax is faster), then its spread "
         "(interquartile range over the rounds); copy: x.copy() for outputs beyond the "
         "caches (0.5x: csoftmax takes twice a copy's time); busy: other processes took "

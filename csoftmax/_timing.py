@@ -7,10 +7,11 @@ processes took while it ran:
 - the share of the sample's wall time this process was on a CPU
   (``time.process_time``): below CLEAN_CPU_SHARE it was preempted, and its
   time says more about the other processes than about the code;
-- on Linux, the CPU time of every other process (``/proc/stat``'s busy time
-  less this process's own), in cores.
+- on Linux, over the whole case, the CPU time of every other process
+  (``/proc/stat``'s busy time less this process's own), in cores.
 
-Only clean samples count. Rounds are added (up to MAX_ROUND_FACTOR times the
+Only clean samples count, and of those the quieter rounds (a library's time
+is the QUIET_PERCENTILE-th percentile of its clean samples). Rounds are added (up to MAX_ROUND_FACTOR times the
 requested number) until every library has MIN_CLEAN_SAMPLES clean samples and
 the spread of each ratio over the clean rounds is below SPREAD_LIMIT. A ratio
 that never gets there is marked as measured on a busy machine rather than
@@ -23,10 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CLEAN_CPU_SHARE = 0.9
+# a library's time: this percentile of its clean samples (the quieter rounds:
+# slow rounds that preemption does not explain remain, e.g. page reclaim)
+QUIET_PERCENTILE = 25
 MIN_CLEAN_SAMPLES = 3
 MAX_ROUND_FACTOR = 4
 # (75th - 25th percentile) / median of a ratio's clean rounds
-SPREAD_LIMIT = 0.15
+SPREAD_LIMIT = 0.25
 
 
 def _machine_busy_seconds():
@@ -47,7 +51,6 @@ def _machine_busy_seconds():
 class Sample:
     seconds_per_call: float
     cpu_share: float  # this process's CPU time / wall time, per thread it used
-    others_cores: float  # other processes' CPU time / wall time (nan if unknown)
 
     @property
     def clean(self):
@@ -55,23 +58,18 @@ class Sample:
 
 
 def take_sample(function, number, threads=1):
-    """Calls `function` `number` times; its time per call and the load."""
-    busy_before = _machine_busy_seconds()
+    """Calls `function` `number` times: its time per call and this process's
+    share of the CPU meanwhile."""
     cpu_before = time.process_time()
     start = time.perf_counter()
     for _ in range(number):
         function()
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_before
-    busy_after = _machine_busy_seconds()
-    others = float("nan")
-    if busy_before is not None and busy_after is not None and wall > 0:
-        # tick-granular: only meaningful summed over many samples
-        others = max(0.0, (busy_after - busy_before - cpu) / wall)
     # a call that uses fewer threads than allowed (small inputs stay on one)
     # still gets its share measured against one thread
     share = cpu / wall / max(1, min(threads, round(cpu / wall))) if wall > 0 else 1.0
-    return Sample(wall / number, min(share, 1.0), others)
+    return Sample(wall / number, min(share, 1.0))
 
 
 def calls_per_sample(function, target):
@@ -90,7 +88,7 @@ def calls_per_sample(function, target):
 @dataclass
 class Timing:
     """The outcome of timing several libraries on one case."""
-    seconds: dict  # library -> median seconds per call over its clean samples
+    seconds: dict  # library -> seconds per call over its clean samples (QUIET_PERCENTILE)
     ratio_spread: dict = field(default_factory=dict)  # library -> spread of its ratio
     busy: set = field(default_factory=set)  # libraries whose numbers are not to be trusted
     others_cores: float = float("nan")  # mean CPU used by other processes, in cores
@@ -117,6 +115,8 @@ def time_libraries(functions, repeats, target, reference="csoftmax", threads=Non
     threads = threads or {}
     numbers = {name: calls_per_sample(functions[name], target) for name in names}
     rounds = []  # one dict name -> Sample per round
+    busy_before, cpu_before = _machine_busy_seconds(), time.process_time()
+    start = time.perf_counter()
 
     def settled():
         for name in names:
@@ -132,17 +132,19 @@ def time_libraries(functions, repeats, target, reference="csoftmax", threads=Non
             samples[name] = sampler(functions[name], numbers[name], threads.get(name, 1))
         rounds.append(samples)
 
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_before
+    busy_after = _machine_busy_seconds()
     timing = Timing(seconds={}, rounds=len(rounds))
+    if busy_before is not None and busy_after is not None and wall > 0:
+        timing.others_cores = max(0.0, (busy_after - busy_before - cpu) / wall)
     all_samples = [s for r in rounds for s in r.values()]
     timing.disturbed = sum(not s.clean for s in all_samples) / len(all_samples)
-    others = [s.others_cores for s in all_samples if not np.isnan(s.others_cores)]
-    timing.others_cores = float(np.mean(others)) if others else float("nan")
     for name in names:
         clean = [r[name].seconds_per_call for r in rounds if r[name].clean]
         if len(clean) < MIN_CLEAN_SAMPLES:
             timing.busy.add(name)
             clean = [r[name].seconds_per_call for r in rounds]
-        timing.seconds[name] = float(np.median(clean))
+        timing.seconds[name] = float(np.percentile(clean, QUIET_PERCENTILE))
     if reference in names:
         for name in names:
             if name == reference:

@@ -21,7 +21,7 @@ def scripted_sampler(script):
     def sampler(function, number, threads):
         calls["n"] += 1
         seconds, share = next(streams[function.name])
-        return _timing.Sample(seconds, share, 0.5)
+        return _timing.Sample(seconds, share)
 
     sampler.calls = calls
     return sampler
@@ -82,7 +82,7 @@ def test_busy_cells_print_no_number():
 
 
 def test_the_table_says_when_rows_are_busy(monkeypatch):
-    always_preempted = lambda function, number, threads: _timing.Sample(1e-6, 0.1, 1.9)  # noqa
+    always_preempted = lambda function, number, threads: _timing.Sample(1e-6, 0.1)  # noqa
     monkeypatch.setattr(_timing, "take_sample", always_preempted)
     monkeypatch.setattr(_bench, "QUICK_CASES", _bench.QUICK_CASES[:1])
     out = io.StringIO()
