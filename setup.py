@@ -102,7 +102,8 @@ extensions = [
                  "src/hsoftmax.h", "src/hsoftmax_impl.h",
                  "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h",
                  "src/segments.h", "src/segments_impl.h", "src/segments_isa.h",
-                 "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h"],
+                 "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h",
+                 "src/instantiate_types.h", "src/isa_tables.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

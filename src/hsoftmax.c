@@ -3,14 +3,5 @@
 
 #include <math.h>
 
-#define T float
-#define SUF f32
-#include "hsoftmax_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF f64
-#include "hsoftmax_impl.h"
-#undef T
-#undef SUF
+#define CSM_TEMPLATE "hsoftmax_impl.h"
+#include "instantiate_types.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "csoftmax.h"
+#include "isa_tables.h"
 
 #define CSM_VBYTES 16
 #define CSM_SAMPLING_ISA_NAME "baseline"
@@ -14,10 +15,4 @@
 
 size_t csm_sampling_work_bytes(ptrdiff_t n) { return csm_sample_work_size(n); }
 
-typedef const csm_sampling_table *(*sampling_table_getter)(void);
-static const sampling_table_getter getters[CSM_ISA_COUNT] = {
-    csm_sampling_table_baseline, csm_sampling_table_avx2, csm_sampling_table_avx512};
-
-const csm_sampling_table *csm_sampling_isa_table(int level) {
-    return csm_isa_usable(level) ? getters[level]() : NULL;
-}
+CSM_ISA_TABLE_CHOOSER(csm_sampling_table, csm_sampling_isa_table, csm_sampling_table)

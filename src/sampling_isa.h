@@ -7,25 +7,8 @@
 #include "sampling.h"
 #include "simd.h"
 
-#define T float
-#define SUF f32
-#define VT csm_vf32
-#define VI csm_vi32
-#include "sampling_impl.h"
-#undef T
-#undef SUF
-#undef VT
-#undef VI
-
-#define T double
-#define SUF f64
-#define VT csm_vf64
-#define VI csm_vi64
-#include "sampling_impl.h"
-#undef T
-#undef SUF
-#undef VT
-#undef VI
+#define CSM_TEMPLATE "sampling_impl.h"
+#include "instantiate_types.h"
 
 static const csm_sampling_table sampling_table = {
     .name = CSM_SAMPLING_ISA_NAME,

@@ -12,17 +12,8 @@
 #define CSM_CAT_INNER(a, b) a##b
 #define CSM_CAT(a, b) CSM_CAT_INNER(a, b)
 
-#define T float
-#define SUF f32
-#include "segments_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF f64
-#include "segments_impl.h"
-#undef T
-#undef SUF
+#define CSM_TEMPLATE "segments_impl.h"
+#include "instantiate_types.h"
 
 static const csm_segment_table segment_table = {
     .name = CSM_ISA_NAME_STR,

@@ -15,17 +15,8 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#define T float
-#define SUF f32
-#include "sparse_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF f64
-#include "sparse_impl.h"
-#undef T
-#undef SUF
+#define CSM_TEMPLATE "sparse_impl.h"
+#include "instantiate_types.h"
 
 static const csm_sparse_table sparse_table = {
     .name = CSM_ISA_NAME_STR,
