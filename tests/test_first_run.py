@@ -41,14 +41,18 @@ def test_unbuilt_checkout_without_an_installed_build_says_what_to_run(unbuilt_ch
     assert "compiled core" in proc.stderr and "pip install -e ." in proc.stderr
 
 
-def test_python_m_csoftmax_in_an_unbuilt_checkout_runs_the_installed_build(unbuilt_checkout):
+def test_python_m_csoftmax_in_an_unbuilt_checkout_runs_the_installed_build(unbuilt_checkout,
+                                                                           package_root):
     """The README's first command, `pip install . && python -m csoftmax`, run
-    in the clone's root: the clone's csoftmax/ comes first on sys.path."""
-    proc = _python(["-m", "csoftmax", "info"], unbuilt_checkout)
+    in the clone's root: the clone's csoftmax/ comes first on sys.path. The
+    build under test stands for the installed one, on PYTHONPATH behind it
+    (whether or not it is installed in this environment)."""
+    built = {"PYTHONPATH": package_root}
+    proc = _python(["-m", "csoftmax", "info"], unbuilt_checkout, env=built)
     assert proc.returncode == 0, proc.stderr
     assert csoftmax.__version__ in proc.stdout and "ISA level in use" in proc.stdout
     code = "import csoftmax; print(csoftmax.softmax([0.0, 0.0])); print(csoftmax.__file__)"
-    proc = _python(["-c", code], unbuilt_checkout)
+    proc = _python(["-c", code], unbuilt_checkout, env=built)
     assert proc.returncode == 0, proc.stderr
     assert "[0.5 0.5]" in proc.stdout
     assert str(unbuilt_checkout) not in proc.stdout  # the installed build's modules
