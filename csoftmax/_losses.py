@@ -199,8 +199,9 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
         loss.fill(0.0)  # a sum over no classes
         return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
     if inner == 1:
-        x2 = np.ascontiguousarray(x.reshape(outer, C))
-        extras = [np.ascontiguousarray(a.reshape(outer, -1)) if a.ndim == x.ndim
+        # aligned too: the kernels' scalar loads need whole-element alignment
+        x2 = np.require(x.reshape(outer, C), requirements="CA")
+        extras = [np.require(a.reshape(outer, -1), requirements="CA") if a.ndim == x.ndim
                   else a.reshape(outer) for a in per_row_arrays]
         kernel(x2, extras, loss, None if grad is None else grad.reshape(outer, C))
         return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
@@ -209,7 +210,8 @@ def _run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
                for a in per_row_arrays]
     loss2 = loss.reshape(outer, inner)
     grad3 = None if grad is None else grad.reshape(outer, C, inner)
-    if cols_kernel is not None and all(a.strides[-1] == a.itemsize for a in [x3] + extras3):
+    if cols_kernel is not None and all(a.strides[-1] == a.itemsize and a.flags.aligned
+                                       for a in [x3] + extras3):
         cols_kernel(x3, extras3, loss2, grad3)
         return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
     rows_per_block = max(1, _BLOCK_ELEMENTS // max(C, 1))
