@@ -48,3 +48,13 @@ def fd_grad(f, x, h=1e-6):
 
 def total(loss):
     return float(np.sum(np.asarray(loss, np.float64)))
+
+
+def assert_same_for_thread_counts(calls, counts=(1, 2, 3)):
+    """Each call(n) returns a tuple of arrays computed on n threads: they must
+    be bitwise the same for every count."""
+    for call in calls:
+        results = [call(n) for n in counts]
+        for arrays in zip(*results):
+            for other in arrays[1:]:
+                np.testing.assert_array_equal(arrays[0], other)

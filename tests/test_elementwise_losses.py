@@ -11,7 +11,10 @@ import pytest
 import csoftmax
 
 import reference_losses as ref
-from loss_checks import DTYPES, REDUCTIONS, check, random_labels, random_logits, tolerance
+from loss_checks import (
+    DTYPES, REDUCTIONS, assert_same_for_thread_counts, check,
+    random_labels, random_logits, tolerance,
+)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -229,11 +232,7 @@ def test_elementwise_kernels_bitwise_identical_for_any_thread_count(dtype, isa):
                    csoftmax.softmax_backward(g3, sm3, axis=1, num_threads=n)),
     ]
     rng_w, rng_q = rng.random(1500) + 0.5, rng.random((67, 1)) + 0.5
-    for call in calls:
-        one, two, three = call(1), call(2), call(3)
-        for a, b, c in zip(one, two, three):
-            np.testing.assert_array_equal(a, b)
-            np.testing.assert_array_equal(a, c)
+    assert_same_for_thread_counts(calls)
 
 
 def test_loss_only_elementwise_paths_allocate_no_logits_sized_temporary():
