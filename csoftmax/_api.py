@@ -6,19 +6,17 @@ import math
 import numpy as np
 
 from . import _core, _generic
-from ._dtypes import KERNEL_DTYPES, as_numeric_array, compute_dtype, is_generic, result_dtype
-from ._layout import Reduction, broadcast_mask, check_out, reduction_axes, same_memory_layout
+from ._dtypes import KERNEL_DTYPES, compute_dtype, is_generic, result_dtype
+from ._layout import (
+    Reduction, as_1d_if_0d, broadcast_mask, check_out, deliver, reduction_axes,
+    same_memory_layout,
+)
 from ._threads import threads_for_call
-from ._validate import is_dask_array, lazy_through_dask, real_scalar
+from ._validate import (
+    as_numeric_array, check_temperature, is_dask_array, lazy_through_dask,
+)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
-
-
-def _check_temperature(temperature):
-    t = real_scalar(temperature, "temperature")
-    if not t > 0:  # also rejects nan
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    return t
 
 
 def _temperatures(temperature, shape, axes):
@@ -27,7 +25,7 @@ def _temperatures(temperature, shape, axes):
     shape without the reduced axes) or to the keepdims shape; each must be
     > 0. The errors name the argument and, for shapes, both shapes."""
     if np.ndim(temperature) == 0:
-        return _check_temperature(temperature)
+        return check_temperature(temperature)
     t = np.asarray(temperature)
     if t.dtype.kind not in "biuf":
         raise TypeError(f"temperature must hold real numbers, got dtype {t.dtype}")
@@ -49,19 +47,6 @@ def _temperatures(temperature, shape, axes):
     return per_slice
 
 
-def _as_1d_if_0d(x, axis):
-    """0-d input is a single slice of one element: returned as shape (1,) with
-    the axis that selects it. Other input is returned unchanged."""
-    if x.ndim != 0:
-        return x, axis
-    try:  # TypeError for an axis that is not an integer, ValueError for repeats
-        reduction_axes(axis, 1)
-    except np.exceptions.AxisError:
-        raise np.exceptions.AxisError(
-            f"axis {axis!r} is out of bounds for a 0-dimensional array") from None
-    return x.reshape(1), axis
-
-
 def _overflowing_slices(x, axes):
     """Mask (keepdims) of the slices whose max - min overflows although both are
     finite, or None if there are none."""
@@ -81,7 +66,7 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     mask = None if where is None else broadcast_mask(where, x.shape)
     threads = threads_for_call(num_threads, x.size)
     shape = x.shape
-    x, axis = _as_1d_if_0d(x, axis)
+    x, axis = as_1d_if_0d(x, axis)
     axes = reduction_axes(axis, x.ndim)
     t = _temperatures(temperature, x.shape, axes)
     if mask is not None:
@@ -89,7 +74,7 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
 
     if is_generic(rdtype):
         result = _generic.normalize(x.astype(rdtype), axes, t, mask, log).reshape(shape)
-        return _deliver(result, out)
+        return deliver(result, out)
 
     cdtype = compute_dtype(rdtype)
     with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
@@ -107,7 +92,7 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     if overflowing is not None:
         fixed = _normalize_kernel(redo, axes, 1.0, mask, log, None, threads)
         np.copyto(result, fixed, where=overflowing)
-    return _deliver(result.reshape(shape), out, rdtype)
+    return deliver(result.reshape(shape), out, rdtype)
 
 
 def _normalize_kernel(source, axes, t, mask, log, target, threads):
@@ -149,21 +134,6 @@ def _normalize_kernel(source, axes, t, mask, log, target, threads):
     if mask is not None:  # masked entries stay 0 / -inf even where their slice holds nan
         np.copyto(prepared, -np.inf if log else 0.0, where=~geometry.arranged(mask))
     return result
-
-
-def _deliver(result, out, rdtype=None):
-    """Copies into `out` (if given and not already written) and returns it, or
-    returns the result in the result dtype; 0-d results become NumPy scalars
-    as NumPy reductions and SciPy give them."""
-    if out is not None:
-        if not (result is out or same_memory_layout(result, out)):
-            with np.errstate(over="ignore"):  # float16 results may round to +-inf
-                np.copyto(out, result, casting="unsafe")
-        return out
-    if rdtype is not None and result.dtype != rdtype:
-        with np.errstate(over="ignore"):  # float16 results may round to +-inf
-            result = result.astype(rdtype)
-    return result[()] if result.ndim == 0 else result
 
 
 def _is_unit_temperature(temperature):
@@ -356,7 +326,7 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, temperat
     mask = None if where is None else broadcast_mask(where, x.shape)
     threads = threads_for_call(num_threads, x.size)
     x_shape = x.shape
-    x, axis = _as_1d_if_0d(x, axis)
+    x, axis = as_1d_if_0d(x, axis)
     axes = reduction_axes(axis, x.ndim)
     geometry = Reduction(x.shape, axes)
     if x_shape == ():  # SciPy: a 0-d input reduces to shape (1,) with keepdims
@@ -404,7 +374,7 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, temperat
             result = result.astype(rdtype, copy=False)
         sign = None if sign is None else sign.astype(rdtype, copy=False)
 
-    result = _deliver(result.reshape(out_shape), out)
+    result = deliver(result.reshape(out_shape), out)
     if not return_sign:
         return result
     sign = sign.reshape(out_shape)

@@ -13,7 +13,9 @@ them adds no float32 rounding.
 """
 import numpy as np
 
-from . import _api, _losses
+from . import _api
+from ._softmax_losses import cross_entropy
+from ._validate import class_labels
 
 SIGNED_LSE = np.dtype([("lse", np.float64), ("sign", np.float64)])
 # cross-entropy with class indices: the target's logit, whether the target is
@@ -150,9 +152,9 @@ def sign_of(p, *, rdtype):
 def _labels(target, num_classes, ignore_index, row_offset):
     """Validated int64 class indices of a target chunk; the IndexError names
     the position in the whole target."""
-    try:  # (_class_labels returns 0-d targets as 1-d)
-        return _losses._class_labels(target, target.shape, num_classes,
-                                     ignore_index).reshape(target.shape)
+    try:  # (class_labels returns 0-d targets as 1-d)
+        return class_labels(target, target.shape, num_classes,
+                            ignore_index).reshape(target.shape)
     except IndexError:
         bad = (target < 0) | (target >= num_classes)
         bad &= target != ignore_index
@@ -184,9 +186,9 @@ def ce_rows(x, target, block_info=None, *, probs, axis, weight, ignore_index, la
     kw = dict(axis=axis, weight=weight, ignore_index=ignore_index,
               label_smoothing=label_smoothing, num_threads=num_threads)
     if reduction == "none":
-        return _as_array(_losses.cross_entropy(x, target, reduction="none", **kw))
+        return _as_array(cross_entropy(x, target, reduction="none", **kw))
     out = np.empty((1,) * x.ndim, LOSS_SUM)
-    out["loss"] = float(_losses.cross_entropy(x, target, reduction="sum", **kw))
+    out["loss"] = float(cross_entropy(x, target, reduction="sum", **kw))
     if probs:
         out["den"] = _row_count(x.shape, axis)
     else:
@@ -311,7 +313,7 @@ def ce_grad(x, target, total=None, block_info=None, *, probs, axis, weight, igno
     if not probs:
         target = _labels(np.squeeze(target, axis), x.shape[axis], ignore_index,
                          _location(block_info, axis)[1])
-    _, g = _losses.cross_entropy(x, target, axis=axis, weight=weight, ignore_index=ignore_index,
+    _, g = cross_entropy(x, target, axis=axis, weight=weight, ignore_index=ignore_index,
                                  label_smoothing=label_smoothing, reduction="sum",
                                  return_grad=True, num_threads=num_threads)
     return _grad_scale(g, total, reduction)

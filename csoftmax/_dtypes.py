@@ -7,12 +7,10 @@ integer inputs become float64, as in SciPy. Complex and extended-precision
 """
 import numpy as np
 
-from ._validate import reject_dask_array
-
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _is_half(dtype):
+def is_half(dtype):
     """float16, or ml_dtypes' bfloat16 (a void-kind dtype to NumPy)."""
     return dtype.char == "e" or (dtype.kind == "V" and dtype.name == "bfloat16")
 
@@ -26,10 +24,10 @@ def result_dtype(input_dtype, requested=None, what="x"):
     """The dtype of the result, from the input's dtype and the `dtype=` argument."""
     if requested is not None:
         dtype = np.dtype(requested)
-        if not (dtype.kind in "fc" or _is_half(dtype)):
+        if not (dtype.kind in "fc" or is_half(dtype)):
             raise TypeError(f"dtype must be a floating or complex dtype, got {dtype}")
         return dtype.newbyteorder("=")  # the kernels compute in native byte order
-    if input_dtype.kind in "fc" or _is_half(input_dtype):
+    if input_dtype.kind in "fc" or is_half(input_dtype):
         return input_dtype.newbyteorder("=")
     if input_dtype.kind in "biu":
         return np.dtype(np.float64)
@@ -38,14 +36,4 @@ def result_dtype(input_dtype, requested=None, what="x"):
 
 def compute_dtype(result):
     """The dtype the kernels run in for a given result dtype."""
-    return np.dtype(np.float32) if _is_half(result) else result
-
-
-def as_numeric_array(value, what="x"):
-    """np.asarray with a TypeError naming the argument for non-numeric input
-    (and for a dask array, which np.asarray would compute whole)."""
-    reject_dask_array(value, what)
-    array = np.asarray(value)
-    if not (array.dtype.kind in "biufc" or _is_half(array.dtype)):
-        raise TypeError(f"{what} must be a numeric array, got dtype {array.dtype}")
-    return array
+    return np.dtype(np.float32) if is_half(result) else result

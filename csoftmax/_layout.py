@@ -131,3 +131,154 @@ def broadcast_mask(where, shape):
     except ValueError:
         raise ValueError(f"where with shape {mask.shape} does not broadcast to the input's "
                          f"shape {tuple(shape)}") from None
+
+
+# ---------------------------------------------------------------- row and element layouts of the losses
+# How the loss functions lay their operands out for the row kernels (rows
+# along a class axis) and the element-wise kernels (flat blocks, broadcast
+# operands on a (rows, n) grid).
+
+# Rows of a non-last class axis are gathered into contiguous buffers of about
+# this many elements; element-wise losses run in blocks of about this size.
+BLOCK_ELEMENTS = 1 << 16
+
+
+def run_rows(kernel, x, axis, per_row_arrays, want_grad, cols_kernel=None):
+    """Runs `kernel(x2, extras2, loss1, grad2)` over the rows of x along its
+    class `axis`: x2 (rows, C) C-contiguous, extras2 the matching rows of each
+    array in per_row_arrays (arrays of x's shape, gathered like x, or of the
+    shape without the class axis, flattened). Returns the float64 per-row
+    losses (shape without the class axis, C order) and the gradient (x's
+    shape, C-contiguous) or None.
+
+    The class axis last is a single call. Otherwise, where `cols_kernel` is
+    given and the (outer, C, inner) view of x has inner contiguous, one call
+    `cols_kernel(x3, extras3, loss2, grad3)` takes the columns in place
+    (extras as (outer, C, inner) or (outer, inner), inner contiguous); else rows
+    are gathered into bounded contiguous buffers (blocks of inner), so no
+    temporary is as large as x unless the gradient is wanted."""
+    shape = x.shape
+    C = shape[axis]
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    loss = np.empty(outer * inner, np.float64)
+    grad = np.empty(shape, x.dtype) if want_grad else None
+    if loss.size == 0 or C == 0:
+        loss.fill(0.0)  # a sum over no classes
+        return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
+    if inner == 1:
+        # aligned too: the kernels' scalar loads need whole-element alignment
+        x2 = np.require(x.reshape(outer, C), requirements="CA")
+        extras = [np.require(a.reshape(outer, -1), requirements="CA") if a.ndim == x.ndim
+                  else a.reshape(outer) for a in per_row_arrays]
+        kernel(x2, extras, loss, None if grad is None else grad.reshape(outer, C))
+        return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
+    x3 = x.reshape(outer, C, inner)
+    extras3 = [a.reshape(outer, C, inner) if a.ndim == x.ndim else a.reshape(outer, inner)
+               for a in per_row_arrays]
+    loss2 = loss.reshape(outer, inner)
+    grad3 = None if grad is None else grad.reshape(outer, C, inner)
+    if cols_kernel is not None and all(a.strides[-1] == a.itemsize and a.flags.aligned
+                                       for a in [x3] + extras3):
+        cols_kernel(x3, extras3, loss2, grad3)
+        return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
+    rows_per_block = max(1, BLOCK_ELEMENTS // max(C, 1))
+    if inner >= rows_per_block:
+        blocks = [(slice(o, o + 1), slice(i, min(i + rows_per_block, inner)))
+                  for o in range(outer) for i in range(0, inner, rows_per_block)]
+    else:
+        step = max(1, rows_per_block // inner)
+        blocks = [(slice(o, min(o + step, outer)), slice(0, inner)) for o in range(0, outer, step)]
+
+    def gather(a3, os, is_):
+        return np.ascontiguousarray(a3[os, :, is_].transpose(0, 2, 1)).reshape(-1, C)
+
+    for os, is_ in blocks:
+        x2 = gather(x3, os, is_)
+        extras = [gather(a, os, is_) if a.ndim == 3 else np.ascontiguousarray(a[os, is_]).reshape(-1)
+                  for a in extras3]
+        block_loss = np.empty(x2.shape[0], np.float64)
+        block_grad = None if grad is None else np.empty_like(x2)
+        kernel(x2, extras, block_loss, block_grad)
+        block_shape = loss2[os, is_].shape
+        loss2[os, is_] = block_loss.reshape(block_shape)
+        if grad3 is not None:
+            grad3[os, :, is_] = block_grad.reshape(block_shape + (C,)).transpose(0, 2, 1)
+    return loss.reshape(shape[:axis] + shape[axis + 1:]), grad
+
+
+def flat_view(a):
+    """a as a flat C-order array if that is a view, else None."""
+    if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative:
+        return a.reshape(-1)
+    return None
+
+
+def flat_block(a, lo, hi, dtype):
+    """Elements [lo, hi) of a in C order, as a contiguous array of `dtype`
+    (a copy of that block only)."""
+    flat = flat_view(a)
+    block = flat[lo:hi] if flat is not None else a.flat[lo:hi]
+    return np.ascontiguousarray(block, dtype=dtype)
+
+
+def strided_view(a, shape):
+    """a reshaped to `shape` without a copy, if its strides allow that and are
+    whole, aligned elements; else None."""
+    if not (a.flags.aligned and a.dtype.isnative):
+        return None
+    try:
+        view = np.reshape(a, shape, copy=False)
+    except TypeError:  # pragma: no cover - NumPy < 2.1 has no copy=
+        view = a.view()
+        try:
+            view.shape = shape
+        except AttributeError:
+            return None
+    except ValueError:
+        return None
+    return view if all(s % a.itemsize == 0 for s in view.strides) else None
+
+
+def grid_operand(b, rows, n):
+    """(array, row_step, col_step) addressing the broadcast operand b (of the
+    logits' shape) on the (rows, n) grid without a copy, or None if its strides
+    do not allow that."""
+    view = strided_view(b, (rows, n))
+    if view is None:
+        return None
+    item = b.itemsize
+    row_stride, col_stride = view.strides
+    if n > 1 and col_stride not in (0, item):
+        return None
+    return view, row_stride // item, (col_stride // item if n > 1 else 0)
+
+
+# ---------------------------------------------------------------- 0-d inputs and results
+
+def as_1d_if_0d(x, axis):
+    """0-d input is a single slice of one element: returned as shape (1,) with
+    the axis that selects it. Other input is returned unchanged."""
+    if x.ndim != 0:
+        return x, axis
+    try:  # TypeError for an axis that is not an integer, ValueError for repeats
+        reduction_axes(axis, 1)
+    except np.exceptions.AxisError:
+        raise np.exceptions.AxisError(
+            f"axis {axis!r} is out of bounds for a 0-dimensional array") from None
+    return x.reshape(1), axis
+
+
+def deliver(result, out, rdtype=None):
+    """Copies into `out` (if given and not already written) and returns it, or
+    returns the result in the result dtype; 0-d results become NumPy scalars
+    as NumPy reductions and SciPy give them."""
+    if out is not None:
+        if not (result is out or same_memory_layout(result, out)):
+            with np.errstate(over="ignore"):  # float16 results may round to +-inf
+                np.copyto(out, result, casting="unsafe")
+        return out
+    if rdtype is not None and result.dtype != rdtype:
+        with np.errstate(over="ignore"):  # float16 results may round to +-inf
+            result = result.astype(rdtype)
+    return result[()] if result.ndim == 0 else result

@@ -38,12 +38,12 @@ import numpy as np
 
 from . import _core
 from ._dtypes import compute_dtype
-from ._losses import (
-    _check_reduction, _check_smoothing, _class_labels, _finish, _float_input, _grad_scale,
-    _index_value, check_softcap, check_z_loss,
-)
 from ._threads import threads_for_call
-from ._validate import positive_int
+from ._reductions import finish, grad_scale
+from ._validate import (
+    check_reduction, check_smoothing, check_softcap, check_z_loss, class_labels, float_input,
+    index_value, positive_int,
+)
 
 __all__ = ["linear_cross_entropy"]
 
@@ -92,8 +92,8 @@ def _operands(hidden, weight, target, bias):
     """hidden (N, D), weight (V, D), bias (V,) or None in their compute dtype,
     the result dtype and the batch shape; ValueError naming both shapes where
     they do not fit."""
-    h, h_dtype = _float_input(hidden, "hidden")
-    w, w_dtype = _float_input(weight, "weight")
+    h, h_dtype = float_input(hidden, "hidden")
+    w, w_dtype = float_input(weight, "weight")
     if h.ndim < 1:
         raise ValueError(f"hidden must have at least one dimension (the features D), "
                          f"got shape {h.shape}")
@@ -106,7 +106,7 @@ def _operands(hidden, weight, target, bias):
     rdtype = np.promote_types(h_dtype, w_dtype)
     b = None
     if bias is not None:
-        b, b_dtype = _float_input(bias, "bias")
+        b, b_dtype = float_input(bias, "bias")
         if b.shape != (w.shape[0],):
             raise ValueError(f"bias has shape {b.shape} and weight has shape {w.shape}: bias "
                              f"must have shape ({w.shape[0]},), one entry per row of weight")
@@ -320,11 +320,11 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     """
     h, w, b, rdtype, batch_shape = _operands(hidden, weight, target, bias)
     rows, vocabulary = h.shape[0], w.shape[0]
-    reduction = _check_reduction(reduction)
-    eps = _check_smoothing(label_smoothing)
+    reduction = check_reduction(reduction)
+    eps = check_smoothing(label_smoothing)
     z_loss = check_z_loss(z_loss)
     cap = check_softcap(softcap)
-    ignore_index = _index_value(ignore_index, "ignore_index")
+    ignore_index = index_value(ignore_index, "ignore_index")
     by_vocabulary = (_rows_per_tile(rows, vocabulary, 2) < _MIN_TILE_ROWS
                      and vocabulary >= _VOCABULARY_PER_FEATURE * h.shape[1] and rows > 0)
     if chunk_size is not None:
@@ -335,10 +335,10 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     else:
         tile_rows = chunk_size or _rows_per_tile(rows, vocabulary, 2 if return_grad else 1)
     threads = threads_for_call(num_threads, min(rows, tile_rows) * vocabulary)
-    labels = _class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
+    labels = class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
 
     denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
-    scale = _grad_scale(reduction, denominator)
+    scale = grad_scale(reduction, denominator)
     dtype = h.dtype
     tile_rows = min(tile_rows, max(rows, 1))
     row_losses = np.zeros(rows, np.float64)
@@ -383,7 +383,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     finally:
         pieces.close()
 
-    loss = _finish(row_losses, reduction, denominator, rdtype, batch_shape)
+    loss = finish(row_losses, reduction, denominator, rdtype, batch_shape)
     result = [loss]
     if return_lse:
         result.append(lse.reshape(batch_shape).astype(rdtype, copy=False))

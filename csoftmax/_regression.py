@@ -24,21 +24,21 @@ except ImportError as error:
 
 from . import _core
 from ._api import log_softmax, softmax
-from ._losses import _check_smoothing
 from ._threads import MIN_ELEMENTS_PER_THREAD, threads_for_call
+from ._validate import check_smoothing
 
 __all__ = ["SoftmaxRegression"]
 
 # L-BFGS keeps this many gradient pairs where the history (2 * pairs doubles per
-# parameter) stays small: 30 instead of scipy's 10 saves 10-30% of the
-# iterations on the bundled data sets (digits: 81 -> 67).
+# parameter) stays small: a longer history than scipy's 10 takes fewer
+# iterations to converge on the bundled data sets.
 _HISTORY, _HISTORY_MAX_PARAMS = 30, 100_000
 
 
 @functools.lru_cache(maxsize=None)
 def _blas_threads():
-    """threadpoolctl's view of the loaded BLAS, built once (about 1 ms) and reused
-    (limiting through it then costs microseconds)."""
+    """threadpoolctl's view of the loaded BLAS, built once and reused (building
+    it inspects every loaded library; limiting through it afterwards is cheap)."""
     return ThreadpoolController()
 
 
@@ -65,7 +65,7 @@ class _PenalisedCrossEntropy:
         if self.labels.size and not 0 <= self.labels.min() <= self.labels.max() < n_classes:
             raise ValueError(f"labels must be class indices in [0, {n_classes})")
         self.shape = (n_classes, X.shape[1])
-        self.label_smoothing = _check_smoothing(label_smoothing)
+        self.label_smoothing = check_smoothing(label_smoothing)
         if sample_weight is None:
             total = float(n_samples)
             self.row_weight = None
@@ -231,11 +231,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         logits = X.shape[0] * n_classes
         # By default the loss kernel runs on one thread: the matrix products cost
         # more and BLAS parallelises them, and our OpenMP threads waiting beside
-        # BLAS's own oversubscribe the cores (a 20000 x 100, 20-class fit took 5x
-        # longer that way on a busy 2-core machine).
+        # BLAS's own oversubscribe the cores.
         threads = 1 if self.num_threads is None else threads_for_call(self.num_threads, logits)
-        # Threaded BLAS on products this small costs far more than it saves (10x
-        # on a busy machine); larger fits leave BLAS its own thread settings.
+        # Threaded BLAS on products this small costs more than it saves; larger
+        # fits leave BLAS its own thread settings.
         small = logits < 2 * MIN_ELEMENTS_PER_THREAD
         blas = (_blas_threads().limit(limits=1, user_api="blas") if small
                 else contextlib.nullcontext())

@@ -13,9 +13,9 @@ import operator
 import numpy as np
 
 from . import _core
-from ._dtypes import as_numeric_array, compute_dtype, is_generic, result_dtype
+from ._dtypes import compute_dtype, is_generic, result_dtype
 from ._threads import threads_for_call
-from ._validate import positive_int, real_scalar
+from ._validate import as_numeric_array, positive_int, real_scalar
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index

@@ -6,10 +6,12 @@ import operator
 import numpy as np
 
 from . import _core
-from ._api import _as_1d_if_0d, _deliver
-from ._dtypes import as_numeric_array, compute_dtype, is_generic, result_dtype
-from ._layout import Reduction, check_out, reduction_axes, same_memory_layout
+from ._dtypes import compute_dtype, is_generic, result_dtype
+from ._layout import (
+    Reduction, as_1d_if_0d, check_out, deliver, reduction_axes, same_memory_layout,
+)
 from ._threads import threads_for_call
+from ._validate import as_numeric_array
 
 __all__ = ["segment_softmax", "segment_log_softmax", "segment_logsumexp",
            "segment_softmax_backward", "logcumsumexp"]
@@ -175,7 +177,7 @@ def _segment_normalize(x, offsets, index, num_segments, axis, out, num_threads, 
     with np.errstate(over="ignore"):
         source = x if x.dtype == cdtype else x.astype(cdtype)
     if source.size == 0:
-        return _deliver(np.empty(x.shape, cdtype), out, rdtype)
+        return deliver(np.empty(x.shape, cdtype), out, rdtype)
     geometry = Reduction(source.shape, (axis,))
     target = _writable_target(out, source, cdtype)
     if segments.index is None:
@@ -192,7 +194,7 @@ def _segment_normalize(x, offsets, index, num_segments, axis, out, num_threads, 
             source3 = target3
         _core.scatter_normalize(source3, target3, segments.index, segments.count, log_output,
                                 threads)
-    return _deliver(target, out, rdtype)
+    return deliver(target, out, rdtype)
 
 
 def segment_softmax(x, *, offsets=None, index=None, num_segments=None, axis=0, out=None,
@@ -295,7 +297,7 @@ def segment_logsumexp(x, *, offsets=None, index=None, num_segments=None, axis=0,
         result = np.empty(shape, cdtype)
         _core.scatter_logsumexp(source3, result.reshape(outer, segments.count, inner),
                                 segments.index)
-        return _deliver(result, None, rdtype)
+        return deliver(result, None, rdtype)
     source3 = _kernel_view(geometry.view3(source))
     if source3 is None:
         source3 = _kernel_view(np.ascontiguousarray(source).reshape(geometry.shape3))
@@ -305,7 +307,7 @@ def segment_logsumexp(x, *, offsets=None, index=None, num_segments=None, axis=0,
         result = result3[0].T.reshape(shape)
     else:
         result = result3.reshape(shape)
-    return _deliver(result, None, rdtype)
+    return deliver(result, None, rdtype)
 
 
 def segment_softmax_backward(grad_output, output, *, offsets=None, index=None,
@@ -348,7 +350,7 @@ def segment_softmax_backward(grad_output, output, *, offsets=None, index=None,
     y3 = np.ascontiguousarray(y).reshape(geometry.shape3) if y3 is None else y3
     _core.scatter_softmax_backward(g3, y3, result.reshape(geometry.shape3), segments.ids(),
                                    segments.count, threads)
-    return _deliver(result, None, rdtype)
+    return deliver(result, None, rdtype)
 
 
 def _scan_view(array, axis):
@@ -412,7 +414,7 @@ def logcumsumexp(x, axis=-1, *, reverse=False, exclusive=False, dtype=None, out=
         check_out(out, x.shape, rdtype)
     threads = threads_for_call(num_threads, x.size)
     shape = x.shape
-    x, axis = _as_1d_if_0d(x, axis)
+    x, axis = as_1d_if_0d(x, axis)
     try:
         axis = operator.index(axis)
     except TypeError:
@@ -435,4 +437,4 @@ def logcumsumexp(x, axis=-1, *, reverse=False, exclusive=False, dtype=None, out=
         _core.logcumsumexp(source3, target3, bool(reverse), bool(exclusive), threads)
     if out is not None and target.base is out or target is out:
         return out
-    return _deliver(target.reshape(shape), out, rdtype)
+    return deliver(target.reshape(shape), out, rdtype)

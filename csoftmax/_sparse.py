@@ -15,12 +15,12 @@ import operator
 import numpy as np
 
 from . import _core
-from ._layout import check_out, same_memory_layout
-from ._losses import (
-    _check_reduction, _class_axis, _class_labels, _deliver_grad, _finish, _float_input,
-    _grad_scale, _index_value, _run_rows, _same_shape,
-)
+from ._layout import check_out, run_rows, same_memory_layout
+from ._reductions import deliver_grad, finish, grad_scale
 from ._threads import threads_for_call
+from ._validate import (
+    check_reduction, class_labels, float_input, index_value, logits_with_class_axis, same_shape,
+)
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index
@@ -45,7 +45,7 @@ def _map_axis(axis, ndim):
 
 
 def _check_n_iter(n_iter):
-    n_iter = _index_value(n_iter, "n_iter")
+    n_iter = index_value(n_iter, "n_iter")
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}")
     if n_iter > 2**31 - 1:
@@ -136,7 +136,7 @@ def _target_rows(out, source, axis):
 # ---------------------------------------------------------------- maps
 
 def _forward(kind, x, axis, alpha, n_iter, out, num_threads):
-    x, rdtype = _float_input(x, "x")
+    x, rdtype = float_input(x, "x")
     axis = _map_axis(axis, x.ndim)
     shape = x.shape if x.ndim else (1,)
     alpha_rows = None if alpha is None else _alpha_rows(_check_alpha(alpha), shape, axis)[0]
@@ -259,9 +259,9 @@ def _sum_to_shape(values, shape):
 
 
 def _backward(kind, grad_output, output, axis, alpha, return_alpha_grad, num_threads):
-    g, rdtype = _float_input(grad_output, "grad_output")
-    y, ydtype = _float_input(output, "output")
-    _same_shape(y, g, "output", "grad_output")
+    g, rdtype = float_input(grad_output, "grad_output")
+    y, ydtype = float_input(output, "output")
+    same_shape(y, g, "output", "grad_output")
     rdtype = np.promote_types(rdtype, ydtype)
     cdtype = np.promote_types(g.dtype, y.dtype)
     g, y = g.astype(cdtype, copy=False), y.astype(cdtype, copy=False)
@@ -274,7 +274,7 @@ def _backward(kind, grad_output, output, axis, alpha, return_alpha_grad, num_thr
     alpha_grad = np.zeros(math.prod(batch), np.float64) if return_alpha_grad else None
     _core.sparse_backward(_input_rows(g, axis), _input_rows(y, axis), target, kind, alpha_rows,
                           alpha_grad, threads)
-    dx = _deliver_grad(result, rdtype)
+    dx = deliver_grad(result, rdtype)
     if not return_alpha_grad:
         return dx
     per_row = alpha_grad.reshape(batch)
@@ -344,17 +344,15 @@ def entmax_bisect_backward(grad_output, output, alpha=1.5, axis=-1, *, return_al
 
 def _loss(kind, logits, target, alpha, axis, n_iter, ignore_index, reduction, return_grad,
           num_threads):
-    x, rdtype = _float_input(logits, "logits")
-    class_axis = _class_axis(axis, x.ndim)
+    x, rdtype, class_axis, row_shape = logits_with_class_axis(logits, axis)
     C = x.shape[class_axis]
-    reduction = _check_reduction(reduction)
-    ignore_index = _index_value(ignore_index, "ignore_index")
-    row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    labels = _class_labels(target, row_shape, C, ignore_index)
+    reduction = check_reduction(reduction)
+    ignore_index = index_value(ignore_index, "ignore_index")
+    labels = class_labels(target, row_shape, C, ignore_index)
     alpha_rows = None if alpha is None else _alpha_rows(alpha, x.shape, class_axis)[0]
     threads = threads_for_call(num_threads, x.size)
     denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
-    scale = _grad_scale(reduction, denominator)
+    scale = grad_scale(reduction, denominator)
     per_row = [labels]
     if alpha_rows is not None and alpha_rows.size > 1:
         per_row.append(alpha_rows.reshape(row_shape))
@@ -364,10 +362,10 @@ def _loss(kind, logits, target, alpha, axis, n_iter, ignore_index, reduction, re
         _core.sparse_loss_rows(x2, extras[0], alpha2, loss, grad, kind, n_iter, ignore_index,
                                scale, threads)
 
-    row_losses, grad = _run_rows(kernel, x, class_axis, per_row, return_grad)
-    loss = _finish(row_losses, reduction, denominator, rdtype, row_shape)
+    row_losses, grad = run_rows(kernel, x, class_axis, per_row, return_grad)
+    loss = finish(row_losses, reduction, denominator, rdtype, row_shape)
     if return_grad:
-        return loss, _deliver_grad(grad, rdtype)
+        return loss, deliver_grad(grad, rdtype)
     return loss
 
 

@@ -6,9 +6,10 @@ from ._validate import positive_int, warn_bad_environment
 
 ENV_VARIABLE = "CSOFTMAX_NUM_THREADS"
 
-# Below this many elements per thread, starting threads costs more than it saves
-# (so inputs below _core.SMALL_INPUT = twice this run on one thread).
-MIN_ELEMENTS_PER_THREAD = 1 << 15
+# Below this many elements per thread, starting threads costs more than it saves:
+# inputs below _core.SMALL_INPUT (the size its one-call path takes) run on one
+# thread, larger ones give every thread at least half of that.
+MIN_ELEMENTS_PER_THREAD = _core.SMALL_INPUT // 2
 
 _user_default = None
 

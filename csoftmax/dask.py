@@ -61,9 +61,13 @@ import functools
 import numpy as np
 import dask.array as da
 
-from . import _api, _dask_blocks as blocks, _losses
-from ._dtypes import _is_half, compute_dtype, is_generic, result_dtype
-from ._layout import reduction_axes
+from . import _api, _dask_blocks as blocks
+from ._dtypes import compute_dtype, is_generic, is_half, result_dtype
+from ._layout import as_1d_if_0d, reduction_axes
+from ._validate import (
+    check_reduction, check_smoothing, check_temperature, class_axis_index, class_weights,
+    index_value,
+)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy"]
 
@@ -74,7 +78,7 @@ def _as_dask(x, what="x"):
     """x as a dask array of a numeric dtype."""
     if not isinstance(x, da.Array):
         x = da.asarray(np.asarray(x))
-    if not (x.dtype.kind in "biufc" or _is_half(x.dtype)):
+    if not (x.dtype.kind in "biufc" or is_half(x.dtype)):
         raise TypeError(f"{what} must be a numeric array, got dtype {x.dtype}")
     return x
 
@@ -83,7 +87,7 @@ def _axes(x, axis):
     """The reduced axes (sorted tuple) of x; () for 0-d x, whose axis is
     checked as csoftmax checks it. AxisError / ValueError for bad axes."""
     if x.ndim == 0:
-        _api._as_1d_if_0d(np.zeros(()), axis)
+        as_1d_if_0d(np.zeros(()), axis)
         return ()
     return reduction_axes(axis, x.ndim)
 
@@ -136,7 +140,7 @@ def _merge_tree(partials, axes, keepdims, split_every, aggregate=blocks.merge, d
 def _normalize(x, axis, log, temperature, where, dtype, num_threads, split_every):
     x = _as_dask(x)
     rdtype = result_dtype(x.dtype, dtype)
-    temperature = _api._check_temperature(temperature)
+    temperature = check_temperature(temperature)
     axes = _axes(x, axis)
     mask = [] if where is None else [_aligned(where, x, "where", bool)]
     options = dict(temperature=temperature, num_threads=num_threads)
@@ -307,15 +311,15 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         rdtype = np.dtype(np.float64)
     if x.dtype != compute_dtype(rdtype):  # integers, float16: the kernels' dtype
         x = x.astype(compute_dtype(rdtype))
-    class_axis = _losses._class_axis(axis, x.ndim)
+    class_axis = class_axis_index(axis, x.ndim)
     split = _split(x, (class_axis,))
     num_classes = x.shape[class_axis]
     common = dict(axis=class_axis, num_threads=num_threads,
-                  label_smoothing=_losses._check_smoothing(label_smoothing),
-                  weight=None if weight is None else _losses._class_weights(
+                  label_smoothing=check_smoothing(label_smoothing),
+                  weight=None if weight is None else class_weights(
                       weight, num_classes, np.float64))
-    reduction = _losses._check_reduction(reduction)
-    ignore_index = _losses._index_value(ignore_index, "ignore_index")
+    reduction = check_reduction(reduction)
+    ignore_index = index_value(ignore_index, "ignore_index")
     t, probs = _ce_target(target, x, class_axis)
 
     if not split:  # one task per chunk, by csoftmax.cross_entropy
@@ -388,9 +392,9 @@ def _ce_target(target, x, class_axis):
     """The target as a dask array chunked like the logits (class indices get a
     length-1 class axis), and whether it holds probabilities."""
     t = target if isinstance(target, da.Array) else np.asarray(target)
-    if not (t.dtype.kind in "biuf" or _is_half(t.dtype)):
+    if not (t.dtype.kind in "biuf" or is_half(t.dtype)):
         raise TypeError(f"target must be a numeric array, got dtype {t.dtype}")
-    probs = t.dtype.kind == "f" or _is_half(t.dtype)
+    probs = t.dtype.kind == "f" or is_half(t.dtype)
     row_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
     if probs and t.shape != x.shape:
         raise ValueError(f"class-probability target has shape {t.shape}, expected the "

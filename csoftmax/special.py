@@ -8,7 +8,7 @@ SciPy >= 1.15, computed by csoftmax's kernels::
 import numpy as np
 
 from . import _api
-from ._dtypes import as_numeric_array
+from ._validate import as_numeric_array
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 

@@ -1,7 +1,7 @@
 """Slow, plain-NumPy oracles for csoftmax's main namespace, and the error
 model the tests compare against.
 
-Each oracle has the main-namespace signature of API.md and SciPy >= 1.15's
+Each oracle has the signature of csoftmax's main namespace and SciPy >= 1.15's
 edge-case semantics, plus JAX's ``where=``.  Real inputs are evaluated in
 ``numpy.longdouble`` (80-bit extended on x86-64), so the oracle is well
 below float64 rounding and the tolerances below measure csoftmax alone.
@@ -279,10 +279,10 @@ def _no_complex_extras(temperature, where):
 # * Representing z_j - m in the compute precision moves it by up to
 #   eps*|z_j - m|/2, which moves exp(z_j - m) by that much *relatively*:
 #   the relative error of softmax may grow with the distance from the max
-#   ("a few ulp relative to the spread of the row", API.md).  The slice sum
+#   (a few ulp relative to the spread of the row).  The slice sum
 #   inherits the weighted mean  w = sum |b_j| e_j |z_j - m| / |S|.
 # * Everything else is a few rounding steps: `base` relative (1e-13 for
-#   float64 as the contract says, 8 eps for float32), plus one ulp of the
+#   float64, 8 eps for float32), plus one ulp of the
 #   output when float16/bfloat16 results are rounded from float32.
 # * log_softmax = (z - m) - log S: log S carries an *absolute* error equal
 #   to the relative error of S, so values near 0 (the max entry of a peaked
@@ -295,7 +295,7 @@ def _no_complex_extras(temperature, where):
 
 # "A few ulp" for float32 is 8 eps relative (8 to 16 ulp): room for an
 # uncompensated float32 kernel's rounding, well below the 20-65 ulp of the
-# usual float32 softmax implementations (DESIGN.md).
+# usual float32 softmax implementations.
 BASE_RTOL = {np.dtype(np.float64): 1e-13,
              np.dtype(np.float32): 8 * float(np.finfo(np.float32).eps)}
 

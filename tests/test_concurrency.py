@@ -164,8 +164,9 @@ LONG_CALLS = ("logsumexp huge row", "logsumexp columns", "softmax rows", "cross_
 
 
 def _long_call(name):
-    """One compiled call of about 0.1-0.5 s on one thread, of the kernel
-    family `name`, with a small output where possible."""
+    """One compiled call of the kernel family `name`, long enough on one thread
+    for another Python thread to be seen running during it, with a small
+    output where possible."""
     if name == "logsumexp huge row":
         row = _zero_pages(1 << 26, np.float32)
         return lambda: csoftmax.logsumexp(row, num_threads=1)
@@ -219,7 +220,7 @@ def _longest_stall(call):
 @pytest.mark.parametrize("name", LONG_CALLS)
 def test_kernels_release_the_gil(name):
     """A Python thread keeps running while another is inside a long
-    compiled call (0.1-0.5 s). Best of 3 against scheduling noise."""
+    compiled call. Best of 3 against scheduling noise."""
     call = _long_call(name)
     call()  # warm-up: page tables of the zero-page inputs, allocations
     stalls = []

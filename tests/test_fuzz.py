@@ -397,15 +397,16 @@ def test_special_logsumexp_sign_of_empty_complex_is_nan_as_scipy():
 
 @pytest.mark.parametrize("op", NORMALIZERS)
 @pytest.mark.parametrize("axis", [-1, 0])
-def test_where_and_temperature_together(op, axis):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_where_and_temperature_together(op, axis, dtype):
     """Regression: with where= the temperature was ignored (the masked path
     copied x without dividing it and then ran the kernel with scale 1)."""
-    x = np.array([[0.0, 1.0, 5.0], [2.0, -1.0, 0.5]])
+    x = np.array([[0.0, 1.0, 5.0], [2.0, -1.0, 0.5]], dtype)
     mask = np.array([[True, True, False], [True, True, True]])
     got = getattr(csoftmax, op)(x, axis, temperature=0.5, where=mask)
     expected = getattr(reference, op)(x, axis, temperature=0.5, where=mask)
     tol = reference.tolerance(op, x, axis, temperature=0.5, where=mask, ref=expected)
-    reference.assert_matches(got, expected, tol, np.float64, op)
+    reference.assert_matches(got, expected, tol, np.dtype(dtype), op)
 
 
 @pytest.mark.parametrize("op", ("softmax", "log_softmax", "logsumexp"))
@@ -433,7 +434,7 @@ def test_float16_result_into_out_raises_no_overflow_warning(op):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.longdouble, np.complex128])
 def test_masked_entries_stay_masked_in_a_slice_holding_nan(dtype):
     """Regression: a nan among the unmasked entries made the kernel fill the
-    whole slice with nan, masked entries included (JAX and API.md: masked
+    whole slice with nan, masked entries included (as JAX: masked
     entries get 0 from softmax, -inf from log_softmax, whatever the slice)."""
     x = np.array([[0.0, np.nan, 1.0], [2.0, 1.0, np.inf]], dtype=dtype)
     mask = np.array([[False, True, True], [False, True, True]])

@@ -10,9 +10,9 @@ logsumexp along a huge row (the split-row kernel) and down long columns,
 cross-entropy, entropy and NLL over 2**31+ logits, and the element-wise
 losses (BCE, KL) summed over 2**31+ elements.
 
-Marked slow, yet cheap enough for the default CI run: measured 25-40 s in
-all on a shared 2-core machine, peak resident memory of the test process
-0.11 GB (each test reads 8.6 GB of zero pages). `pytest -m "not slow"`
+Marked slow, yet cheap enough for the default CI run: the inputs are zero
+pages, so the test process stays small in resident memory while each test
+reads 8.6 GB of them. `pytest -m "not slow"`
 leaves it out; where the 8.6 GB of address space cannot be reserved (strict
 overcommit), the tests skip.
 """

@@ -1,6 +1,6 @@
 """csoftmax.softmax / log_softmax / logsumexp against the longdouble oracle
 in reference.py, over the shared array generator and every axis, with the
-keyword arguments of API.md (temperature, where, b, keepdims, return_sign,
+keyword arguments (temperature, where, b, keepdims, return_sign,
 dtype, out, num_threads)."""
 
 import zlib
@@ -286,7 +286,7 @@ def test_logsumexp_return_sign(desc, x):
                                  [-1e-20, -40.0], [1e-3, -50.0], [0.0, -700.0]])
 def test_logsumexp_exact_near_zero(row):
     """No 1 + tiny rounding: the result is within one ulp of the exact value
-    (to the last bit, API.md), along rows and columns, on 1 or 2 threads."""
+    (to the last bit), along rows and columns, on 1 or 2 threads."""
     x = np.array(row)
     exact = reference.logsumexp(x)
     for got in (csoftmax.logsumexp(x), csoftmax.logsumexp(x[:, None], axis=0)[0],
@@ -305,7 +305,7 @@ def test_logsumexp_exact_near_zero_float32():
 @pytest.mark.parametrize("offset", [1e4, -1e4, 3e5])
 def test_float32_log_softmax_exact_for_offset_rows(offset):
     """float32 log_softmax is accurate relative to the spread of a row, not
-    its magnitude (API.md): the oracle's tolerance has no term in |x|."""
+    its magnitude: the oracle's tolerance has no term in |x|."""
     rng = np.random.default_rng(7)
     x = (offset + rng.standard_normal((8, 300)) * 3).astype(np.float32)
     for axis in (0, 1):

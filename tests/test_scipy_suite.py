@@ -1,5 +1,5 @@
 """Run SciPy's own tests for softmax / log_softmax / logsumexp against
-``csoftmax.special`` (API.md, "SciPy drop-in").
+``csoftmax.special``, the drop-in for scipy.special.
 
 No SciPy test code is copied here.  The installed SciPy test module(s) are
 imported, their test classes and functions are re-exported from this module

@@ -1,9 +1,8 @@
 """The typed API: the .pyi stubs match the runtime, mypy passes on the package
 and the tests, and the stubs' return types are what the functions return.
 
-mypy runs with the [tool.mypy] configuration of pyproject.toml; mypy and
-stubtest take about 15 s of CPU together (30-70 s wall on a busy 2-core
-machine). The tests skip where mypy is not installed (it is in the test extra).
+mypy runs with the [tool.mypy] configuration of pyproject.toml. The tests
+skip where mypy is not installed (it is in the test extra).
 """
 import importlib
 import os

@@ -14,11 +14,12 @@ import sys
 import numpy as np
 
 from .._api import log_softmax
-from .._losses import _check_reduction, _finish, _grad_scale, cross_entropy
+from .._reductions import finish, grad_scale
+from .._softmax_losses import cross_entropy
 from ._model_inputs import (
     class_targets, compute_dtype, hidden_rows, operands, parameter, parameter_dtype,
-    positive_int,
 )
+from .._validate import check_reduction, positive_int
 
 __all__ = ["AdaptiveSoftmax"]
 
@@ -326,12 +327,12 @@ class AdaptiveSoftmax:
         >>> model.loss(h, target, reduction="none").round(6)   # log 2, log 4
         array([0.693147, 1.386294])
         """
-        reduction = _check_reduction(reduction)
+        reduction = check_reduction(reduction)
         h, head_weight, head_bias, tail, single = self._inputs(hidden)
         labels = class_targets(target, h.shape[0], single, self.n_classes)
         losses, grads = self._target_losses(h, head_weight, head_bias, tail, labels,
-                                            _grad_scale(reduction, labels.size), return_grad)
-        loss = _finish(losses, reduction, labels.size, h.dtype, () if single else labels.shape)
+                                            grad_scale(reduction, labels.size), return_grad)
+        loss = finish(losses, reduction, labels.size, h.dtype, () if single else labels.shape)
         if not return_grad:
             return loss
         if single:

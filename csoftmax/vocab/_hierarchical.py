@@ -11,13 +11,13 @@ tree.
 import numpy as np
 
 from .. import _core
-from .._losses import _check_reduction, _finish, _grad_scale
+from .._reductions import finish, grad_scale
 from .._threads import threads_for_call
 from ._huffman import class_paths, huffman_children
 from ._model_inputs import (
     class_targets, compute_dtype, hidden_rows, operands, parameter, parameter_dtype,
-    positive_int,
 )
+from .._validate import check_reduction, positive_int
 
 __all__ = ["HierarchicalSoftmax"]
 
@@ -214,12 +214,12 @@ class HierarchicalSoftmax:
         >>> model.loss(h, target, reduction="none").round(4)   # -log 3/4, -log 1/4
         array([0.2877, 1.3863])
         """
-        reduction = _check_reduction(reduction)
+        reduction = check_reduction(reduction)
         h, weight, bias, single = self._inputs(hidden)
         labels = class_targets(target, h.shape[0], single, self.n_classes)
         log_prob, grads = self._walk(h, weight, bias, labels, return_grad,
-                                     _grad_scale(reduction, labels.size))
-        loss = _finish(-log_prob, reduction, labels.size, h.dtype,
+                                     grad_scale(reduction, labels.size))
+        loss = finish(-log_prob, reduction, labels.size, h.dtype,
                        () if single else labels.shape)
         if not return_grad:
             return loss

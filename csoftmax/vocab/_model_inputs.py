@@ -9,8 +9,8 @@ float32 and float64 ones stay float64.
 """
 import numpy as np
 
-from .._dtypes import _is_half, as_numeric_array
-from .._validate import positive_int
+from .._dtypes import is_half
+from .._validate import as_numeric_array
 
 
 def parameter_dtype(dtype):
@@ -22,7 +22,7 @@ def parameter_dtype(dtype):
 
 
 def _kind_dtype(dtype, what):
-    if dtype == np.float32 or _is_half(dtype):
+    if dtype == np.float32 or is_half(dtype):
         return np.dtype(np.float32)
     if dtype.kind in "biuf" and not (dtype.kind == "f" and dtype.itemsize > 8):
         return np.dtype(np.float64)

@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import _core
 from .._dtypes import compute_dtype
-from .._losses import (
-    _check_reduction, _float_input, binary_cross_entropy_with_logits, cross_entropy,
-)
+from .._elementwise_losses import binary_cross_entropy_with_logits
+from .._softmax_losses import cross_entropy
+from .._validate import check_reduction, float_input
 from ._samplers import SAMPLERS, class_probability, expected_count, sample_candidates
 
 __all__ = ["sampled_softmax_loss", "negative_sampling_loss"]
@@ -35,7 +35,7 @@ def _float_operands(**named):
     bfloat16 computed in float32, bool/int as float64."""
     converted, rdtypes = [], []
     for what, value in named.items():
-        array, rdtype = _float_input(value, what)
+        array, rdtype = float_input(value, what)
         converted.append(array)
         rdtypes.append(rdtype)
     rdtype = np.result_type(*rdtypes)
@@ -186,7 +186,7 @@ def sampled_softmax_loss(hidden, weight, bias, target, num_sampled, *, sampler="
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     unique = bool(unique)
     count = _check_num_sampled(num_sampled, num_classes, unique)
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
 
     rng = np.random.default_rng(seed)
     sampled, sampled_count, num_tries = sample_candidates(sampler, count, num_classes, rng,
@@ -275,7 +275,7 @@ def negative_sampling_loss(hidden, weight, target, negatives, *, reduction="mean
         raise ValueError(f"negatives must be 2-D (batch, K), got shape {negatives_array.shape}")
     num_negatives = negatives_array.shape[1]
     negative_ids = _class_ids(negatives_array, "negatives", (batch, num_negatives), num_classes)
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
 
     w_true, w_negative = W[labels], W[negative_ids]
     logits = np.empty((batch, 1 + num_negatives), h.dtype)
