@@ -6,6 +6,9 @@ USAGE = """\
 usage: python -m csoftmax                 short demo and a quick speed table
        python -m csoftmax bench [--plot FILE.png] [--threads N] [--quick]
                                           full speed table against NumPy, SciPy, PyTorch
+       python -m csoftmax bench --sweep [--plot FILE.png] [--quick] [--markdown FILE.md]
+                                          ratios over row lengths 2 to 1M, layouts, dtypes,
+                                          ops, masks and temperatures
        python -m csoftmax demo [--plot FILE.png]
                                           SoftmaxRegression vs scikit-learn on the digits data
        python -m csoftmax info            build and runtime configuration"""

@@ -333,7 +333,8 @@ def _format_row(row, columns):
 
 
 def main(argv=None):
-    """``python -m csoftmax bench [--plot FILE.png] [--threads N] [--quick]``."""
+    """``python -m csoftmax bench [--plot FILE.png] [--threads N] [--quick]
+    [--sweep [--elements N] [--markdown FILE.md]]``."""
     parser = argparse.ArgumentParser(
         prog="python -m csoftmax bench",
         description="Time csoftmax against NumPy, SciPy and PyTorch (those "
@@ -344,11 +345,24 @@ def main(argv=None):
         "--threads", type=int, default=1, metavar="N",
         help="threads for csoftmax and PyTorch (default 1)",
     )
-    parser.add_argument("--quick", action="store_true", help="a few small shapes only")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few small shapes only (--sweep: a few row lengths)")
+    from . import _sweep
+
+    _sweep.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.elements < 1:
+        parser.error("--elements must be at least 1")
+    if not args.sweep and (args.markdown is not None or args.elements != _sweep.ELEMENTS):
+        parser.error("--markdown and --elements apply to --sweep only")
     try:
+        if args.sweep:
+            results = _sweep.run_sweep(threads=args.threads, plot_path=args.plot,
+                                       markdown_path=args.markdown, quick=args.quick,
+                                       elements=args.elements)
+            return 1 if any(result["failures"] for result in results) else 0
         rows = run_bench(threads=args.threads, plot=args.plot, quick=args.quick)
     except ImportError as error:
         parser.exit(1, f"error: {error}\n")
