@@ -30,7 +30,6 @@ cdef extern from "csoftmax.h" nogil:
                                   int threads) noexcept nogil
         void (*lse_huge_row_f32)(const float *x, const float *b, Py_ssize_t n, int flags,
                                  int threads, float *result, float *sign) noexcept nogil
-        void (*exp_f32)(const float *x, float *y, Py_ssize_t n) noexcept nogil
         void (*norm_rows_f64)(const double *x, Py_ssize_t x_row_step, double *y, Py_ssize_t y_row_step,
                            Py_ssize_t rows, Py_ssize_t n, double scale, int flags) noexcept nogil
         void (*norm_cols_f64)(const double *x, Py_ssize_t x_step, double *y, Py_ssize_t y_step,
@@ -43,11 +42,15 @@ cdef extern from "csoftmax.h" nogil:
                                   int threads) noexcept nogil
         void (*lse_huge_row_f64)(const double *x, const double *b, Py_ssize_t n, int flags,
                                  int threads, double *result, double *sign) noexcept nogil
-        void (*exp_f64)(const double *x, double *y, Py_ssize_t n) noexcept nogil
-        void (*log1p_f64)(const double *u, double *y, Py_ssize_t n) noexcept nogil
+    ctypedef struct csm_test_table:
+        const char *name
+        void (*exp_array_f32)(const float *x, float *y, Py_ssize_t n) noexcept nogil
+        void (*exp_array_f64)(const double *x, double *y, Py_ssize_t n) noexcept nogil
+        void (*log1p_array_f64)(const double *u, double *y, Py_ssize_t n) noexcept nogil
     int csm_isa_usable(int level)
     int csm_isa_compiled(int level)
     const csm_kernel_table *csm_isa_table(int level)
+    const csm_test_table *csm_isa_test_table(int level)
 
 cdef extern from *:
     """
@@ -73,6 +76,7 @@ ISA_LEVELS = ("baseline", "avx2", "avx512")
 cdef Py_ssize_t COLUMN_BLOCK = 1024
 
 cdef const csm_kernel_table *kernels = NULL
+cdef const csm_test_table *test_kernels = NULL
 cdef int active_level = -1
 
 
@@ -88,7 +92,7 @@ def usable_isa_levels():
 
 def set_isa(name):
     """Switches the kernels in use to ISA level `name` (tests and benchmarks)."""
-    global kernels, active_level
+    global kernels, test_kernels, active_level
     if name not in ISA_LEVELS:
         raise ValueError(f"unknown ISA level {name!r}; expected one of {ISA_LEVELS}")
     level = ISA_LEVELS.index(name)
@@ -96,6 +100,7 @@ def set_isa(name):
         raise ValueError(f"ISA level {name!r} is not available on this CPU or build "
                          f"(usable: {usable_isa_levels()})")
     kernels = csm_isa_table(level)
+    test_kernels = csm_isa_test_table(level)
     _select_loss_kernels(level)
     _select_sparse_kernels(level)
     _select_segment_kernels(level)
@@ -372,9 +377,9 @@ def exp(const real[::1] x, real[::1] y):
         return
     with nogil:
         if real is float:
-            kernels.exp_f32(&x[0], &y[0], x.shape[0])
+            test_kernels.exp_array_f32(&x[0], &y[0], x.shape[0])
         else:
-            kernels.exp_f64(&x[0], &y[0], x.shape[0])
+            test_kernels.exp_array_f64(&x[0], &y[0], x.shape[0])
 
 
 def log1p(const double[::1] u, double[::1] y):
@@ -382,7 +387,7 @@ def log1p(const double[::1] u, double[::1] y):
     if u.shape[0] == 0:
         return
     with nogil:
-        kernels.log1p_f64(&u[0], &y[0], u.shape[0])
+        test_kernels.log1p_array_f64(&u[0], &y[0], u.shape[0])
 
 
 include "_loss_core.pxi"

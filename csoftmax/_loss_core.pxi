@@ -35,7 +35,8 @@ cdef extern from "loss.h" nogil:
         int focal
         double gamma
         double alpha
-    ctypedef struct csm_loss_table:
+    # this family's members of the one kernel table (src/kernel_list.h)
+    ctypedef struct csm_loss_table "csm_kernel_table":
         const char *name
         void (*ce_rows_f32)(const float *x, Py_ssize_t x_row_step, const int64_t *labels,
                             const float *class_weight, Py_ssize_t rows, Py_ssize_t n,
@@ -119,14 +120,13 @@ cdef extern from "loss.h" nogil:
         void (*softmax_bwd_cols_f64)(const double *g, Py_ssize_t g_step, const double *y,
                                      Py_ssize_t y_step, double *out, Py_ssize_t out_step,
                                      Py_ssize_t n, Py_ssize_t width, int log) noexcept nogil
-    const csm_loss_table *csm_loss_isa_table(int level)
 
 cdef const csm_loss_table *loss_kernels = NULL
 
 
 cdef _select_loss_kernels(int level):
     global loss_kernels
-    loss_kernels = csm_loss_isa_table(level)
+    loss_kernels = <const csm_loss_table *>csm_isa_table(level)
 
 
 cdef inline void *_data_or_null(object array):

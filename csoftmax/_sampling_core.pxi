@@ -20,7 +20,8 @@ cdef extern from "sampling.h" nogil:
         int with_replacement
         int64_t *index
         void *logprob
-    ctypedef struct csm_sampling_table:
+    # this family's members of the one kernel table (src/kernel_list.h)
+    ctypedef struct csm_sampling_table "csm_kernel_table":
         const char *name
         int64_t (*sample_row_f32)(const float *x, Py_ssize_t n, Py_ssize_t step,
                                   const csm_sample_filter *filter,
@@ -41,7 +42,6 @@ cdef extern from "sampling.h" nogil:
                                       double *y, Py_ssize_t y_step, uint64_t key,
                                       uint64_t row, double tau) noexcept nogil
     size_t csm_sampling_work_bytes(Py_ssize_t n)
-    const csm_sampling_table *csm_sampling_isa_table(int level)
 
 SAMPLE_NO_MASS = CSM_SAMPLE_NO_MASS
 SAMPLE_NOT_FINITE = CSM_SAMPLE_NOT_FINITE
@@ -51,7 +51,7 @@ cdef const csm_sampling_table *sampling_kernels = NULL
 
 cdef _select_sampling_kernels(int level):
     global sampling_kernels
-    sampling_kernels = csm_sampling_isa_table(level)
+    sampling_kernels = <const csm_sampling_table *>csm_isa_table(level)
 
 
 cdef inline size_t _work_bytes(Py_ssize_t n) noexcept nogil:

@@ -24,7 +24,8 @@ cdef extern from "segments.h" nogil:
         CSM_SHORT_CHUNK
         CSM_SHORT_LOG
         CSM_SHORT_LSE
-    ctypedef struct csm_segment_table:
+    # this family's members of the one kernel table (src/kernel_list.h)
+    ctypedef struct csm_segment_table "csm_kernel_table":
         const char *name
         void (*logcumsumexp_f32)(const float *x, Py_ssize_t x_lane_step, Py_ssize_t x_step,
                                  float *y, Py_ssize_t y_lane_step, Py_ssize_t y_step,
@@ -59,7 +60,6 @@ cdef extern from "segments.h" nogil:
                                   Py_ssize_t positions, Py_ssize_t inner, const int64_t *index,
                                   const double *peak, const double *total,
                                   int flags) noexcept nogil
-    const csm_segment_table *csm_segment_isa_table(int level)
 
 cdef const csm_segment_table *segment_kernels = NULL
 
@@ -69,7 +69,7 @@ cdef Py_ssize_t SCAN_LANE_BLOCK = 64
 
 cdef _select_segment_kernels(int level):
     global segment_kernels
-    segment_kernels = csm_segment_isa_table(level)
+    segment_kernels = <const csm_segment_table *>csm_isa_table(level)
 
 
 def index_summary(const int64_t[::1] index):

@@ -20,7 +20,8 @@ cdef extern from "sparse.h" nogil:
     ctypedef struct csm_rows:
         Py_ssize_t row_step
         Py_ssize_t col_step
-    ctypedef struct csm_sparse_table:
+    # this family's members of the one kernel table (src/kernel_list.h)
+    ctypedef struct csm_sparse_table "csm_kernel_table":
         const char *name
         void (*sparse_forward_f32)(const float *x, csm_rows xs, float *y, csm_rows ys,
                                    Py_ssize_t rows, Py_ssize_t n, const csm_sparse_map *map,
@@ -44,7 +45,6 @@ cdef extern from "sparse.h" nogil:
                                 int64_t ignore_index, Py_ssize_t rows, Py_ssize_t n,
                                 const csm_sparse_map *map, double grad_scale, double *loss,
                                 double *grad, csm_rows grads, double *work) noexcept nogil
-    const csm_sparse_table *csm_sparse_isa_table(int level)
 
 SPARSE_KINDS = {"sparsemax": CSM_SPARSEMAX, "entmax15": CSM_ENTMAX15,
                 "entmax_bisect": CSM_ENTMAX_BISECT}
@@ -61,7 +61,7 @@ cdef const csm_sparse_table *sparse_kernels = NULL
 
 cdef _select_sparse_kernels(int level):
     global sparse_kernels
-    sparse_kernels = csm_sparse_isa_table(level)
+    sparse_kernels = <const csm_sparse_table *>csm_isa_table(level)
 
 
 cdef struct _Slabs:

@@ -1,5 +1,6 @@
 /*
- * csoftmax C core: the kernel table shared by the ISA builds and the Cython layer.
+ * csoftmax C core: the kernel table shared by the ISA builds and the Cython layer,
+ * and the normalisers' layouts and flags.
  *
  * Every kernel works on one of two layouts of a (outer, n, inner) view, where n is
  * the reduced axis:
@@ -33,40 +34,37 @@
  * equal to HUGE_ROW in kernels_impl.h. */
 #define CSM_HUGE_ROW (1 << 16)
 
-#define CSM_DECLARE_KERNELS(T, SUF)                                                        \
-    void (*norm_rows_##SUF)(const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step,  \
-                            ptrdiff_t rows, ptrdiff_t n, T scale, int flags);              \
-    void (*norm_cols_##SUF)(const T *x, ptrdiff_t x_step, T *y, ptrdiff_t y_step,          \
-                            ptrdiff_t n, ptrdiff_t width, T scale, int flags);             \
-    void (*lse_rows_##SUF)(const T *x, ptrdiff_t x_row_step, const T *b, T *result,        \
-                           T *sign, ptrdiff_t rows, ptrdiff_t n, int flags);               \
-    void (*lse_cols_##SUF)(const T *x, ptrdiff_t x_step, const T *b, T *result, T *sign,   \
-                           ptrdiff_t n, ptrdiff_t width, int flags);               \
-    /* one row of n >= CSM_HUGE_ROW elements, split over `threads` OpenMP threads */    \
-    void (*norm_huge_row_##SUF)(const T *x, T *y, ptrdiff_t n, T scale, int flags,       \
-                                int threads);                                            \
-    void (*lse_huge_row_##SUF)(const T *x, const T *b, ptrdiff_t n, int flags,           \
-                               int threads, T *result, T *sign);                         \
-    void (*exp_##SUF)(const T *x, T *y, ptrdiff_t n); /* elementwise, for tests */
+#include "kernel_list.h"
 
+/* The kernels of one ISA build, one member per entry of CSM_KERNEL_LIST
+ * (kernel_list.h), for float and double. */
 typedef struct csm_kernel_table {
     const char *name;
-    CSM_DECLARE_KERNELS(float, f32)
-    CSM_DECLARE_KERNELS(double, f64)
-    /* log_softmax's and logsumexp's log1p (simd.h), elementwise over u >= 0, for tests */
-    void (*log1p_f64)(const double *u, double *y, ptrdiff_t n);
+    CSM_KERNEL_LIST(CSM_TABLE_MEMBER, , float, f32)
+    CSM_KERNEL_LIST(CSM_TABLE_MEMBER, , double, f64)
 } csm_kernel_table;
 
-/* One table per ISA build; NULL where that build is not available on this platform. */
-const csm_kernel_table *csm_table_baseline(void);
-const csm_kernel_table *csm_table_avx2(void);
-const csm_kernel_table *csm_table_avx512(void);
+/* The test-only kernels of one ISA build (CSM_TEST_KERNEL_LIST). */
+typedef struct csm_test_table {
+    const char *name;
+    CSM_TEST_KERNEL_LIST(CSM_TABLE_MEMBER, )
+} csm_test_table;
+
+/* Each ISA build's tables (kernels_<isa>.c); dispatch.c calls only those the
+ * platform compiles. */
+#define CSM_DECLARE_TABLES(isa)                                                           \
+    const csm_kernel_table *csm_##isa##_table(void);                                      \
+    const csm_test_table *csm_##isa##_test_table(void);
+CSM_DECLARE_TABLES(baseline)
+CSM_DECLARE_TABLES(avx2)
+CSM_DECLARE_TABLES(avx512)
 
 /* 1 if the level was compiled in and the running CPU (and OS) supports it. */
 int csm_isa_usable(int level);
 /* 1 if the level was compiled in at all. */
 int csm_isa_compiled(int level);
-/* The table for a level (NULL if not usable). */
+/* A level's tables (NULL if it is not usable). */
 const csm_kernel_table *csm_isa_table(int level);
+const csm_test_table *csm_isa_test_table(int level);
 
 #endif

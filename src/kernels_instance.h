@@ -3,7 +3,11 @@
  * includer (T, SUF, VT, VI; see kernels_impl.h); undefines everything after.
  */
 #include "kernels_impl.h"
-#include "loss_impl.h" /* may use kernels_impl.h's helpers */
+/* the loss templates use kernels_impl.h's helpers */
+#include "loss_softmax_impl.h"
+#include "loss_huge_row_impl.h"
+#include "loss_elementwise_impl.h"
+#include "loss_backward_impl.h"
 
 #undef V
 #undef K

@@ -1,11 +1,13 @@
 /*
- * Body of one ISA build (kernels_baseline.c, kernels_avx2.c, kernels_avx512.c):
- * instantiates the kernel templates for float and double and exports the
- * tables as csm_table_<isa>() and csm_loss_table_<isa>(). The including file
- * has already set the target and CSM_VBYTES.
+ * Body of one ISA build of the normalisers and losses (kernels_baseline.c,
+ * kernels_avx2.c, kernels_avx512.c): instantiates their templates for float
+ * and double and exports this build's kernel table and test table, filled by
+ * name from the one list (kernel_list.h): its own kernels, and those the
+ * families' translation units of the same ISA export. The including file has
+ * already set the target, CSM_VBYTES, CSM_ISA_NAME_STR and CSM_ISA_PREFIX.
  */
 #include "csoftmax.h"
-#include "simd.h"
+#include "vmath.h"
 
 #define T float
 #define SUF f32
@@ -27,17 +29,19 @@ static void log1p_array_f64(const double *u, double *y, ptrdiff_t n) {
     if (i < n) csm_storep_f64(y + i, csm_log1p_f64(csm_loadp_f64(u + i, n - i, 0)), n - i);
 }
 
-#define CSM_TABLE_ENTRIES(SUF) \
-    norm_rows_##SUF, norm_cols_##SUF, lse_rows_##SUF, lse_cols_##SUF, norm_huge_row_##SUF, \
-        lse_huge_row_##SUF, exp_array_##SUF
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, double, f64)
 
 static const csm_kernel_table table = {
-    CSM_ISA_NAME_STR,
-    CSM_TABLE_ENTRIES(f32),
-    CSM_TABLE_ENTRIES(f64),
-    log1p_array_f64,
+    .name = CSM_ISA_NAME_STR,
+    CSM_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX, float, f32)
+    CSM_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX, double, f64)
 };
 
-const csm_kernel_table *CSM_TABLE_FN(void) { return &table; }
+static const csm_test_table test_table = {
+    .name = CSM_ISA_NAME_STR,
+    CSM_TEST_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX)
+};
 
-#include "loss_isa.h"
+const csm_kernel_table *CSM_EXPORT(table)(void) { return &table; }
+const csm_test_table *CSM_EXPORT(test_table)(void) { return &test_table; }

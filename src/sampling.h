@@ -35,34 +35,7 @@ typedef struct csm_sample_draws {
     void *logprob; /* the row's element type */
 } csm_sample_draws;
 
-#define CSM_DECLARE_SAMPLING(T, SUF)                                                      \
-    /* the number of tokens of positive probability kept, or CSM_SAMPLE_*; draws only  \
-     * when that is at least 1 (and at least num_samples without replacement) */        \
-    int64_t (*sample_row_##SUF)(const T *x, ptrdiff_t n, ptrdiff_t step,                  \
-                                const csm_sample_filter *filter,                          \
-                                const csm_sample_draws *draws, void *work);               \
-    /* the k largest of log_softmax(x / temperature), descending, and their indices */   \
-    void (*top_logprobs_row_##SUF)(const T *x, ptrdiff_t n, ptrdiff_t step,               \
-                                   double temperature, ptrdiff_t k, T *values,            \
-                                   int64_t *indices, void *work);                         \
-    /* y = (x + g) / tau, g the Gumbel noise of (key, row, column) */                     \
-    void (*gumbel_logits_row_##SUF)(const T *x, ptrdiff_t n, ptrdiff_t step, T *y,        \
-                                    ptrdiff_t y_step, uint64_t key, uint64_t row,         \
-                                    double tau);
-
-typedef struct csm_sampling_table {
-    const char *name;
-    CSM_DECLARE_SAMPLING(float, f32)
-    CSM_DECLARE_SAMPLING(double, f64)
-} csm_sampling_table;
-
 /* Bytes of workspace one thread needs for rows of n elements. */
 size_t csm_sampling_work_bytes(ptrdiff_t n);
-
-const csm_sampling_table *csm_sampling_table_baseline(void);
-const csm_sampling_table *csm_sampling_table_avx2(void);
-const csm_sampling_table *csm_sampling_table_avx512(void);
-/* The table for an ISA level (NULL if not usable). */
-const csm_sampling_table *csm_sampling_isa_table(int level);
 
 #endif

@@ -5,15 +5,11 @@
 #include <string.h>
 
 #include "isa_target.h"
-#include "sampling.h"
 
 #if CSM_X86_TARGETS
-CSM_TARGET_BEGIN("avx,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe")
+CSM_TARGET_BEGIN(CSM_AVX2_TARGET)
 #define CSM_VBYTES 32
-#define CSM_SAMPLING_ISA_NAME "avx2"
-#define CSM_SAMPLING_TABLE_FN csm_sampling_table_avx2
+#define CSM_ISA_PREFIX csm_avx2_
 #include "sampling_isa.h"
 CSM_TARGET_END
-#else
-const csm_sampling_table *csm_sampling_table_avx2(void) { return NULL; }
 #endif

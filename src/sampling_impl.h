@@ -428,7 +428,7 @@ static double SK(smp_mass_above)(const T *e, ptrdiff_t n, T min_e, ptrdiff_t *co
     return sum;
 }
 
-static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
+int64_t CSM_EXPORT(SK(sample_row))(const T *x, ptrdiff_t n, ptrdiff_t step,
                               const csm_sample_filter *f, const csm_sample_draws *d,
                               void *work) {
     csm_sample_work w = csm_sample_work_parts(work, n);
@@ -487,7 +487,7 @@ static int64_t SK(sample_row)(const T *x, ptrdiff_t n, ptrdiff_t step,
     return kept;
 }
 
-static void SK(top_logprobs_row)(const T *x, ptrdiff_t n, ptrdiff_t step, double temperature,
+void CSM_EXPORT(SK(top_logprobs_row))(const T *x, ptrdiff_t n, ptrdiff_t step, double temperature,
                                  ptrdiff_t k, T *values, int64_t *indices, void *work) {
     csm_sample_work w = csm_sample_work_parts(work, n);
     int not_finite;
@@ -502,7 +502,7 @@ static void SK(top_logprobs_row)(const T *x, ptrdiff_t n, ptrdiff_t step, double
     }
 }
 
-static void SK(gumbel_logits_row)(const T *x, ptrdiff_t n, ptrdiff_t step, T *y,
+void CSM_EXPORT(SK(gumbel_logits_row))(const T *x, ptrdiff_t n, ptrdiff_t step, T *y,
                                   ptrdiff_t y_step, uint64_t key, uint64_t row, double tau) {
     const T t = (T)tau;
     for (ptrdiff_t i = 0; i < n; i++)

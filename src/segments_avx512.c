@@ -2,15 +2,11 @@
 #include <stddef.h>
 
 #include "isa_target.h"
-#include "segments.h"
 
 #if CSM_X86_TARGETS
-CSM_TARGET_BEGIN("avx,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,avx512f,avx512bw,avx512dq,avx512vl")
+CSM_TARGET_BEGIN(CSM_AVX512_TARGET)
 #define CSM_VBYTES 64
-#define CSM_ISA_NAME_STR "avx512"
-#define CSM_SEGMENT_TABLE_FN csm_segment_table_avx512
+#define CSM_ISA_PREFIX csm_avx512_
 #include "segments_isa.h"
 CSM_TARGET_END
-#else
-const csm_segment_table *csm_segment_table_avx512(void) { return NULL; }
 #endif

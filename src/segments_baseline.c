@@ -1,5 +1,6 @@
 /* Segments-family kernels for any CPU the compiler targets by default (x86-64: SSE2). */
+#include <stddef.h>
+
 #define CSM_VBYTES 16
-#define CSM_ISA_NAME_STR "baseline"
-#define CSM_SEGMENT_TABLE_FN csm_segment_table_baseline
+#define CSM_ISA_PREFIX csm_baseline_
 #include "segments_isa.h"

@@ -150,7 +150,7 @@ static void CSM_CAT(lcse_tiled_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff
     }
 }
 
-static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step,
+void CSM_EXPORT(CSM_CAT(logcumsumexp_, SUF))(const T *x, ptrdiff_t x_lane_step, ptrdiff_t x_step,
                                         T *y, ptrdiff_t y_lane_step, ptrdiff_t y_step,
                                         ptrdiff_t n, ptrdiff_t lanes, int exclusive) {
     if (x_lane_step == 1)
@@ -167,7 +167,7 @@ static void CSM_CAT(logcumsumexp_, SUF)(const T *x, ptrdiff_t x_lane_step, ptrdi
  * total: the sum of exp(x - peak) in float64; then the write. Position order
  * fixes the summation order: results do not depend on the caller's threads.
  */
-static void CSM_CAT(scatter_max_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,
+void CSM_EXPORT(CSM_CAT(scatter_max_, SUF))(const T *x, ptrdiff_t step, ptrdiff_t positions,
                                        ptrdiff_t inner, const int64_t *index, T *peak) {
     if (inner == 1) { /* one head: no inner loop */
         for (ptrdiff_t i = 0; i < positions; i++) {
@@ -193,7 +193,7 @@ CSM_INLINE void CSM_CAT(exp_in_place_, SUF)(T *v, ptrdiff_t count) {
                                   count - k);
 }
 
-static void CSM_CAT(scatter_exp_sum_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t positions,
+void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrdiff_t positions,
                                            ptrdiff_t inner, const int64_t *index,
                                            const T *peak, double *total, T *exps,
                                            int keep_exps, int flags) {
@@ -224,7 +224,7 @@ static void CSM_CAT(scatter_exp_sum_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t
     }
 }
 
-static void CSM_CAT(scatter_write_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,
+void CSM_EXPORT(CSM_CAT(scatter_write_, SUF))(const T *x, ptrdiff_t step, T *y, ptrdiff_t positions,
                                          ptrdiff_t inner, const int64_t *index, const T *peak,
                                          const double *total, int flags) {
     if (inner == 1 && !(flags & CSM_SCATTER_LOG)) { /* one head, softmax: y holds the exps */
@@ -311,7 +311,7 @@ static void CSM_CAT(short_chunk_one_head_, SUF)(const T *x, ptrdiff_t step, T *y
     }
 }
 
-static ptrdiff_t CSM_CAT(segment_short_, SUF)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
+ptrdiff_t CSM_EXPORT(CSM_CAT(segment_short_, SUF))(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
                                               ptrdiff_t inner, const int64_t *offsets,
                                               ptrdiff_t first, ptrdiff_t last, int flags) {
     T scratch[CSM_SHORT_CHUNK], peak[CSM_SHORT_CHUNK];

@@ -300,7 +300,7 @@ static void SK(forward_rows)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff
     }
 }
 
-static void SK(sparse_forward)(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
+void CSM_EXPORT(SK(sparse_forward))(const T *x, csm_rows xs, T *y, csm_rows ys, ptrdiff_t rows,
                                ptrdiff_t n, const csm_sparse_map *map, double *work, T *tile) {
     if (tile == NULL || (xs.col_step == 1 && ys.col_step == 1)) {
         SK(forward_rows)(x, xs, y, ys, rows, n, map, 0, work);
@@ -393,7 +393,7 @@ static void SK(backward_rows)(const T *g, csm_rows gs, const T *y, csm_rows ys, 
     }
 }
 
-static void SK(sparse_backward)(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
+void CSM_EXPORT(SK(sparse_backward))(const T *g, csm_rows gs, const T *y, csm_rows ys, T *dx,
                                 csm_rows dxs, ptrdiff_t rows, ptrdiff_t n,
                                 const csm_sparse_map *map, double *alpha_grad, T *tile) {
     if (tile == NULL || (gs.col_step == 1 && ys.col_step == 1 && dxs.col_step == 1)) {
@@ -421,7 +421,7 @@ static inline double SK(tsallis_term)(int kind, double p, double alpha) {
     return alpha == 1.0 ? p * log(p) : pow(p, alpha);
 }
 
-static void SK(sparse_loss)(const T *x, csm_rows xs, const int64_t *labels, int64_t ignore_index,
+void CSM_EXPORT(SK(sparse_loss))(const T *x, csm_rows xs, const int64_t *labels, int64_t ignore_index,
                             ptrdiff_t rows, ptrdiff_t n, const csm_sparse_map *map,
                             double grad_scale, double *loss, T *grad, csm_rows grads,
                             double *work) {

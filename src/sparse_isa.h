@@ -1,9 +1,11 @@
 /*
  * Body of one ISA build of the sparse normalisers (sparse_baseline.c,
  * sparse_avx2.c, sparse_avx512.c): instantiates sparse_impl.h for float and
- * double and exports the table as CSM_SPARSE_TABLE_FN(). The including file
- * has already set the target.
+ * double, whose kernels take this build's exported names (kernel_list.h's
+ * CSM_EXPORT; that ISA's table points at them). The including file has
+ * already set the target and CSM_ISA_PREFIX.
  */
+#include "kernel_list.h"
 #include "sparse.h"
 
 /* No a * b + c fused into one rounding: where the compiler fuses depends on
@@ -15,17 +17,9 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/* the kernels' prototypes, which their definitions must match */
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, double, f64)
+
 #define CSM_TEMPLATE "sparse_impl.h"
 #include "instantiate_types.h"
-
-static const csm_sparse_table sparse_table = {
-    .name = CSM_ISA_NAME_STR,
-    .sparse_forward_f32 = sparse_forward_f32,
-    .sparse_backward_f32 = sparse_backward_f32,
-    .sparse_loss_f32 = sparse_loss_f32,
-    .sparse_forward_f64 = sparse_forward_f64,
-    .sparse_backward_f64 = sparse_backward_f64,
-    .sparse_loss_f64 = sparse_loss_f64,
-};
-
-const csm_sparse_table *CSM_SPARSE_TABLE_FN(void) { return &sparse_table; }
