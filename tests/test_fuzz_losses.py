@@ -57,6 +57,13 @@ def _reduction_errors(reduction, allowed=("none", "mean", "sum")):
     return () if reduction in allowed else (ValueError,)
 
 
+def _smoothing_errors(smoothing):
+    """label_smoothing: TypeError unless a real number, ValueError outside [0, 1]."""
+    if isinstance(smoothing, str):
+        return (TypeError,)
+    return () if 0.0 <= smoothing <= 1.0 else (ValueError,)
+
+
 def _class_axis_errors(x, axis):
     """Errors of the class axis alone, and the number of classes (or None)."""
     if isinstance(axis, float) or isinstance(axis, str):
@@ -226,7 +233,7 @@ def test_cross_entropy(data):
     errors = (((TypeError,) if types is None else ()) + axis_errs + target_errors
               + weight_errors + _reduction_errors(reduction) + thread_errors(num_threads)
               + ((TypeError,) if ignore_index == 1.5 else ())
-              + (() if smoothing in (0.0, 0.1, 1.0) else (ValueError,)))
+              + _smoothing_errors(smoothing))
     note(desc)
     got = _call(csoftmax.cross_entropy, errors, x, target, axis=axis, weight=weight,
                 ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing,
