@@ -132,6 +132,13 @@ cdef inline int _threads_for(Py_ssize_t tasks, int num_threads) noexcept nogil:
     return <int>(tasks if tasks < num_threads else num_threads) if tasks > 0 else 1
 
 
+cdef inline Py_ssize_t _thread_start(Py_ssize_t count, Py_ssize_t t, int threads) noexcept nogil:
+    """Where thread t's share of `count` rows (or chunks) starts: the rows go to
+    the threads in `threads` contiguous ranges of nearly equal length, thread t
+    taking [_thread_start(count, t), _thread_start(count, t + 1))."""
+    return count * t // threads
+
+
 cdef bint _split_each_row(Py_ssize_t rows, Py_ssize_t n, int num_threads) noexcept nogil:
     """Whether rows of CSM_HUGE_ROW or more elements go one at a time, each split
     over all the threads: only when there are too few to give every thread whole
@@ -175,8 +182,8 @@ cdef void _norm_rows(const real *x, Py_ssize_t x_row_step, real *y, Py_ssize_t y
         _norm_row_run(x, x_row_step, y, y_row_step, rows, n, scale, flags, 1)
         return
     for t in prange(threads, num_threads=threads, schedule='static'):
-        lo = rows * t // threads
-        hi = rows * (t + 1) // threads
+        lo = _thread_start(rows, t, threads)
+        hi = _thread_start(rows, t + 1, threads)
         _norm_row_run(x + lo * x_row_step, x_row_step, y + lo * y_row_step, y_row_step,
                       hi - lo, n, scale, flags, 1)
 
@@ -198,7 +205,8 @@ def normalize_last_axis(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads)
                        rows, n, <double>1, flags, num_threads)
 
 
-# Inputs below this many elements run on one thread (csoftmax._threads agrees).
+# Inputs below this many elements run on one thread; csoftmax._threads derives
+# its minimum share of a thread from it.
 SMALL_INPUT = 1 << 16
 
 
@@ -322,8 +330,8 @@ cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *r
         _lse_row_run(x, x_row_step, b, result, sign, rows, n, flags, 1)
         return
     for t in prange(threads, num_threads=threads, schedule='static'):
-        lo = rows * t // threads
-        hi = rows * (t + 1) // threads
+        lo = _thread_start(rows, t, threads)
+        hi = _thread_start(rows, t + 1, threads)
         _lse_row_run(x + lo * x_row_step, x_row_step, b + lo * x_row_step if b else NULL,
                      result + lo, sign + lo if sign else NULL, hi - lo, n, flags, 1)
 

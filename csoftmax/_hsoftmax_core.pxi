@@ -57,8 +57,8 @@ def hs_paths(cnp.ndarray hidden, cnp.ndarray node_weight, cnp.ndarray node_bias,
         return
     with nogil:
         for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = rows * t // threads
-            hi = rows * (t + 1) // threads
+            lo = _thread_start(rows, t, threads)
+            hi = _thread_start(rows, t + 1, threads)
             if single:
                 csm_hs_paths_f32(<const float *>hp, dim, <const float *>wp, <const float *>bp,
                                  op, np_, sp, lo, hi, grad_scale, lp, <float *>cp, <float *>gp)
@@ -89,8 +89,8 @@ def hs_accumulate(cnp.ndarray hidden, cnp.ndarray order, cnp.ndarray entry_rows,
         return
     with nogil:
         for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = runs * t // threads
-            hi = runs * (t + 1) // threads
+            lo = _thread_start(runs, t, threads)
+            hi = _thread_start(runs, t + 1, threads)
             if single:
                 csm_hs_accumulate_f32(<const float *>hp, dim, orp, rp, <const float *>cp, stp, nop,
                                       lo, hi, <float *>wp, <float *>bp)
@@ -118,8 +118,8 @@ def hs_log_proba(cnp.ndarray scores, cnp.ndarray children, cnp.ndarray out,
         return
     with nogil:
         for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = rows * t // threads
-            hi = rows * (t + 1) // threads
+            lo = _thread_start(rows, t, threads)
+            hi = _thread_start(rows, t + 1, threads)
             if single:
                 csm_hs_log_proba_f32(<const float *>sp, n_nodes, cp, lo, hi,
                                      scratch_p + t * scratch_step, <float *>outp)

@@ -1,8 +1,10 @@
 # Compiled core of the losses: included into _core.pyx (one extension, one
 # kernel dispatch). Same conventions as the normalisers there: Python has
-# validated everything; this layer partitions rows over threads without the GIL.
-# Rows go to threads in contiguous ranges and every row is computed alone, so
-# the per-row results (and gradients) do not depend on the thread count.
+# validated everything; each entry point reads the dtype once and calls a
+# helper written over the fused type `real`, which partitions the work over
+# threads without the GIL. Rows go to threads in contiguous ranges
+# (_thread_start) and every row is computed alone, so the per-row results (and
+# gradients) do not depend on the thread count.
 
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
@@ -133,6 +135,10 @@ cdef inline void *_data_or_null(object array):
     return NULL if array is None else cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
+cdef inline bint _is_float32(cnp.ndarray x):
+    return x.dtype.num == cnp.NPY_FLOAT
+
+
 cdef csm_ce_params _ce_params(long long ignore_index, double smoothing, double weight_sum,
                               double grad_scale, bint focal, double gamma, double alpha):
     cdef csm_ce_params params
@@ -146,36 +152,43 @@ cdef csm_ce_params _ce_params(long long ignore_index, double smoothing, double w
     return params
 
 
-cdef void _ce_row_run(bint single, const void *x, const int64_t *labels, const void *weight,
-                      Py_ssize_t rows, Py_ssize_t n, const csm_ce_params *params, double *loss,
-                      void *grad, int row_threads) noexcept nogil:
+# ---------------------------------------------------------------- softmax losses (row kernels)
+
+cdef void _ce_row_run(const real *x, const int64_t *labels, const real *weight, Py_ssize_t rows,
+                      Py_ssize_t n, const csm_ce_params *params, double *loss, real *grad,
+                      int row_threads) noexcept nogil:
     """A run of cross_entropy_rows rows (x and grad at the run's first row), as
     _norm_row_run."""
     cdef Py_ssize_t r
     if n < CSM_HUGE_ROW:
-        if single:
-            loss_kernels.ce_rows_f32(<const float *>x, n, labels, <const float *>weight, rows, n,
-                                     params, loss, <float *>grad, n)
+        if real is float:
+            loss_kernels.ce_rows_f32(x, n, labels, weight, rows, n, params, loss, grad, n)
         else:
-            loss_kernels.ce_rows_f64(<const double *>x, n, labels, <const double *>weight, rows,
-                                     n, params, loss, <double *>grad, n)
+            loss_kernels.ce_rows_f64(x, n, labels, weight, rows, n, params, loss, grad, n)
         return
     for r in range(rows):
-        if single:
-            loss_kernels.ce_huge_row_f32(
-                <const float *>x + r * n, labels[r], <const float *>weight, n, params, loss + r,
-                <float *>grad + r * n if grad else NULL, row_threads)
+        if real is float:
+            loss_kernels.ce_huge_row_f32(x + r * n, labels[r], weight, n, params, loss + r,
+                                         grad + r * n if grad else NULL, row_threads)
         else:
-            loss_kernels.ce_huge_row_f64(
-                <const double *>x + r * n, labels[r], <const double *>weight, n, params, loss + r,
-                <double *>grad + r * n if grad else NULL, row_threads)
+            loss_kernels.ce_huge_row_f64(x + r * n, labels[r], weight, n, params, loss + r,
+                                         grad + r * n if grad else NULL, row_threads)
 
 
-cdef inline void *_row_of(void *a, bint single, Py_ssize_t offset) noexcept nogil:
-    """a (float32 if single, else float64; NULL stays NULL) offset by elements."""
-    if a == NULL:
-        return NULL
-    return <void *>(<float *>a + offset) if single else <void *>(<double *>a + offset)
+cdef void _ce_rows(const real *x, const int64_t *labels, const real *weight, Py_ssize_t rows,
+                   Py_ssize_t n, const csm_ce_params *params, double *loss, real *grad,
+                   int num_threads) noexcept nogil:
+    """cross_entropy_rows' rows over the threads as _norm_rows."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if _split_each_row(rows, n, num_threads):
+        _ce_row_run(x, labels, weight, rows, n, params, loss, grad, num_threads)
+        return
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = _thread_start(rows, t, threads)
+        hi = _thread_start(rows, t + 1, threads)
+        _ce_row_run(x + lo * n, labels + lo, weight, hi - lo, n, params, loss + lo,
+                    grad + lo * n if grad else NULL, 1)
 
 
 def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
@@ -195,20 +208,16 @@ def cross_entropy_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight,
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef void *wp = _data_or_null(class_weight)
     cdef void *gp = _data_or_null(grad)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
     if rows == 0 or n == 0:
         return
-    with nogil:
-        if _split_each_row(rows, n, num_threads):
-            _ce_row_run(single, xp, lp, wp, rows, n, &params, loss_p, gp, num_threads)
-        else:
-            for t in prange(threads, num_threads=threads, schedule='static'):
-                lo = rows * t // threads
-                hi = rows * (t + 1) // threads
-                _ce_row_run(single, _row_of(xp, single, lo * n), lp + lo, wp, hi - lo, n,
-                            &params, loss_p + lo, _row_of(gp, single, lo * n), 1)
+    if _is_float32(x):
+        with nogil:
+            _ce_rows(<const float *>xp, lp, <const float *>wp, rows, n, &params, loss_p,
+                     <float *>gp, num_threads)
+    else:
+        with nogil:
+            _ce_rows(<const double *>xp, lp, <const double *>wp, rows, n, &params, loss_p,
+                     <double *>gp, num_threads)
 
 
 def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
@@ -225,7 +234,7 @@ def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
                                            gamma, alpha)
     cdef Py_ssize_t item = sizeof(real)
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
-    cdef void *wp = _data_or_null(class_weight)
+    cdef const real *wp = <const real *>_data_or_null(class_weight)
     cdef real *gp = NULL
     cdef const real *xp
     cdef Py_ssize_t task, o, c, blocks, tasks
@@ -244,42 +253,53 @@ def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
             c = (task % blocks) * COLUMN_BLOCK
             if real is float:
                 loss_kernels.ce_cols_f32(
-                    xp + o * xs0 + c, xs1, &labels[o, c], <const float *>wp,
-                    min(COLUMN_BLOCK, inner - c), n, &params, &loss[o, c],
-                    gp + (o * n * inner + c) if gp else NULL, inner)
+                    xp + o * xs0 + c, xs1, &labels[o, c], wp, min(COLUMN_BLOCK, inner - c), n,
+                    &params, &loss[o, c], gp + (o * n * inner + c) if gp else NULL, inner)
             else:
                 loss_kernels.ce_cols_f64(
-                    xp + o * xs0 + c, xs1, &labels[o, c], <const double *>wp,
-                    min(COLUMN_BLOCK, inner - c), n, &params, &loss[o, c],
-                    gp + (o * n * inner + c) if gp else NULL, inner)
+                    xp + o * xs0 + c, xs1, &labels[o, c], wp, min(COLUMN_BLOCK, inner - c), n,
+                    &params, &loss[o, c], gp + (o * n * inner + c) if gp else NULL, inner)
 
 
-cdef void _ce_prob_row_run(bint single, const void *x, const void *target, const void *weight,
+cdef void _ce_prob_row_run(const real *x, const real *target, const real *weight,
                            Py_ssize_t rows, Py_ssize_t n, double smoothing, double grad_scale,
-                           double *loss, void *grad, int row_threads) noexcept nogil:
+                           double *loss, real *grad, int row_threads) noexcept nogil:
     """A run of cross_entropy_prob_rows rows, as _ce_row_run."""
     cdef Py_ssize_t r
     if n < CSM_HUGE_ROW:
-        if single:
-            loss_kernels.ce_prob_rows_f32(
-                <const float *>x, n, <const float *>target, n, <const float *>weight, rows, n,
-                smoothing, grad_scale, loss, <float *>grad, n)
+        if real is float:
+            loss_kernels.ce_prob_rows_f32(x, n, target, n, weight, rows, n, smoothing,
+                                          grad_scale, loss, grad, n)
         else:
-            loss_kernels.ce_prob_rows_f64(
-                <const double *>x, n, <const double *>target, n, <const double *>weight, rows, n,
-                smoothing, grad_scale, loss, <double *>grad, n)
+            loss_kernels.ce_prob_rows_f64(x, n, target, n, weight, rows, n, smoothing,
+                                          grad_scale, loss, grad, n)
         return
     for r in range(rows):
-        if single:
-            loss_kernels.ce_prob_huge_row_f32(
-                <const float *>x + r * n, <const float *>target + r * n, <const float *>weight,
-                n, smoothing, grad_scale, loss + r, <float *>grad + r * n if grad else NULL,
-                row_threads)
+        if real is float:
+            loss_kernels.ce_prob_huge_row_f32(x + r * n, target + r * n, weight, n, smoothing,
+                                              grad_scale, loss + r,
+                                              grad + r * n if grad else NULL, row_threads)
         else:
-            loss_kernels.ce_prob_huge_row_f64(
-                <const double *>x + r * n, <const double *>target + r * n,
-                <const double *>weight, n, smoothing, grad_scale, loss + r,
-                <double *>grad + r * n if grad else NULL, row_threads)
+            loss_kernels.ce_prob_huge_row_f64(x + r * n, target + r * n, weight, n, smoothing,
+                                              grad_scale, loss + r,
+                                              grad + r * n if grad else NULL, row_threads)
+
+
+cdef void _ce_prob_rows(const real *x, const real *target, const real *weight, Py_ssize_t rows,
+                        Py_ssize_t n, double smoothing, double grad_scale, double *loss,
+                        real *grad, int num_threads) noexcept nogil:
+    """cross_entropy_prob_rows' rows over the threads as _norm_rows."""
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    if _split_each_row(rows, n, num_threads):
+        _ce_prob_row_run(x, target, weight, rows, n, smoothing, grad_scale, loss, grad,
+                         num_threads)
+        return
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = _thread_start(rows, t, threads)
+        hi = _thread_start(rows, t + 1, threads)
+        _ce_prob_row_run(x + lo * n, target + lo * n, weight, hi - lo, n, smoothing, grad_scale,
+                         loss + lo, grad + lo * n if grad else NULL, 1)
 
 
 def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weight,
@@ -294,22 +314,16 @@ def cross_entropy_prob_rows(cnp.ndarray x, cnp.ndarray target, object class_weig
     cdef void *tp = cnp.PyArray_DATA(target)
     cdef void *wp = _data_or_null(class_weight)
     cdef void *gp = _data_or_null(grad)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
     if rows == 0 or n == 0:
         return
-    with nogil:
-        if _split_each_row(rows, n, num_threads):
-            _ce_prob_row_run(single, xp, tp, wp, rows, n, smoothing, grad_scale, loss_p, gp,
-                             num_threads)
-        else:
-            for t in prange(threads, num_threads=threads, schedule='static'):
-                lo = rows * t // threads
-                hi = rows * (t + 1) // threads
-                _ce_prob_row_run(single, _row_of(xp, single, lo * n),
-                                 _row_of(tp, single, lo * n), wp, hi - lo, n, smoothing,
-                                 grad_scale, loss_p + lo, _row_of(gp, single, lo * n), 1)
+    if _is_float32(x):
+        with nogil:
+            _ce_prob_rows(<const float *>xp, <const float *>tp, <const float *>wp, rows, n,
+                          smoothing, grad_scale, loss_p, <float *>gp, num_threads)
+    else:
+        with nogil:
+            _ce_prob_rows(<const double *>xp, <const double *>tp, <const double *>wp, rows, n,
+                          smoothing, grad_scale, loss_p, <double *>gp, num_threads)
 
 
 def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,
@@ -321,7 +335,7 @@ def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,
     cdef Py_ssize_t item = sizeof(real)
     cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
     cdef Py_ssize_t ts0 = target.strides[0] // item, ts1 = target.strides[1] // item
-    cdef void *wp = _data_or_null(class_weight)
+    cdef const real *wp = <const real *>_data_or_null(class_weight)
     cdef real *gp = NULL
     cdef const real *xp
     cdef const real *tp
@@ -342,14 +356,27 @@ def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,
             c = (task % blocks) * COLUMN_BLOCK
             if real is float:
                 loss_kernels.ce_prob_cols_f32(
-                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, <const float *>wp,
+                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, wp,
                     min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
                     gp + (o * n * inner + c) if gp else NULL, inner)
             else:
                 loss_kernels.ce_prob_cols_f64(
-                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, <const double *>wp,
+                    xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, wp,
                     min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
                     gp + (o * n * inner + c) if gp else NULL, inner)
+
+
+cdef void _entropy_rows(const real *x, Py_ssize_t rows, Py_ssize_t n, double *result,
+                        int num_threads) noexcept nogil:
+    cdef int threads = _threads_for(rows, num_threads)
+    cdef Py_ssize_t t, lo, hi
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = _thread_start(rows, t, threads)
+        hi = _thread_start(rows, t + 1, threads)
+        if real is float:
+            loss_kernels.entropy_rows_f32(x + lo * n, n, hi - lo, n, result + lo)
+        else:
+            loss_kernels.entropy_rows_f64(x + lo * n, n, hi - lo, n, result + lo)
 
 
 def entropy_rows(cnp.ndarray x, cnp.ndarray result, int num_threads):
@@ -357,20 +384,14 @@ def entropy_rows(cnp.ndarray x, cnp.ndarray result, int num_threads):
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef double *rp = <double *>cnp.PyArray_DATA(result)
     cdef void *xp = cnp.PyArray_DATA(x)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef Py_ssize_t t, lo, hi
     if rows == 0 or n == 0:
         return
-    with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = rows * t // threads
-            hi = rows * (t + 1) // threads
-            if single:
-                loss_kernels.entropy_rows_f32(<const float *>xp + lo * n, n, hi - lo, n, rp + lo)
-            else:
-                loss_kernels.entropy_rows_f64(<const double *>xp + lo * n, n, hi - lo, n, rp + lo)
-
+    if _is_float32(x):
+        with nogil:
+            _entropy_rows(<const float *>xp, rows, n, rp, num_threads)
+    else:
+        with nogil:
+            _entropy_rows(<const double *>xp, rows, n, rp, num_threads)
 
 
 # ---------------------------------------------------------------- element-wise losses
@@ -389,16 +410,32 @@ cdef inline void _set_operand(csm_operand *o, object array, Py_ssize_t row_step,
     o.col_step = col_step
 
 
-cdef inline double _elem_chunk(bint single, void *xp, void *tp, Py_ssize_t c, Py_ssize_t size,
-                               const csm_elem_params *params, void *lp,
-                               void *gp) noexcept nogil:
+cdef inline double _elem_chunk(const real *x, const real *t, Py_ssize_t c, Py_ssize_t size,
+                               const csm_elem_params *params, real *loss,
+                               real *grad) noexcept nogil:
+    """The loss sum of chunk c (elements c ELEM_CHUNK up to size)."""
     cdef Py_ssize_t lo = c * CSM_ELEM_CHUNK
     cdef Py_ssize_t hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < size else size
-    if single:
-        return loss_kernels.elem_loss_f32(<const float *>xp, <const float *>tp, lo, hi, params,
-                                          <float *>lp, <float *>gp)
-    return loss_kernels.elem_loss_f64(<const double *>xp, <const double *>tp, lo, hi, params,
-                                      <double *>lp, <double *>gp)
+    if real is float:
+        return loss_kernels.elem_loss_f32(x, t, lo, hi, params, loss, grad)
+    else:
+        return loss_kernels.elem_loss_f64(x, t, lo, hi, params, loss, grad)
+
+
+cdef void _elem_chunks(const real *x, const real *t, Py_ssize_t size,
+                       const csm_elem_params *params, real *loss, real *grad, double *partial,
+                       int threads) noexcept nogil:
+    """Every chunk's sum into partial[c], the chunks in contiguous ranges over
+    the threads."""
+    cdef Py_ssize_t chunks = (size + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK
+    cdef Py_ssize_t k, c
+    if threads == 1:
+        for c in range(chunks):
+            partial[c] = _elem_chunk(x, t, c, size, params, loss, grad)
+        return
+    for k in prange(threads, num_threads=threads, schedule='static'):
+        for c in range(_thread_start(chunks, k, threads), _thread_start(chunks, k + 1, threads)):
+            partial[c] = _elem_chunk(x, t, c, size, params, loss, grad)
 
 
 def elementwise_loss(int kind, cnp.ndarray x, cnp.ndarray target, Py_ssize_t n,
@@ -420,9 +457,8 @@ def elementwise_loss(int kind, cnp.ndarray x, cnp.ndarray target, Py_ssize_t n,
     cdef void *tp = cnp.PyArray_DATA(target)
     cdef void *lp = _data_or_null(loss)
     cdef void *gp = _data_or_null(grad)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for(chunks, num_threads)
-    cdef Py_ssize_t t, c, lo, hi
+    cdef Py_ssize_t c
     cdef double *partial
     cdef double total = 0
     params.kind = kind
@@ -437,18 +473,30 @@ def elementwise_loss(int kind, cnp.ndarray x, cnp.ndarray target, Py_ssize_t n,
     partial = <double *>malloc(chunks * sizeof(double))
     if partial == NULL:
         raise MemoryError()
+    cdef bint single = _is_float32(x)
     with nogil:
-        if threads == 1:
-            for c in range(chunks):
-                partial[c] = _elem_chunk(single, xp, tp, c, size, &params, lp, gp)
+        if single:
+            _elem_chunks(<const float *>xp, <const float *>tp, size, &params, <float *>lp,
+                         <float *>gp, partial, threads)
         else:
-            for t in prange(threads, num_threads=threads, schedule='static'):
-                for c in range(chunks * t // threads, chunks * (t + 1) // threads):
-                    partial[c] = _elem_chunk(single, xp, tp, c, size, &params, lp, gp)
+            _elem_chunks(<const double *>xp, <const double *>tp, size, &params, <double *>lp,
+                         <double *>gp, partial, threads)
         for c in range(chunks):
             total += partial[c]
     free(partial)
     return total
+
+
+cdef void _logistic(const real *x, real *y, Py_ssize_t size, bint log,
+                    int threads) noexcept nogil:
+    cdef Py_ssize_t t, lo, hi
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = _thread_start(size, t, threads)
+        hi = _thread_start(size, t + 1, threads)
+        if real is float:
+            loss_kernels.logistic_rows_f32(x + lo, y + lo, hi - lo, log)
+        else:
+            loss_kernels.logistic_rows_f64(x + lo, y + lo, hi - lo, log)
 
 
 def logistic(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
@@ -458,24 +506,40 @@ def logistic(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
     cdef Py_ssize_t size = x.size
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(y)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for((size + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK, num_threads)
-    cdef Py_ssize_t t, lo, hi
     if size == 0:
         return
-    with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = size * t // threads
-            hi = size * (t + 1) // threads
-            if single:
-                loss_kernels.logistic_rows_f32(<const float *>xp + lo, <float *>yp + lo, hi - lo,
-                                               log)
-            else:
-                loss_kernels.logistic_rows_f64(<const double *>xp + lo, <double *>yp + lo,
-                                               hi - lo, log)
+    if _is_float32(x):
+        with nogil:
+            _logistic(<const float *>xp, <float *>yp, size, log, threads)
+    else:
+        with nogil:
+            _logistic(<const double *>xp, <double *>yp, size, log, threads)
 
 
 # ---------------------------------------------------------------- NLL
+
+cdef void _nll_chunks(const real *x, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t s2, Py_ssize_t C,
+                      Py_ssize_t inner, const int64_t *labels, const double *w,
+                      int64_t ignore_index, Py_ssize_t rows, double grad_scale, double *loss,
+                      real *grad, double *partial, int threads) noexcept nogil:
+    """The kept weight of every chunk of ELEM_CHUNK rows into partial[c], the
+    chunks in contiguous ranges over the threads."""
+    cdef Py_ssize_t chunks = (rows + CSM_ELEM_CHUNK - 1) // CSM_ELEM_CHUNK
+    cdef Py_ssize_t t, c, lo, hi
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        for c in range(_thread_start(chunks, t, threads), _thread_start(chunks, t + 1, threads)):
+            lo = c * CSM_ELEM_CHUNK
+            hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < rows else rows
+            if real is float:
+                partial[c] = loss_kernels.nll_rows_f32(x, s0, s1, s2, C, inner, labels, w,
+                                                       ignore_index, lo, hi, grad_scale, loss,
+                                                       grad)
+            else:
+                partial[c] = loss_kernels.nll_rows_f64(x, s0, s1, s2, C, inner, labels, w,
+                                                       ignore_index, lo, hi, grad_scale, loss,
+                                                       grad)
+
 
 def nll_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight, long long ignore_index,
              object loss, object grad, double grad_scale, int num_threads):
@@ -495,9 +559,8 @@ def nll_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight, long long i
     cdef double *loss_p = <double *>_data_or_null(loss)
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef void *gp = _data_or_null(grad)
-    cdef bint single = x.dtype.num == cnp.NPY_FLOAT
     cdef int threads = _threads_for(chunks, num_threads)
-    cdef Py_ssize_t t, c, lo, hi
+    cdef Py_ssize_t c
     cdef double *partial
     cdef double total = 0
     if rows == 0:
@@ -505,19 +568,14 @@ def nll_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight, long long i
     partial = <double *>malloc(chunks * sizeof(double))
     if partial == NULL:
         raise MemoryError()
+    cdef bint single = _is_float32(x)
     with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            for c in range(chunks * t // threads, chunks * (t + 1) // threads):
-                lo = c * CSM_ELEM_CHUNK
-                hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < rows else rows
-                if single:
-                    partial[c] = loss_kernels.nll_rows_f32(
-                        <const float *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, lo, hi,
-                        grad_scale, loss_p, <float *>gp)
-                else:
-                    partial[c] = loss_kernels.nll_rows_f64(
-                        <const double *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, lo, hi,
-                        grad_scale, loss_p, <double *>gp)
+        if single:
+            _nll_chunks(<const float *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, rows,
+                        grad_scale, loss_p, <float *>gp, partial, threads)
+        else:
+            _nll_chunks(<const double *>xp, s0, s1, s2, C, inner, lp, wp, ignore_index, rows,
+                        grad_scale, loss_p, <double *>gp, partial, threads)
         for c in range(chunks):
             total += partial[c]
     free(partial)
@@ -525,6 +583,40 @@ def nll_rows(cnp.ndarray x, cnp.ndarray labels, object class_weight, long long i
 
 
 # ---------------------------------------------------------------- softmax / log_softmax backward
+
+cdef void _softmax_backward(const real *g, Py_ssize_t g0, Py_ssize_t g1, const real *y,
+                            Py_ssize_t y0, Py_ssize_t y1, real *out, Py_ssize_t o0,
+                            Py_ssize_t o1, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                            bint log, int num_threads) noexcept nogil:
+    """softmax_backward's slices over the threads: whole rows where axis 1 is
+    contiguous and inner is 1, else blocks of CSM_BWD_COLS columns."""
+    cdef bint rows_mode = inner == 1 and g1 == 1 and y1 == 1 and o1 == 1
+    cdef Py_ssize_t blocks = (inner + CSM_BWD_COLS - 1) // CSM_BWD_COLS
+    cdef Py_ssize_t tasks = outer if rows_mode else outer * blocks
+    cdef int threads = _threads_for(tasks, num_threads)
+    cdef Py_ssize_t t, lo, hi, task, o, b, width
+    for t in prange(threads, num_threads=threads, schedule='static'):
+        lo = _thread_start(tasks, t, threads)
+        hi = _thread_start(tasks, t + 1, threads)
+        if rows_mode:
+            if real is float:
+                loss_kernels.softmax_bwd_rows_f32(g + lo * g0, g0, y + lo * y0, y0,
+                                                  out + lo * o0, o0, hi - lo, n, log)
+            else:
+                loss_kernels.softmax_bwd_rows_f64(g + lo * g0, g0, y + lo * y0, y0,
+                                                  out + lo * o0, o0, hi - lo, n, log)
+        else:
+            for task in range(lo, hi):
+                o = task // blocks
+                b = (task - o * blocks) * CSM_BWD_COLS
+                width = inner - b if inner - b < CSM_BWD_COLS else CSM_BWD_COLS
+                if real is float:
+                    loss_kernels.softmax_bwd_cols_f32(g + o * g0 + b, g1, y + o * y0 + b, y1,
+                                                      out + o * o0 + b, o1, n, width, log)
+                else:
+                    loss_kernels.softmax_bwd_cols_f64(g + o * g0 + b, g1, y + o * y0 + b, y1,
+                                                      out + o * o0 + b, o1, n, width, log)
+
 
 def softmax_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray out, bint log, int num_threads):
     """Softmax (log=False) or log_softmax (log=True) backward over axis 1 of
@@ -539,37 +631,13 @@ def softmax_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray out, bint log, in
     cdef void *gp = cnp.PyArray_DATA(g)
     cdef void *yp = cnp.PyArray_DATA(y)
     cdef void *op = cnp.PyArray_DATA(out)
-    cdef bint single = g.dtype.num == cnp.NPY_FLOAT
-    cdef bint rows_mode = inner == 1 and g1 == 1 and y1 == 1 and o1 == 1
-    cdef Py_ssize_t blocks = (inner + CSM_BWD_COLS - 1) // CSM_BWD_COLS
-    cdef Py_ssize_t tasks = outer if rows_mode else outer * blocks
-    cdef int threads = _threads_for(tasks, num_threads)
-    cdef Py_ssize_t t, lo, hi, task, o, b, width
     if outer == 0 or n == 0 or inner == 0:
         return
-    with nogil:
-        for t in prange(threads, num_threads=threads, schedule='static'):
-            lo = tasks * t // threads
-            hi = tasks * (t + 1) // threads
-            if rows_mode:
-                if single:
-                    loss_kernels.softmax_bwd_rows_f32(
-                        <const float *>gp + lo * g0, g0, <const float *>yp + lo * y0, y0,
-                        <float *>op + lo * o0, o0, hi - lo, n, log)
-                else:
-                    loss_kernels.softmax_bwd_rows_f64(
-                        <const double *>gp + lo * g0, g0, <const double *>yp + lo * y0, y0,
-                        <double *>op + lo * o0, o0, hi - lo, n, log)
-            else:
-                for task in range(lo, hi):
-                    o = task // blocks
-                    b = (task - o * blocks) * CSM_BWD_COLS
-                    width = inner - b if inner - b < CSM_BWD_COLS else CSM_BWD_COLS
-                    if single:
-                        loss_kernels.softmax_bwd_cols_f32(
-                            <const float *>gp + o * g0 + b, g1, <const float *>yp + o * y0 + b, y1,
-                            <float *>op + o * o0 + b, o1, n, width, log)
-                    else:
-                        loss_kernels.softmax_bwd_cols_f64(
-                            <const double *>gp + o * g0 + b, g1, <const double *>yp + o * y0 + b,
-                            y1, <double *>op + o * o0 + b, o1, n, width, log)
+    if _is_float32(g):
+        with nogil:
+            _softmax_backward(<const float *>gp, g0, g1, <const float *>yp, y0, y1,
+                              <float *>op, o0, o1, outer, n, inner, log, num_threads)
+    else:
+        with nogil:
+            _softmax_backward(<const double *>gp, g0, g1, <const double *>yp, y0, y1,
+                              <double *>op, o0, o1, outer, n, inner, log, num_threads)

@@ -117,8 +117,9 @@ def sample_rows(const real[:, :, :] x, const double[::1] temperature, const int6
             for t in prange(threads, num_threads=threads, schedule='static'):
                 _sample_range(&x[0, 0, 0], xs0, xs1, xs2, n, inner, &temperature[0],
                               &top_k[0], &top_p[0], &min_p[0], &uniforms[0, 0], num_samples,
-                              replacement, &index[0, 0], lp, &kept[0], rows * t // threads,
-                              rows * (t + 1) // threads, work + t * each)
+                              replacement, &index[0, 0], lp, &kept[0],
+                              _thread_start(rows, t, threads),
+                              _thread_start(rows, t + 1, threads), work + t * each)
     free(work)
 
 
@@ -163,8 +164,9 @@ def top_logprobs_rows(const real[:, :, :] x, double temperature, real[:, ::1] va
         else:
             for t in prange(threads, num_threads=threads, schedule='static'):
                 _top_logprobs_range(&x[0, 0, 0], xs0, xs1, xs2, n, inner, temperature, k,
-                                    &values[0, 0], &indices[0, 0], rows * t // threads,
-                                    rows * (t + 1) // threads, work + t * each)
+                                    &values[0, 0], &indices[0, 0],
+                                    _thread_start(rows, t, threads),
+                                    _thread_start(rows, t + 1, threads), work + t * each)
     free(work)
 
 

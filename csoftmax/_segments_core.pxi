@@ -132,7 +132,7 @@ cdef Py_ssize_t _share_start(const int64_t *offsets, Py_ssize_t segments, int t,
         return 0
     if t == threads:
         return segments
-    return _first_segment_at(offsets, segments, offsets[segments] * t // threads)
+    return _first_segment_at(offsets, segments, _thread_start(offsets[segments], t, threads))
 
 
 cdef inline bint _is_short(Py_ssize_t n, Py_ssize_t inner) noexcept nogil:
