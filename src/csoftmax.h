@@ -31,7 +31,7 @@
 #define CSM_ISA_COUNT 3
 
 /* Rows at least this long are split over threads (norm_huge_row, lse_huge_row);
- * equal to HUGE_ROW in kernels_impl.h. */
+ * equal to HUGE_ROW in huge_row_impl.h. */
 #define CSM_HUGE_ROW (1 << 16)
 
 #include "kernel_list.h"

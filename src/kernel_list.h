@@ -30,7 +30,7 @@
 #include "sparse.h"
 
 #define CSM_KERNEL_LIST(X, P, T, SUF)                                                        \
-    /* normalisers (kernels_impl.h) */                                                      \
+    /* normalisers (normalize_impl.h, logsumexp_impl.h, huge_row_impl.h) */                 \
     X(P, local, norm_rows_##SUF, void,                                                      \
       (const T *x, ptrdiff_t x_row_step, T *y, ptrdiff_t y_row_step, ptrdiff_t rows,         \
        ptrdiff_t n, T scale, int flags))                                                    \

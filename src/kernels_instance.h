@@ -2,10 +2,13 @@
  * One instance of the kernel templates for the element type set by the
  * includer (T, SUF, VT, VI; see kernels_impl.h); undefines everything after.
  */
+/* the passes and helpers every family below uses */
 #include "kernels_impl.h"
-/* the loss templates use kernels_impl.h's helpers */
+#include "normalize_impl.h"
+#include "logsumexp_impl.h"
 #include "loss_softmax_impl.h"
-#include "loss_huge_row_impl.h"
+/* after the families whose row passes it splits over threads */
+#include "huge_row_impl.h"
 #include "loss_elementwise_impl.h"
 #include "loss_backward_impl.h"
 

@@ -3,7 +3,7 @@
  * targets, label smoothing, class weights), softmax focal loss and the entropy
  * of softmax(x). Included by kernels_instance.h once per element type after
  * kernels_impl.h, whose helpers it uses, with the same T, SUF, VT, VI; the
- * rows of a huge row split over threads are in loss_huge_row_impl.h.
+ * rows of a huge row split over threads are in huge_row_impl.h.
  *
  * Layouts: rows (the class axis last, a row's classes contiguous, rows
  * x_row_step apart; rows shorter than SHORT_ROW a vector of rows at a time)
