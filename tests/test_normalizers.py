@@ -453,7 +453,7 @@ def test_huge_rows_see_a_chunk_all_nan_wherever_it_lies(isa, op):
     chunk of only nan (or of -inf and a nan) makes the row nan, as any nan
     does, and a chunk of only -inf adds nothing; b = 0 hides a nan."""
     C = (1 << 16) + 1001
-    chunk = 1 << 14  # the kernels' chunk size at this C (chunk_size, kernels_impl.h)
+    chunk = 1 << 14  # the kernels' chunk size at this C (chunk_size, huge_row_impl.h)
     x = np.random.default_rng(14).standard_normal((5, C)).astype(np.float32)
     x[0, chunk:2 * chunk] = np.nan
     x[1, :chunk] = np.nan
