@@ -3,6 +3,13 @@
  * element type with T (float or double) and SUF (f32 or f64) defined.
  * Sums and log-probabilities are carried in double whatever T is; values are
  * stored in T. See hsoftmax.h for the tree's conventions.
+ *
+ * Layout: hidden (B, dim) and node_weight (nodes, dim) C-contiguous; each
+ * example walks its target's path (its entries' nodes and signs), each
+ * thread a contiguous range of examples or of weight-gradient runs.
+ * Accuracy: log_sigmoid in double without overflow or cancellation
+ * (csm_hs_softplus_neg_abs), so a path's log-probability is the sum of its
+ * exact-to-rounding terms; float32 results are the double values rounded.
  */
 #ifndef CSM_HS_ONCE
 #define CSM_HS_ONCE

@@ -319,7 +319,7 @@ CSM_INLINE void K(range_update)(K(range) * r, VT v) {
 
 /* range_update with the first `valid` lanes of v: the tail's fill (-inf) is
  * kept out of the min, which would otherwise choose the clamping exp form for
- * every row whose length is not a whole number of vectors (1.6x the time). */
+ * every row whose length is not a whole number of vectors (a slower form). */
 CSM_INLINE void K(range_update_valid)(K(range) * r, VT v, ptrdiff_t valid) {
     r->max = V(max)(r->max, v);
     r->min = V(min)(r->min, valid == LANES ? v : V(select)(V(first_lanes)(valid), v,
@@ -370,8 +370,8 @@ CSM_INLINE void K(split_step)(const T *x, const T *b, ptrdiff_t lane_step, ptrdi
 
 /* split_step of a row without weights, the max terms counted as lanes: with a
  * vector of counts beside each of the rest's UNROLL accumulators, AVX2's 16
- * registers ran out and the accumulators went through the stack (a fifth of
- * logsumexp's time, perf). The same sums: the counts are whole numbers. */
+ * registers ran out and the accumulators went through the stack. The same
+ * sums: the counts are whole numbers. */
 CSM_INLINE void K(split_count_step)(const T *x, ptrdiff_t valid, VT m, K(origin) o, VT scale,
                                     int form, VT *rest, ptrdiff_t *hits) {
     VT v = K(load_valid)(x, valid, -(T)INFINITY);
@@ -390,7 +390,7 @@ CSM_INLINE void K(split_count_step)(const T *x, ptrdiff_t valid, VT m, K(origin)
  * near the max are close to 1), an error of every output of a softmax: the
  * accumulators go to double as two pairs after every two terms each (about
  * 2.7 ulp max error of the softmax, where flushing after every term gives 2.2
- * for 15% more time and after every four 3.3). They restart from -0, which the
+ * at a higher cost and after every four 3.3). They restart from -0, which the
  * first add folds away.
  */
 CSM_INLINE void K(clear)(VT acc[UNROLL]) {

@@ -4,6 +4,9 @@
  * (lse_cols), with weights b and the sign of a signed result; slices whose
  * stable form is not finite take SciPy's plain formula (lse_direct). A row of
  * HUGE_ROW or more elements split over threads is in huge_row_impl.h.
+ * Accuracy (tests/test_accuracy.py): float64 results within a relative 1e-14
+ * of a long-double reference; log1p(rest / count) keeps the terms off the max
+ * exact when they are tiny (logsumexp([0, -40]) to the last bit).
  */
 /* ---------- logsumexp ---------- */
 

@@ -92,7 +92,7 @@ CSM_INLINE void K(norm_row)(const T *x, T *y, ptrdiff_t n, T scale, int flags) {
  * together, row j of all of them before row j + 1, so that memory is walked in
  * contiguous runs (a 12 KB stride per vector defeats the prefetcher and TLB).
  * Short rows stored one after another take the dense path further down
- * (norm_dense_group): the same bits in 0.5x (softmax) to 0.7x (log) the time.
+ * (norm_dense_group): the same bits, a vector of rows at a time.
  */
 #define SHORT_ROW (2 * LANES)
 #define MAX_SLICES 1024
@@ -171,6 +171,28 @@ CSM_INLINE void K(slices_weights)(const K(origin) origins[],
     }
 }
 
+/* slices_sums' step: vector v of slices (its first `valid` lanes), rows j0 to
+ * j1 - 1, their terms added in T, then into the slices' double totals (and
+ * counts, log_mode) */
+CSM_INLINE void K(slices_sums_step)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff_t x_lane,
+                                    T *y, ptrdiff_t y_step, ptrdiff_t y_lane, ptrdiff_t j0,
+                                    ptrdiff_t j1, ptrdiff_t v, ptrdiff_t valid, VT max,
+                                    K(origin) o, VT vscale, int form, int log_mode,
+                                    K_WIDE *totals, K_WIDE *counts) {
+    VT total = V(splat)(-(T)0), count = V(splat)(-(T)0);
+    for (ptrdiff_t j = j0; j < j1; j++) {
+        const T *xv = x + j * x_step + v * LANES * x_lane;
+        if (log_mode)
+            K(split_step)(xv, b ? b + j * x_step + v * LANES * x_lane : NULL, x_lane, valid, max,
+                          o, vscale, form, &total, &count);
+        else
+            K(sum_step)(xv, x_lane, y + j * y_step + v * LANES * y_lane, y_lane, valid, o,
+                        vscale, form, &total);
+    }
+    *totals = V(wide_add)(*totals, total);
+    if (log_mode) *counts = V(wide_add)(*counts, count);
+}
+
 /*
  * Pass 2 of norm_slices and lse_slices: softmax stores the exps in y and sums
  * them into totals; log_softmax and logsumexp split them (weighted by b, which
@@ -184,27 +206,15 @@ CSM_INLINE void K(slices_sums)(const T *x, const T *b, ptrdiff_t x_step, ptrdiff
                                int log_mode, int zero_base, K_WIDE totals[MAX_VECTORS],
                                K_WIDE counts[MAX_VECTORS]) {
     VT vscale = V(splat)(scale);
-    /* zero_base (BY_FORM_AND_BASE): x - 0 left out, 4% of the time of columns */
+    /* zero_base (BY_FORM_AND_BASE): no slice keeps its max, so x - 0 is left out */
 #define ORIGIN(v) \
     (zero_base ? (K(origin)){origins[v].shift, V(splat)(0), origins[v].c} : origins[v])
     /* two rows at a time: their terms are added in T, then in double */
     for (ptrdiff_t j0 = 0; j0 < n; j0 += 2) {
         const ptrdiff_t j1 = n - j0 < 2 ? n : j0 + 2;
 #define SUMS_STEP(v, valid)                                                                    \
-    do {                                                                                       \
-        VT total = V(splat)(-(T)0), count = V(splat)(-(T)0);                                   \
-        for (ptrdiff_t j = j0; j < j1; j++) {                                                  \
-            const T *xv = x + j * x_step + (v) * LANES * x_lane;                               \
-            if (log_mode)                                                                      \
-                K(split_step)(xv, b ? b + j * x_step + (v) * LANES * x_lane : NULL, x_lane,    \
-                              valid, maxes[v], ORIGIN(v), vscale, form, &total, &count);     \
-            else                                                                               \
-                K(sum_step)(xv, x_lane, y + j * y_step + (v) * LANES * y_lane, y_lane, valid,  \
-                            ORIGIN(v), vscale, form, &total);                                  \
-        }                                                                                      \
-        totals[v] = V(wide_add)(totals[v], total);                                             \
-        if (log_mode) counts[v] = V(wide_add)(counts[v], count);                               \
-    } while (0)
+    K(slices_sums_step)(x, b, x_step, x_lane, y, y_step, y_lane, j0, j1, v, valid, maxes[v],   \
+                        ORIGIN(v), vscale, form, log_mode, &totals[v], &counts[v])
         SLICES_LOOP(width, SUMS_STEP);
 #undef SUMS_STEP
     }
@@ -224,8 +234,8 @@ CSM_INLINE int K(bases_zero)(const K(origin) origins[], ptrdiff_t width) {
 
 /*
  * log_norm(rest, count) of each slice from its sums, rest taken back to the
- * slice's max (slices_weights): a vector of doubles at a time, where libm's
- * log1p per slice cost short rows half their time (measured). Counts are
+ * slice's max (slices_weights): a vector of doubles at a time rather than
+ * libm's log1p once per slice, which dominates short rows. Counts are
  * positive and mostly 1.
  */
 CSM_INLINE void K(slices_log_norms)(const K_WIDE totals[], const K_WIDE counts[],
