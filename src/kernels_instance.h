@@ -32,6 +32,7 @@
 #undef ROW_BLOCK
 #undef ROW_LOOP
 #undef ROW_LOOP_FLUSHED
+#undef ELEM_BLOCKS
 #undef SUM_FLUSH_EVERY
 #undef NO_FLUSH
 #undef SHORT_ROW

@@ -84,6 +84,18 @@ CSM_INLINE VT K(operand)(const T *p, VT value, ptrdiff_t i, ptrdiff_t valid) {
     return p ? K(load_valid)(p + i, valid, 1) : value;
 }
 
+/* The loop of every element-wise loss over a chunk of len elements:
+ * STEP(i, valid, u) for elements i of [0, len), ROW_BLOCK elements at a time
+ * into UNROLL accumulators acc[u]; each block's sum is added to the double
+ * `total` in order, so a chunk's sum depends on its values only. */
+#define ELEM_BLOCKS(len, STEP, acc, total)                                                   \
+    for (ptrdiff_t start_ = 0; start_ < (len); start_ += ROW_BLOCK) {                       \
+        const ptrdiff_t block_ = (len) - start_ < ROW_BLOCK ? (len) - start_ : ROW_BLOCK;   \
+        for (int u_ = 0; u_ < UNROLL; u_++) (acc)[u_] = V(splat)(0);                         \
+        ROW_LOOP(block_, STEP);                                                              \
+        (total) += V(hsum)(K(combine)(acc));                                                 \
+    }
+
 /* One vector of elements from offset i: the loss into *acc (and loss + i), the
  * gradient times scale into grad + i. */
 CSM_INLINE void K(bce_step)(const T *x, const T *t, const T *w, VT wv, const T *q, VT qv,
@@ -114,18 +126,10 @@ CSM_INLINE double K(bce_segment)(const T *x, const T *t, const T *w, VT wv, cons
                                  int has_q) {
     VT acc[UNROLL];
     double total = 0;
-    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
-        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
-        const T *xb = x + start, *tb = t + start;
-        const T *wb = w ? w + start : NULL, *qb = q ? q + start : NULL;
-        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
-        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define BCE_STEP(i, valid, u) \
-    K(bce_step)(xb, tb, wb, wv, qb, qv, i, valid, scale, lb, gb, has_w, has_q, &acc[u])
-        ROW_LOOP(block, BCE_STEP);
+#define BCE_STEP(i, valid, u)                                                                  \
+    K(bce_step)(x, t, w, wv, q, qv, start_ + (i), valid, scale, loss, grad, has_w, has_q, &acc[u])
+    ELEM_BLOCKS(len, BCE_STEP, acc, total);
 #undef BCE_STEP
-        total += V(hsum)(K(combine)(acc));
-    }
     return total;
 }
 
@@ -228,17 +232,11 @@ CSM_INLINE double K(sfocal_chunk)(const T *x, const T *t, ptrdiff_t len, T gamma
                                   int use_alpha, int power, VT scale, T *loss, T *grad) {
     VT acc[UNROLL];
     double total = 0;
-    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
-        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
-        const T *xb = x + start, *tb = t + start;
-        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
-        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define SFOCAL_STEP(i, valid, u) \
-    K(sfocal_step)(xb, tb, i, valid, gamma, alpha, use_alpha, power, scale, lb, gb, &acc[u])
-        ROW_LOOP(block, SFOCAL_STEP);
+#define SFOCAL_STEP(i, valid, u)                                                               \
+    K(sfocal_step)(x, t, start_ + (i), valid, gamma, alpha, use_alpha, power, scale, loss, grad, \
+                   &acc[u])
+    ELEM_BLOCKS(len, SFOCAL_STEP, acc, total);
 #undef SFOCAL_STEP
-        total += V(hsum)(K(combine)(acc));
-    }
     return total;
 }
 
@@ -297,16 +295,10 @@ CSM_INLINE double K(kl_chunk)(const T *x, const T *t, ptrdiff_t len, int log_tar
                               T *loss, T *grad) {
     VT acc[UNROLL];
     double total = 0;
-    for (ptrdiff_t start = 0; start < len; start += ROW_BLOCK) {
-        ptrdiff_t block = len - start < ROW_BLOCK ? len - start : ROW_BLOCK;
-        const T *xb = x + start, *tb = t + start;
-        T *lb = loss ? loss + start : NULL, *gb = grad ? grad + start : NULL;
-        for (int u = 0; u < UNROLL; u++) acc[u] = V(splat)(0);
-#define KL_STEP(i, valid, u) K(kl_step)(xb, tb, i, valid, log_target, scale, lb, gb, &acc[u])
-        ROW_LOOP(block, KL_STEP);
+#define KL_STEP(i, valid, u) \
+    K(kl_step)(x, t, start_ + (i), valid, log_target, scale, loss, grad, &acc[u])
+    ELEM_BLOCKS(len, KL_STEP, acc, total);
 #undef KL_STEP
-        total += V(hsum)(K(combine)(acc));
-    }
     return total;
 }
 
