@@ -34,6 +34,9 @@ C_SOURCES = [
     "src/sampling_baseline.c",
     "src/sampling_avx2.c",
     "src/sampling_avx512.c",
+    "src/tiles_baseline.c",
+    "src/tiles_avx2.c",
+    "src/tiles_avx512.c",
 ]
 
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
@@ -104,6 +107,7 @@ extensions = [
                  "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h",
                  "src/segments.h", "src/segments_impl.h", "src/segments_isa.h",
                  "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h",
+                 "src/tiles.h", "src/tiles_impl.h", "src/tiles_isa.h",
                  "src/instantiate_types.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,

@@ -8,8 +8,8 @@ import numpy as np
 from . import _core, _generic
 from ._dtypes import KERNEL_DTYPES, compute_dtype, is_generic, result_dtype
 from ._layout import (
-    Reduction, as_1d_if_0d, broadcast_mask, check_out, deliver, reduction_axes,
-    same_memory_layout,
+    Reduction, StridedReduction, as_1d_if_0d, broadcast_mask, check_out, deliver,
+    evenly_strided, reduction_axes, same_memory_layout, tiled_storage,
 )
 from ._threads import threads_for_call
 from ._validate import (
@@ -77,63 +77,135 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
         return deliver(result, out)
 
     cdtype = compute_dtype(rdtype)
-    with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
-        source = x if x.dtype == cdtype else x.astype(cdtype)
-    target = out.reshape(x.shape) if out is not None and out.dtype == cdtype else None
+    source = _tiled_source(x, cdtype)
+    target = out.reshape(x.shape) if out is not None else None
     # The kernels compute (x - max) / t. Slices where x - max overflows while
     # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
     per_slice = np.ndim(t) > 0  # one temperature per slice: x / t formed in advance
     if per_slice:
         t = t.astype(cdtype)
-    overflowing = (_overflowing_slices(source, axes) if not per_slice and t > 1 and source.size
-                   else None)
-    redo = None if overflowing is None else source / t
-    result = _normalize_kernel(source, axes, t, mask, log, target, threads)
-    if overflowing is not None:
-        fixed = _normalize_kernel(redo, axes, 1.0, mask, log, None, threads)
-        np.copyto(result, fixed, where=overflowing)
-    return deliver(result.reshape(shape), out, rdtype)
-
-
-def _normalize_kernel(source, axes, t, mask, log, target, threads):
-    """softmax or log_softmax of `source` (a kernel dtype) over `axes` by the
-    compiled kernels, into `target` where its layout allows, else a new array;
-    returns the array written."""
-    geometry = Reduction(source.shape, axes)
-    # x / t is formed in advance for one temperature per slice (an array t)
-    # and where 1 / t is not representable
-    pre_divide = np.ndim(t) > 0 or not math.isfinite(float(source.dtype.type(1.0 / t)))
+    # x / t is formed in advance for one temperature per slice and where 1 / t
+    # is not representable
+    pre_divide = per_slice or not math.isfinite(float(cdtype.type(1.0 / t)))
+    overflow_check = not per_slice and t > 1 and source.size
+    if pre_divide or overflow_check:
+        with np.errstate(over="ignore"):
+            computed = source.astype(cdtype, copy=False)
+    overflowing = _overflowing_slices(computed, axes) if overflow_check else None
+    if pre_divide:
+        with np.errstate(over="ignore"):
+            source = computed / t
     scale = 1.0 if pre_divide else 1.0 / t
-    target3 = None if target is None else geometry.view3(target)
-    if target3 is not None and np.may_share_memory(target, source) and not (
-            mask is None and not pre_divide and same_memory_layout(target, source)):
-        target3 = None  # overlapping but not element for element: go through a buffer
-    if target3 is None:
-        result, target3 = geometry.new_output(source.dtype)
-    else:
-        result = target
+    result = _normalize_kernel(source, axes, scale, mask, log, target, rdtype, threads)
+    if overflowing is not None:
+        with np.errstate(over="ignore"):
+            fixed = _normalize_kernel(computed / t, axes, 1.0, mask, log, None, rdtype, threads)
+        np.copyto(result, fixed, where=overflowing)
+    return deliver(result.reshape(shape), out)
 
-    if mask is not None or pre_divide:
-        # Masked entries become -inf in the output buffer; the kernel then runs in place.
-        prepared = geometry.arranged(result)
-        if pre_divide:  # x / t written straight into the output buffer
-            divisor = np.broadcast_to(t, source.shape) if np.ndim(t) else t
-            with np.errstate(over="ignore"):
-                np.divide(geometry.arranged(source), geometry.arranged(divisor)
-                          if np.ndim(t) else divisor, out=prepared)
-        else:
-            np.copyto(prepared, geometry.arranged(source))
-        if mask is not None:
-            np.copyto(prepared, -np.inf, where=~geometry.arranged(mask))
-        source3 = target3
-    else:
-        source3 = geometry.input3(source)
 
-    if source3.size:
-        _core.normalize(source3, target3, log, scale, mask is not None, threads)
-    if mask is not None:  # masked entries stay 0 / -inf even where their slice holds nan
-        np.copyto(prepared, -np.inf if log else 0.0, where=~geometry.arranged(mask))
+def _tiled_source(x, cdtype):
+    """x itself where the compiled code loads its dtype, else x in the compute
+    dtype (integers, bool, non-native byte order)."""
+    if tiled_storage(x.dtype):
+        return x
+    with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
+        return x.astype(cdtype)
+
+
+def _normalize_kernel(source, axes, scale, mask, log, target, rdtype, threads):
+    """softmax or log_softmax of `source` over `axes` by the compiled code, into
+    `target` (any layout) or a new array of the result dtype in source's memory
+    order; returns the array written. Computes in the compute dtype of rdtype;
+    reads source, target and mask by their strides (tiles where the kernels
+    cannot read them in place)."""
+    cdtype = compute_dtype(rdtype)
+    result = target
+    if result is None or (np.may_share_memory(result, source)
+                          and not same_memory_layout(result, source)):
+        result = np.empty_like(source, dtype=rdtype)  # order K: the input's memory order
+    if not result.size:
+        return _written(result, target)
+    geometry = Reduction(source.shape, axes)
+    arranged = [geometry.arranged(source), geometry.arranged(result)]
+    if mask is not None:
+        arranged.append(geometry.arranged(mask))
+    for k in (0, 2)[: len(arranged) - 1]:  # inputs whose reduced axes do not take one step
+        if not evenly_strided(geometry, arranged[k]):
+            arranged[k] = np.ascontiguousarray(arranged[k])
+    written = arranged[1]
+    if not evenly_strided(geometry, written):
+        arranged[1] = np.empty(written.shape, rdtype)
+    plan = StridedReduction(geometry, arranged)
+    direct = (mask is None and arranged[0].dtype == cdtype and arranged[1].dtype == cdtype
+              and plan.in_place(0, arranged[0]) and plan.in_place(1, arranged[1]))
+    for _, offsets in plan.calls():
+        _core.normalize_strided(
+            arranged[0], plan.steps(0, offsets[0]), arranged[1], plan.steps(1, offsets[1]),
+            None if mask is None else arranged[2],
+            () if mask is None else plan.steps(2, offsets[2]),
+            plan.outer, plan.n, plan.inner, cdtype == np.float64, direct, log, scale,
+            mask is not None, threads)
+    if arranged[1] is not written:
+        np.copyto(written, arranged[1])
+    return _written(result, target)
+
+
+def _written(result, target):
+    """The array the caller gets: target once result (a buffer) is copied into it."""
+    if target is not None and result is not target:
+        np.copyto(target, result)
+        return target
     return result
+
+
+def _logsumexp_kernel(x, weights, mask, t, geometry, rdtype, return_sign, threads):
+    """logsumexp of x (weights and mask of x's shape, or None) by the compiled
+    code, reading every operand by its strides; returns (result, sign or None)
+    of the reduced shape in the result dtype."""
+    cdtype = compute_dtype(rdtype)
+    divisor = 1.0
+    source = _tiled_source(x, cdtype)
+    if np.ndim(t):  # one temperature per slice: x / t formed in advance
+        with np.errstate(over="ignore"):
+            source = source.astype(cdtype, copy=False) / t.astype(cdtype)
+    elif t != 1.0:
+        divisor = t
+    outer, n, inner = geometry.shape3
+    arranged = [geometry.arranged(source)]
+    if weights is not None:
+        arranged.append(geometry.arranged(_tiled_source(weights, cdtype)))
+    if mask is not None:
+        arranged.append(geometry.arranged(mask.reshape(x.shape)))
+    arranged = [a if evenly_strided(geometry, a) else np.ascontiguousarray(a) for a in arranged]
+    plan = StridedReduction(geometry, arranged)
+    buffer_shape = tuple(length for length, _ in plan.loops) + (plan.outer, inner)
+    result = np.empty(buffer_shape, cdtype)
+    sign = np.empty(buffer_shape, cdtype) if return_sign else None
+    if n == 0:
+        result.fill(-np.inf)
+        if return_sign:
+            sign.fill(-1.0)  # SciPy: sign(-inf)
+    elif result.size:
+        direct = (mask is None and divisor == 1.0 and all(a.dtype == cdtype for a in arranged)
+                  and plan.in_place(0, arranged[0])
+                  and (weights is None or arranged[1].strides == arranged[0].strides))
+        flat_result = result.reshape(-1, plan.outer, inner)
+        flat_sign = None if sign is None else sign.reshape(-1, plan.outer, inner)
+        has_b = weights is not None
+        for index, offsets in plan.calls():
+            _core.logsumexp_strided(
+                arranged[0], plan.steps(0, offsets[0]),
+                arranged[1] if has_b else None, plan.steps(1, offsets[1]) if has_b else (),
+                None if mask is None else arranged[-1],
+                plan.steps(len(arranged) - 1, offsets[-1]) if mask is not None else (),
+                flat_result[index], None if sign is None else flat_sign[index],
+                plan.outer, n, inner, direct, divisor, return_sign, threads)
+    with np.errstate(over="ignore"):  # float16 results may round to +-inf
+        result = plan.reduced(result, geometry.reduced_shape).astype(rdtype, copy=False)
+    if sign is not None:
+        sign = plan.reduced(sign, geometry.reduced_shape).astype(rdtype, copy=False)
+    return result, sign
 
 
 def _is_unit_temperature(temperature):
@@ -342,37 +414,18 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, temperat
     if weights is not None:
         weights = weights.reshape(x.shape)
     t = _temperatures(temperature, x.shape, axes)
-    if np.ndim(t) or t != 1.0:  # x / t in the compute dtype (no kernel takes a scale here)
-        divisor = t if generic or not np.ndim(t) else t.astype(compute_dtype(rdtype))
-        with np.errstate(over="ignore"):
-            x = x.astype(rdtype if generic else compute_dtype(rdtype), copy=False) / divisor
-    if mask is not None:
-        x = np.where(mask.reshape(x.shape), x, -np.inf)
-
     if generic:
+        if np.ndim(t) or t != 1.0:
+            with np.errstate(over="ignore"):
+                x = x.astype(rdtype, copy=False) / t
+        if mask is not None:
+            x = np.where(mask.reshape(x.shape), x, -np.inf)
         result, sign = _generic.logsumexp(
             x.astype(rdtype), axes, None if weights is None else weights.astype(rdtype),
             return_sign)
     else:
-        cdtype = compute_dtype(rdtype)
-        outer, n, inner = geometry.shape3
-        result = np.empty((outer, inner), cdtype)
-        sign = np.empty((outer, inner), cdtype) if return_sign else None
-        if n == 0:
-            result.fill(-np.inf)
-            if return_sign:
-                sign.fill(-1.0)  # SciPy: sign(-inf)
-        elif result.size:
-            with np.errstate(over="ignore"):  # dtype= may narrow values to +-inf
-                x3 = geometry.input3(x.astype(cdtype, copy=False))
-                b3 = None if weights is None else geometry.input3(
-                    weights.astype(cdtype, copy=False))
-            if b3 is not None and b3.strides != x3.strides:  # the kernels read both alike
-                x3, b3 = np.ascontiguousarray(x3), np.ascontiguousarray(b3)
-            _core.logsumexp(x3, b3, result, sign, return_sign, threads)
-        with np.errstate(over="ignore"):  # float16 results may round to +-inf
-            result = result.astype(rdtype, copy=False)
-        sign = None if sign is None else sign.astype(rdtype, copy=False)
+        result, sign = _logsumexp_kernel(x, weights, mask, t, geometry, rdtype, return_sign,
+                                         threads)
 
     result = deliver(result.reshape(out_shape), out)
     if not return_sign:

@@ -105,6 +105,7 @@ def set_isa(name):
     _select_sparse_kernels(level)
     _select_segment_kernels(level)
     _select_sampling_kernels(level)
+    _select_tile_kernels(level)
     active_level = level
 
 
@@ -240,46 +241,6 @@ def normalize_small(object x, bint log):
     return y
 
 
-def normalize(const real[:, :, :] x, real[:, :, :] y, bint log, double scale, bint masked,
-              int num_threads):
-    """softmax (log=False) or log_softmax of x over axis 1 into y.
-
-    x and y have the same shape and either both the row layout (axis 2 of
-    length 1, axis 1 contiguous) or both the column layout (axis 2 contiguous).
-    """
-    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t item = sizeof(real)
-    cdef int flags = (CSM_LOG if log else 0) | (CSM_MASKED if masked else 0)
-    cdef real cscale = <real>scale
-    cdef const real *xp
-    cdef real *yp
-    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
-    cdef Py_ssize_t ys0 = y.strides[0] // item, ys1 = y.strides[1] // item
-    cdef Py_ssize_t task, o, c, blocks, tasks
-    cdef int threads
-    if outer == 0 or n == 0 or inner == 0:
-        return
-    xp = &x[0, 0, 0]
-    yp = &y[0, 0, 0]
-    if inner == 1 and (n == 1 or (x.strides[1] == item and y.strides[1] == item)):
-        with nogil:
-            _norm_rows(xp, xs0, yp, ys0, outer, n, cscale, flags, num_threads)
-    else:
-        blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
-        tasks = outer * blocks
-        threads = _threads_for(tasks, num_threads)
-        with nogil:
-            for task in prange(tasks, num_threads=threads, schedule='static'):
-                o = task // blocks
-                c = (task % blocks) * COLUMN_BLOCK
-                if real is float:
-                    kernels.norm_cols_f32(xp + o * xs0 + c, xs1, yp + o * ys0 + c, ys1, n,
-                                          min(COLUMN_BLOCK, inner - c), cscale, flags)
-                else:
-                    kernels.norm_cols_f64(xp + o * xs0 + c, xs1, yp + o * ys0 + c, ys1, n,
-                                          min(COLUMN_BLOCK, inner - c), cscale, flags)
-
-
 def logsumexp_last_axis(cnp.ndarray x, cnp.ndarray result, int num_threads):
     """logsumexp over the last axis of a non-empty C-contiguous float32/float64
     array x into result (x's shape without the last axis, C-contiguous), without
@@ -336,49 +297,6 @@ cdef void _lse_rows(const real *x, Py_ssize_t x_row_step, const real *b, real *r
                      result + lo, sign + lo if sign else NULL, hi - lo, n, flags, 1)
 
 
-def logsumexp(const real[:, :, :] x, const real[:, :, :] b, real[:, ::1] result,
-              real[:, ::1] sign, bint return_sign, int num_threads):
-    """logsumexp of x over axis 1 into result (outer, inner), optional weights b
-    (same shape and strides as x, or None) and sign (or None)."""
-    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t item = sizeof(real)
-    cdef int flags = CSM_RETURN_SIGN if return_sign else 0
-    cdef const real *xp
-    cdef const real *bp = NULL
-    cdef real *rp
-    cdef real *sp = NULL
-    cdef Py_ssize_t xs0 = x.strides[0] // item, xs1 = x.strides[1] // item
-    cdef Py_ssize_t task, o, c, blocks, tasks
-    cdef int threads
-    if outer == 0 or n == 0 or inner == 0:
-        return
-    xp = &x[0, 0, 0]
-    rp = &result[0, 0]
-    if b is not None:
-        bp = &b[0, 0, 0]
-    if sign is not None:
-        sp = &sign[0, 0]
-    if inner == 1 and (n == 1 or x.strides[1] == item):
-        with nogil:
-            _lse_rows(xp, xs0, bp, rp, sp, outer, n, flags, num_threads)
-    else:
-        blocks = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
-        tasks = outer * blocks
-        threads = _threads_for(tasks, num_threads)
-        with nogil:
-            for task in prange(tasks, num_threads=threads, schedule='static'):
-                o = task // blocks
-                c = (task % blocks) * COLUMN_BLOCK
-                if real is float:
-                    kernels.lse_cols_f32(xp + o * xs0 + c, xs1, bp + o * xs0 + c if bp else NULL,
-                                         rp + o * inner + c, sp + o * inner + c if sp else NULL,
-                                         n, min(COLUMN_BLOCK, inner - c), flags)
-                else:
-                    kernels.lse_cols_f64(xp + o * xs0 + c, xs1, bp + o * xs0 + c if bp else NULL,
-                                         rp + o * inner + c, sp + o * inner + c if sp else NULL,
-                                         n, min(COLUMN_BLOCK, inner - c), flags)
-
-
 def exp(const real[::1] x, real[::1] y):
     """The kernels' own vectorised exp, elementwise (for accuracy tests)."""
     if x.shape[0] == 0:
@@ -405,6 +323,7 @@ include "_sparse_core.pxi"
 include "_segments_core.pxi"
 include "_sampling_core.pxi"
 include "_linear_ce_core.pxi"
+include "_tiles_core.pxi"
 
 
 # The best level the CPU runs; csoftmax._config applies env CSOFTMAX_ISA on import.

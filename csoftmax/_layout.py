@@ -282,3 +282,123 @@ def deliver(result, out, rdtype=None):
         with np.errstate(over="ignore"):  # float16 results may round to +-inf
             result = result.astype(rdtype)
     return result[()] if result.ndim == 0 else result
+
+
+# ---------- strided operands for the compiled reductions (src/tiles.h) ----------
+
+TILED_DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+def tiled_storage(dtype):
+    """True if the tiled reductions load and store this dtype themselves."""
+    return dtype.isnative and dtype.name in TILED_DTYPES
+
+
+def _group_step(lengths, strides):
+    """The one step that walks a group of axes in C order, or None where the
+    axes are not evenly spaced in memory (axes of length 1 do not count)."""
+    step = expected = None
+    for length, stride in zip(reversed(lengths), reversed(strides)):
+        if length == 1:
+            continue
+        if expected is not None and stride != expected:
+            return None
+        step = step if step is not None else stride
+        expected = stride * length
+    return 0 if step is None else step
+
+
+class StridedReduction:
+    """The operands of a reduction over axis 1 of an (outer, n, inner) geometry
+    as the compiled code takes them: byte steps, never a copy.
+
+    `arrays` are the operands arranged (Reduction.arranged) to the same shape.
+    The n and inner axes must each be evenly spaced in every operand
+    (`evenly_strided`). The outer axes are put in the first operand's memory
+    order (slices are independent, so their order is free) and merged where
+    every operand allows; `outer` is the innermost merged group, walked by the
+    compiled code, and `loops` the remaining groups, walked here (few: e.g. a
+    mask broadcast over a batch). `outer_axes` lists the outer axes of length
+    other than 1 in that order.
+    """
+
+    def __init__(self, geometry, arrays):
+        shape = arrays[0].shape
+        self.ndim = len(shape)
+        self.first_n, self.first_inner = _group_bounds(geometry, self.ndim)
+        _, self.n, self.inner = geometry.shape3
+        self.steps_n = [_group_step(shape[self.first_n:self.first_inner],
+                                    a.strides[self.first_n:self.first_inner]) for a in arrays]
+        self.steps_inner = [_group_step(shape[self.first_inner:], a.strides[self.first_inner:])
+                            for a in arrays]
+        axes = [i for i in range(self.first_n) if shape[i] != 1]  # a 0 empties the call
+        axes.sort(key=lambda i: -abs(arrays[0].strides[i]))  # stable: ties keep their order
+        self.outer_axes = tuple(axes)
+        groups = []  # [length, [step per operand]]
+        for i in axes:
+            steps = [a.strides[i] for a in arrays]
+            if groups and all(last == shape[i] * step for last, step in zip(groups[-1][1], steps)):
+                groups[-1][0] *= shape[i]
+                groups[-1][1] = steps
+            else:
+                groups.append([shape[i], steps])
+        if not groups:
+            groups.append([1, [0] * len(arrays)])
+        self.outer, self.outer_steps = groups[-1]
+        self.loops = groups[:-1]
+
+    def calls(self):
+        """(index, [byte offset per operand]) for each call of the compiled
+        code: one per element of the Python-walked groups, index counting them."""
+        lengths = [length for length, _ in self.loops]
+        for index, position in enumerate(np.ndindex(*lengths)):
+            offsets = [sum(p * steps[k] for p, (_, steps) in zip(position, self.loops))
+                       for k in range(len(self.outer_steps))]
+            yield index, offsets
+
+    def steps(self, k, offset):
+        """(offset, outer, n, inner) byte steps of operand k."""
+        return (offset, self.outer_steps[k], self.steps_n[k], self.steps_inner[k])
+
+    def in_place(self, k, array):
+        """Whether the kernels can read / write operand k in place: compute type,
+        aligned, whole-element steps, unit step along n (rows) or across inner
+        (columns)."""
+        item = array.dtype.itemsize
+        steps = (self.outer_steps[k], self.steps_n[k], self.steps_inner[k])
+        if not (array.dtype.isnative and array.flags.aligned
+                and all(s % item == 0 for s in steps)):
+            return False
+        if self.inner == 1:
+            return self.n == 1 or self.steps_n[k] == item
+        return self.steps_inner[k] == item
+
+    def reduced(self, buffer, reduced_shape):
+        """The reduction's result from `buffer`, a C-contiguous (loops..., outer,
+        inner) array written by the compiled code, as an array of
+        `reduced_shape` (a view where possible)."""
+        sorted_shape = tuple(reduced_shape[i] for i in self.outer_axes)
+        inner_shape = tuple(reduced_shape[self.first_n:])
+        view = buffer.reshape(sorted_shape + inner_shape)
+        order = np.argsort(self.outer_axes)
+        view = view.transpose(tuple(order) + tuple(range(len(order), view.ndim)))
+        return view.reshape(reduced_shape)
+
+
+def evenly_strided(geometry, array):
+    """Whether the reduced axes, and the axes after them, of the arranged
+    `array` each take one step (StridedReduction needs it)."""
+    first_n, first_inner = _group_bounds(geometry, array.ndim)
+    return (_group_step(array.shape[first_n:first_inner], array.strides[first_n:first_inner])
+            is not None
+            and _group_step(array.shape[first_inner:], array.strides[first_inner:]) is not None)
+
+
+def _group_bounds(geometry, ndim):
+    """Where the n axes and the inner axes start among the arranged axes."""
+    axes = geometry.axes
+    if not axes:
+        return ndim, ndim
+    if geometry.perm is not None:
+        return ndim - len(axes), ndim
+    return axes[0], axes[-1] + 1

@@ -28,6 +28,7 @@
 #include "sampling.h"
 #include "segments.h"
 #include "sparse.h"
+#include "tiles.h"
 
 #define CSM_KERNEL_LIST(X, P, T, SUF)                                                        \
     /* normalisers (normalize_impl.h, logsumexp_impl.h, huge_row_impl.h) */                 \
@@ -48,6 +49,16 @@
       (const T *x, T *y, ptrdiff_t n, T scale, int flags, int threads))                     \
     X(P, local, lse_huge_row_##SUF, void,                                                   \
       (const T *x, const T *b, ptrdiff_t n, int flags, int threads, T *result, T *sign))    \
+    /* softmax, log_softmax and logsumexp over operands the kernels above cannot read in   \
+     * place, through a thread's tile (tiles_impl.h): tasks [first, first + count) of a     \
+     * call, huge rows split over row_threads; logsumexp into result / sign ((outer,         \
+     * inner), contiguous, T). k: this build's table, whose kernels run on the tiles */     \
+    X(P, exported, norm_tiled_##SUF, void,                                                  \
+      (const struct csm_kernel_table *k, const csm_tiled *call, ptrdiff_t first,           \
+       ptrdiff_t count, T *tile, int row_threads))                                          \
+    X(P, exported, lse_tiled_##SUF, void,                                                   \
+      (const struct csm_kernel_table *k, const csm_tiled *call, ptrdiff_t first,           \
+       ptrdiff_t count, T *tile, T *result, T *sign, int row_threads))                      \
     /* softmax losses (loss_softmax_impl.h) */                                              \
     X(P, local, ce_rows_##SUF, void,                                                        \
       (const T *x, ptrdiff_t x_row_step, const int64_t *labels, const T *class_weight,       \

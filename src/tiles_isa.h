@@ -1,0 +1,294 @@
+/*
+ * Body of one ISA build of the tiled reductions (tiles_baseline.c,
+ * tiles_avx2.c, tiles_avx512.c): the storage conversions (a portable bit-exact
+ * form; F16C and AVX2 where the target has them), the transposing pack for
+ * rows side by side, then tiles_impl.h for float and double, whose kernels
+ * take this build's exported names (kernel_list.h's CSM_EXPORT). The
+ * including file has already set the target and CSM_ISA_PREFIX.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "csoftmax.h"
+#include "kernel_list.h"
+
+#if defined(__AVX2__) && defined(__F16C__)
+#include <immintrin.h>
+#define CSM_TILES_AVX2 1
+#else
+#define CSM_TILES_AVX2 0
+#endif
+
+#define CSM_TILE_INLINE static inline
+
+CSM_TILE_INLINE ptrdiff_t csm_kind_size(int kind) {
+    return kind == CSM_KIND_F64 ? 8 : kind == CSM_KIND_F32 ? 4 : 2;
+}
+
+/* ---------- scalar conversions ---------- */
+
+CSM_TILE_INLINE float csm_bits_float(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+CSM_TILE_INLINE uint32_t csm_float_bits(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+/* bfloat16 is the upper half of a float32: widening is exact */
+CSM_TILE_INLINE float csm_bf16_to_f32(uint16_t h) { return csm_bits_float((uint32_t)h << 16); }
+
+/* round to nearest even; a nan becomes the quiet nan of its sign (as ml_dtypes) */
+CSM_TILE_INLINE uint16_t csm_f32_to_bf16(float f) {
+    uint32_t u = csm_float_bits(f);
+    if (f != f) return (uint16_t)((u >> 16 & 0x8000) | 0x7fc0);
+    return (uint16_t)((u + 0x7fff + (u >> 16 & 1)) >> 16);
+}
+
+#if CSM_TILES_AVX2
+CSM_TILE_INLINE float csm_f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+CSM_TILE_INLINE uint16_t csm_f32_to_f16(float f) {
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+#else
+/* exact: every float16 is a float32 */
+CSM_TILE_INLINE float csm_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = h >> 10 & 0x1f,
+                   mantissa = h & 0x3ff;
+    if (exponent == 0x1f) return csm_bits_float(sign | 0x7f800000 | mantissa << 13);
+    if (exponent) return csm_bits_float(sign | (exponent + 112) << 23 | mantissa << 13);
+    return csm_bits_float(sign | csm_float_bits((float)mantissa * 0x1p-24f));
+}
+
+/* round to nearest even, as F16C's vcvtps2ph (a nan keeps its sign and the
+ * top of its payload, made quiet) */
+CSM_TILE_INLINE uint16_t csm_f32_to_f16(float f) {
+    const uint32_t u = csm_float_bits(f), sign = u >> 16 & 0x8000, magnitude = u & 0x7fffffff;
+    if (magnitude > 0x7f800000) return (uint16_t)(sign | 0x7e00 | (magnitude >> 13 & 0x3ff));
+    if (magnitude >= 0x477ff000) return (uint16_t)(sign | 0x7c00); /* rounds to inf */
+    if (magnitude >= 0x38800000) {                                 /* a normal float16 */
+        const uint32_t rebased = magnitude - 0x38000000;
+        return (uint16_t)(sign | (rebased + 0xfff + (rebased >> 13 & 1)) >> 13);
+    }
+    if (magnitude <= 0x33000000) return (uint16_t)sign; /* half the least subnormal or less */
+    const uint32_t exponent = magnitude >> 23, shift = 126 - exponent;
+    const uint32_t significand = (magnitude & 0x7fffff) | 0x800000;
+    uint32_t half = significand >> shift;
+    const uint32_t rest = significand & ((1u << shift) - 1), tie = 1u << (shift - 1);
+    if (rest > tie || (rest == tie && (half & 1))) half++;
+    return (uint16_t)(sign | half);
+}
+#endif
+
+/* ---------- vectors of 8 floats (AVX2) ---------- */
+#if CSM_TILES_AVX2
+/* 8 consecutive elements of `kind` (not float64) as floats */
+CSM_TILE_INLINE __m256 csm_load8(const char *p, int kind) {
+    if (kind == CSM_KIND_F32) return _mm256_loadu_ps((const float *)p);
+    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (kind == CSM_KIND_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+CSM_TILE_INLINE __m128i csm_to_bf16x8(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i quiet = _mm256_or_si256(
+        _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x8000)), _mm256_set1_epi32(0x7fc0));
+    r = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(quiet),
+                                             _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08));
+}
+
+CSM_TILE_INLINE void csm_store8(char *p, int kind, __m256 v) {
+    if (kind == CSM_KIND_F32) _mm256_storeu_ps((float *)p, v);
+    else if (kind == CSM_KIND_F16)
+        _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    else _mm_storeu_si128((__m128i *)p, csm_to_bf16x8(v));
+}
+
+/* the 8x8 transpose of v, in place */
+CSM_TILE_INLINE void csm_transpose8(__m256 v[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+/* floats from a contiguous run of `kind` (not float64); returns 0 if not handled */
+static int csm_pack_run_f32(const char *src, int kind, float *dst, ptrdiff_t len) {
+    if (kind == CSM_KIND_F64) return 0;
+    ptrdiff_t i = 0;
+    const ptrdiff_t size = csm_kind_size(kind);
+    for (; i + 8 <= len; i += 8) _mm256_storeu_ps(dst + i, csm_load8(src + i * size, kind));
+    for (; i < len; i++)
+        dst[i] = kind == CSM_KIND_F32 ? ((const float *)(const void *)src)[i]
+                 : kind == CSM_KIND_F16 ? csm_f16_to_f32(((const uint16_t *)(const void *)src)[i])
+                                        : csm_bf16_to_f32(((const uint16_t *)(const void *)src)[i]);
+    return 1;
+}
+
+static int csm_unpack_run_f32(const float *src, char *dst, int kind, ptrdiff_t len) {
+    if (kind == CSM_KIND_F64) return 0;
+    ptrdiff_t i = 0;
+    const ptrdiff_t size = csm_kind_size(kind);
+    for (; i + 8 <= len; i += 8) csm_store8(dst + i * size, kind, _mm256_loadu_ps(src + i));
+    for (; i < len; i++) {
+        if (kind == CSM_KIND_F32) memcpy(dst + i * size, src + i, sizeof(float));
+        else {
+            const uint16_t h = kind == CSM_KIND_F16 ? csm_f32_to_f16(src[i]) : csm_f32_to_bf16(src[i]);
+            memcpy(dst + i * size, &h, sizeof h);
+        }
+    }
+    return 1;
+}
+
+/* tile[a * nb + b] for the 8x8 blocks of a source whose a step is one element
+ * (rows side by side); returns the b done for every a */
+static ptrdiff_t csm_pack_across_f32(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
+                                     float *tile, ptrdiff_t na, ptrdiff_t nb) {
+    if (kind == CSM_KIND_F64 || step_a != csm_kind_size(kind) || na < 8) return 0;
+    const ptrdiff_t done = nb - nb % 8;
+    for (ptrdiff_t b = 0; b < done; b += 8) {
+        ptrdiff_t a = 0;
+        for (; a + 8 <= na; a += 8) {
+            __m256 v[8];
+            for (int k = 0; k < 8; k++) v[k] = csm_load8(src + (b + k) * step_b + a * step_a, kind);
+            csm_transpose8(v);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(tile + (a + i) * nb + b, v[i]);
+        }
+        for (; a < na; a++)
+            for (ptrdiff_t k = b; k < b + 8; k++) {
+                const char *p = src + k * step_b + a * step_a;
+                uint16_t h;
+                float f;
+                if (kind == CSM_KIND_F32) memcpy(&f, p, sizeof f);
+                else {
+                    memcpy(&h, p, sizeof h);
+                    f = kind == CSM_KIND_F16 ? csm_f16_to_f32(h) : csm_bf16_to_f32(h);
+                }
+                tile[a * nb + k] = f;
+            }
+    }
+    return done;
+}
+
+static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t step_a,
+                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
+    if (kind == CSM_KIND_F64 || step_a != csm_kind_size(kind) || na < 8) return 0;
+    const ptrdiff_t done = nb - nb % 8;
+    for (ptrdiff_t b = 0; b < done; b += 8) {
+        ptrdiff_t a = 0;
+        for (; a + 8 <= na; a += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(tile + (a + i) * nb + b);
+            csm_transpose8(v);
+            for (int k = 0; k < 8; k++) csm_store8(dst + (b + k) * step_b + a * step_a, kind, v[k]);
+        }
+        for (; a < na; a++)
+            for (ptrdiff_t k = b; k < b + 8; k++) {
+                char *p = dst + k * step_b + a * step_a;
+                const float f = tile[a * nb + k];
+                if (kind == CSM_KIND_F32) memcpy(p, &f, sizeof f);
+                else {
+                    const uint16_t h = kind == CSM_KIND_F16 ? csm_f32_to_f16(f) : csm_f32_to_bf16(f);
+                    memcpy(p, &h, sizeof h);
+                }
+            }
+    }
+    return done;
+}
+#endif
+
+/* ---------- per compute type: the fast paths, or none ---------- */
+
+/* contiguous runs: float32 <-> double widen / narrow in plain loops (vectorised) */
+static int csm_pack_run_f64(const char *src, int kind, double *dst, ptrdiff_t len) {
+    if (kind == CSM_KIND_F64) memcpy(dst, src, (size_t)len * sizeof(double));
+    else if (kind == CSM_KIND_F32) {
+        const float *s = (const float *)(const void *)src;
+        for (ptrdiff_t i = 0; i < len; i++) dst[i] = s[i];
+    } else return 0;
+    return 1;
+}
+
+static int csm_unpack_run_f64(const double *src, char *dst, int kind, ptrdiff_t len) {
+    if (kind != CSM_KIND_F64) return 0;
+    memcpy(dst, src, (size_t)len * sizeof(double));
+    return 1;
+}
+
+#if !CSM_TILES_AVX2
+static int csm_pack_run_f32(const char *src, int kind, float *dst, ptrdiff_t len) {
+    if (kind == CSM_KIND_F32) memcpy(dst, src, (size_t)len * sizeof(float));
+    else if (kind == CSM_KIND_F64) {
+        const double *s = (const double *)(const void *)src;
+        for (ptrdiff_t i = 0; i < len; i++) dst[i] = (float)s[i];
+    } else return 0;
+    return 1;
+}
+
+static int csm_unpack_run_f32(const float *src, char *dst, int kind, ptrdiff_t len) {
+    if (kind != CSM_KIND_F32) return 0;
+    memcpy(dst, src, (size_t)len * sizeof(float));
+    return 1;
+}
+
+static ptrdiff_t csm_pack_across_f32(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
+                                     float *tile, ptrdiff_t na, ptrdiff_t nb) {
+    (void)src, (void)step_a, (void)step_b, (void)kind, (void)tile, (void)na, (void)nb;
+    return 0;
+}
+
+static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t step_a,
+                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
+    (void)tile, (void)dst, (void)step_a, (void)step_b, (void)kind, (void)na, (void)nb;
+    return 0;
+}
+#endif
+
+/* float64 tiles are transposed by the plain loops */
+static ptrdiff_t csm_pack_across_f64(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
+                                     double *tile, ptrdiff_t na, ptrdiff_t nb) {
+    (void)src, (void)step_a, (void)step_b, (void)kind, (void)tile, (void)na, (void)nb;
+    return 0;
+}
+
+static ptrdiff_t csm_unpack_across_f64(const double *tile, char *dst, ptrdiff_t step_a,
+                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
+    (void)tile, (void)dst, (void)step_a, (void)step_b, (void)kind, (void)na, (void)nb;
+    return 0;
+}
+
+#define pack_contiguous_f32 csm_pack_run_f32
+#define pack_contiguous_f64 csm_pack_run_f64
+#define unpack_contiguous_f32 csm_unpack_run_f32
+#define unpack_contiguous_f64 csm_unpack_run_f64
+#define pack_across_f32 csm_pack_across_f32
+#define pack_across_f64 csm_pack_across_f64
+#define unpack_across_f32 csm_unpack_across_f32
+#define unpack_across_f64 csm_unpack_across_f64
+
+/* the kernels' prototypes, which their definitions must match */
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
+CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, double, f64)
+
+#define CSM_TEMPLATE "tiles_impl.h"
+#include "instantiate_types.h"
