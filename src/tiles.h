@@ -45,7 +45,7 @@ typedef struct csm_tiled {
 /* Slices of a tile: rows of n (inner == 1) or a block of columns. A tile
  * holds CSM_TILE_BYTES or one row / CSM_TILE_MIN_WIDTH columns, whichever is
  * more. */
-#define CSM_TILE_BYTES (1 << 17)
+#define CSM_TILE_BYTES (1 << 19)
 #define CSM_TILE_MAX_ROWS 64
 #define CSM_TILE_MIN_WIDTH 16
 #define CSM_TILE_MAX_WIDTH 1024
