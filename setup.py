@@ -108,7 +108,7 @@ extensions = [
                  "src/segments.h", "src/segments_impl.h", "src/segments_isa.h",
                  "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h",
                  "src/tiles.h", "src/tiles_impl.h", "src/tiles_isa.h",
-                 "src/instantiate_types.h"],
+                 "src/instantiate_types.h", "src/isa_build.h"],
         extra_compile_args=COMPILE_ARGS + openmp + sanitize,
         extra_link_args=openmp + sanitize,
     )

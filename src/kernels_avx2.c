@@ -1,14 +1,4 @@
-/* Normalisers and losses for x86-64-v3 (AVX2 + FMA), chosen at run time where the CPU has them. */
-#include <math.h>
-#include <stddef.h>
-
-#include "isa_target.h"
-
-#if CSM_X86_TARGETS
-CSM_TARGET_BEGIN(CSM_AVX2_TARGET)
-#define CSM_VBYTES 32
-#define CSM_ISA_NAME_STR "avx2"
-#define CSM_ISA_PREFIX csm_avx2_
-#include "kernels_isa.h"
-CSM_TARGET_END
-#endif
+/* Normalisers and losses for x86-64-v3 (AVX2 + FMA), chosen at run time. */
+#define CSM_BUILD_AVX2
+#define CSM_FAMILY_ISA_H "kernels_isa.h"
+#include "isa_build.h"

@@ -1,15 +1,4 @@
-/* Sampling kernels for x86-64-v3 (AVX2 + FMA), chosen at run time where the CPU has them. */
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-#include "isa_target.h"
-
-#if CSM_X86_TARGETS
-CSM_TARGET_BEGIN(CSM_AVX2_TARGET)
-#define CSM_VBYTES 32
-#define CSM_ISA_PREFIX csm_avx2_
-#include "sampling_isa.h"
-CSM_TARGET_END
-#endif
+/* Sampling kernels for x86-64-v3 (AVX2 + FMA), chosen at run time. */
+#define CSM_BUILD_AVX2
+#define CSM_FAMILY_ISA_H "sampling_isa.h"
+#include "isa_build.h"

@@ -1,12 +1,4 @@
-/* Segments-family kernels for x86-64-v4 (AVX-512 F/BW/DQ/VL), chosen at run time where the CPU has them. */
-#include <stddef.h>
-
-#include "isa_target.h"
-
-#if CSM_X86_TARGETS
-CSM_TARGET_BEGIN(CSM_AVX512_TARGET)
-#define CSM_VBYTES 64
-#define CSM_ISA_PREFIX csm_avx512_
-#include "segments_isa.h"
-CSM_TARGET_END
-#endif
+/* Segments-family kernels for x86-64-v4 (AVX-512), chosen at run time. */
+#define CSM_BUILD_AVX512
+#define CSM_FAMILY_ISA_H "segments_isa.h"
+#include "isa_build.h"

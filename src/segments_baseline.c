@@ -1,6 +1,3 @@
 /* Segments-family kernels for any CPU the compiler targets by default (x86-64: SSE2). */
-#include <stddef.h>
-
-#define CSM_VBYTES 16
-#define CSM_ISA_PREFIX csm_baseline_
-#include "segments_isa.h"
+#define CSM_FAMILY_ISA_H "segments_isa.h"
+#include "isa_build.h"

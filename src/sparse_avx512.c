@@ -1,9 +1,4 @@
-/* Sparse normalisers for x86-64-v4 (AVX-512 F/BW/DQ/VL), chosen at run time where the CPU has them. */
-#include "isa_target.h"
-
-#if CSM_X86_TARGETS
-CSM_TARGET_BEGIN(CSM_AVX512_TARGET)
-#define CSM_ISA_PREFIX csm_avx512_
-#include "sparse_isa.h"
-CSM_TARGET_END
-#endif
+/* Sparse normalisers for x86-64-v4 (AVX-512), chosen at run time. */
+#define CSM_BUILD_AVX512
+#define CSM_FAMILY_ISA_H "sparse_isa.h"
+#include "isa_build.h"

@@ -41,12 +41,39 @@ CSM_TILE_INLINE void TK(store_one)(char *p, int kind, T v) {
     }
 }
 
+/* T's own storage kind and the other float type's */
+#define TK_OWN_KIND (sizeof(T) == sizeof(float) ? CSM_KIND_F32 : CSM_KIND_F64)
+#define TK_OTHER_KIND (sizeof(T) == sizeof(float) ? CSM_KIND_F64 : CSM_KIND_F32)
+
+/* A contiguous run of T's own kind (copied) or of the other float type
+ * (converted as a cast does) in plain loops the compiler vectorises; 0 for
+ * the half types. */
+CSM_TILE_INLINE int TK(pack_run_plain)(const char *src, int kind, T *dst, ptrdiff_t len) {
+    if (kind == TK_OWN_KIND) {
+        memcpy(dst, src, (size_t)len * sizeof(T));
+    } else if (kind == TK_OTHER_KIND && sizeof(T) == sizeof(float)) {
+        const double *s = (const double *)(const void *)src;
+        for (ptrdiff_t i = 0; i < len; i++) dst[i] = (T)s[i];
+    } else if (kind == TK_OTHER_KIND) {
+        const float *s = (const float *)(const void *)src;
+        for (ptrdiff_t i = 0; i < len; i++) dst[i] = (T)s[i];
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+CSM_TILE_INLINE int TK(unpack_run_plain)(const T *src, char *dst, int kind, ptrdiff_t len) {
+    if (kind != TK_OWN_KIND) return 0;
+    memcpy(dst, src, (size_t)len * sizeof(T));
+    return 1;
+}
+
 /* Whether a line of `kind` with this step is T stored backwards, one element
  * after another (a reversed view, x[..., ::-1]): copied by a plain loop the
  * compiler vectorises with a lane reversal. */
 CSM_TILE_INLINE int TK(reversed_run)(int kind, ptrdiff_t step) {
-    return kind == (sizeof(T) == sizeof(float) ? CSM_KIND_F32 : CSM_KIND_F64) &&
-           step == -(ptrdiff_t)sizeof(T);
+    return kind == TK_OWN_KIND && step == -(ptrdiff_t)sizeof(T);
 }
 
 /* dst[i * dst_step] = src line element i, for i < len */
@@ -236,5 +263,7 @@ void CSM_EXPORT(TK(lse_tiled))(const csm_kernel_table *k, const csm_tiled *call,
 }
 
 #undef TK
+#undef TK_OWN_KIND
+#undef TK_OTHER_KIND
 #undef TK_CAT
 #undef TK_CAT_

@@ -219,72 +219,31 @@ static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t s
 
 /* ---------- per compute type: the fast paths, or none ---------- */
 
-/* contiguous runs: float32 <-> double widen / narrow in plain loops (vectorised) */
-static int csm_pack_run_f64(const char *src, int kind, double *dst, ptrdiff_t len) {
-    if (kind == CSM_KIND_F64) memcpy(dst, src, (size_t)len * sizeof(double));
-    else if (kind == CSM_KIND_F32) {
-        const float *s = (const float *)(const void *)src;
-        for (ptrdiff_t i = 0; i < len; i++) dst[i] = s[i];
-    } else return 0;
-    return 1;
-}
-
-static int csm_unpack_run_f64(const double *src, char *dst, int kind, ptrdiff_t len) {
-    if (kind != CSM_KIND_F64) return 0;
-    memcpy(dst, src, (size_t)len * sizeof(double));
-    return 1;
-}
-
-#if !CSM_TILES_AVX2
-static int csm_pack_run_f32(const char *src, int kind, float *dst, ptrdiff_t len) {
-    if (kind == CSM_KIND_F32) memcpy(dst, src, (size_t)len * sizeof(float));
-    else if (kind == CSM_KIND_F64) {
-        const double *s = (const double *)(const void *)src;
-        for (ptrdiff_t i = 0; i < len; i++) dst[i] = (float)s[i];
-    } else return 0;
-    return 1;
-}
-
-static int csm_unpack_run_f32(const float *src, char *dst, int kind, ptrdiff_t len) {
-    if (kind != CSM_KIND_F32) return 0;
-    memcpy(dst, src, (size_t)len * sizeof(float));
-    return 1;
-}
-
-static ptrdiff_t csm_pack_across_f32(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
-                                     float *tile, ptrdiff_t na, ptrdiff_t nb) {
-    (void)src, (void)step_a, (void)step_b, (void)kind, (void)tile, (void)na, (void)nb;
-    return 0;
-}
-
-static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t step_a,
-                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
-    (void)tile, (void)dst, (void)step_a, (void)step_b, (void)kind, (void)na, (void)nb;
-    return 0;
-}
-#endif
-
-/* float64 tiles are transposed by the plain loops */
-static ptrdiff_t csm_pack_across_f64(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
-                                     double *tile, ptrdiff_t na, ptrdiff_t nb) {
-    (void)src, (void)step_a, (void)step_b, (void)kind, (void)tile, (void)na, (void)nb;
-    return 0;
-}
-
-static ptrdiff_t csm_unpack_across_f64(const double *tile, char *dst, ptrdiff_t step_a,
-                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
-    (void)tile, (void)dst, (void)step_a, (void)step_b, (void)kind, (void)na, (void)nb;
-    return 0;
-}
-
+/* Contiguous runs: AVX2's conversions for float (float32, float16, bfloat16),
+ * else tiles_impl.h's plain loops (T's own type copied, the other float type
+ * converted as a cast does) */
+#if CSM_TILES_AVX2
 #define pack_contiguous_f32 csm_pack_run_f32
-#define pack_contiguous_f64 csm_pack_run_f64
 #define unpack_contiguous_f32 csm_unpack_run_f32
-#define unpack_contiguous_f64 csm_unpack_run_f64
+#else
+#define pack_contiguous_f32 pack_run_plain_f32
+#define unpack_contiguous_f32 unpack_run_plain_f32
+#endif
+#define pack_contiguous_f64 pack_run_plain_f64
+#define unpack_contiguous_f64 unpack_run_plain_f64
+
+/* The transposing packs of rows side by side: AVX2's 8x8 float transposes,
+ * else none (0 columns done: every line goes through pack_line's loops) */
+#define CSM_NO_ACROSS(...) ((ptrdiff_t)0)
+#if CSM_TILES_AVX2
 #define pack_across_f32 csm_pack_across_f32
-#define pack_across_f64 csm_pack_across_f64
 #define unpack_across_f32 csm_unpack_across_f32
-#define unpack_across_f64 csm_unpack_across_f64
+#else
+#define pack_across_f32 CSM_NO_ACROSS
+#define unpack_across_f32 CSM_NO_ACROSS
+#endif
+#define pack_across_f64 CSM_NO_ACROSS
+#define unpack_across_f64 CSM_NO_ACROSS
 
 /* the kernels' prototypes, which their definitions must match */
 CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
