@@ -422,10 +422,11 @@ def run_case(case, threads=1, elements=ELEMENTS, repeats=5, target=0.005,
 
 def verdict(result):
     """'met' (>= TARGET_RATIO x PyTorch), 'met: memory floor' (within
-    FLOOR_SLACK of the floor), 'BELOW', or 'not timed'."""
+    FLOOR_SLACK of the floor), 'BELOW', 'not timed' (PyTorch failed or gave a
+    wrong result) or 'no PyTorch' (it is not installed)."""
     ratios = result["ratios"]
     if "torch" not in ratios:
-        return "not timed"
+        return "not timed" if "torch" in result["failures"] else "no PyTorch"
     if ratios["torch"] >= TARGET_RATIO:
         return "met"
     if "floor" in ratios and ratios["floor"] * FLOOR_SLACK >= 1.0:

@@ -118,6 +118,11 @@ def test_verdicts_follow_the_acceptance_rule():
     assert _sweep.verdict(_result(1.5, 0.1)) == "met"
     assert _sweep.verdict(_result(1.4, 0.8)) == "met: memory floor"
     assert _sweep.verdict(_result(1.4, 0.79)) == "BELOW"
+    absent = _result(1.0, 0.5)
+    del absent["ratios"]["torch"]
+    assert _sweep.verdict(absent) == "no PyTorch"
+    absent["failures"]["torch"] = "AssertionError: wrong result"
+    assert _sweep.verdict(absent) == "not timed"
     lines = _sweep.summary([_result(4.0, 0.1), _result(1.0, 0.9, n=20)])
     assert "geometric mean vs PyTorch: 2.00x" in lines[1] and "NOT met" in lines[1]
     assert lines[2].endswith(": met")
