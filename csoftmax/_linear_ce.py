@@ -4,31 +4,32 @@ without the (N, V) logits (or their gradient) ever being held.
 The rows are processed a tile at a time (a block of rows times the whole
 vocabulary, so nothing is computed twice; where that tile would be thinner
 than _MIN_TILE_ROWS rows, the vocabulary is chunked instead, see
-_by_vocabulary_chunks): the tile's logits by BLAS
-(NumPy's matmul into a preallocated tile), then, while the tile is in
-cache, the compiled kernels take its soft-capping (_core.softcap_rows), its
-log-sum-exps (_core.logsumexp_last_axis, when z_loss or return_lse asks for
-them), its per-row losses and d_logits in one pass (_core.cross_entropy_rows,
-the kernel behind cross_entropy) and the z-loss and the cap's chain rule
-(_core.zloss_softcap_rows); the tile's share of d_hidden, d_weight and d_bias
-is then added by BLAS before the next tile overwrites it.
+_by_vocabulary_chunks): the tile's logits by BLAS (NumPy's matmul into a
+preallocated tile), then, while the tile is in cache, the compiled kernels
+take its soft-capping (_core.softcap_rows), its per-row losses
+(_core.cross_entropy_rows, the kernel behind cross_entropy, loss only), its
+log-sum-exps (_core.logsumexp_last_axis) and, with the gradients, turn the
+tile into d_logits in place (_core.linear_ce_grad: softmax, label smoothing,
+z-loss and the cap's chain rule in one pass); the tile's share of d_hidden,
+d_weight and d_bias is then added by BLAS before the next tile overwrites it.
 
-Memory: one tile (two with the gradients) of `chunk_size` rows (columns when
-the vocabulary is chunked), plus a bounded buffer per thread for d_weight's
-accumulation. chunk_size=None keeps the tiles within 4.4% of the logits'
-size (at least one row).
+Memory: one tile of `chunk_size` rows (columns when the vocabulary is
+chunked), plus a bounded buffer per thread for d_weight's accumulation and
+one (rows, D) partial of d_hidden per thread. chunk_size=None keeps the tile
+within 4.4% of the logits' size (at least one row).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
-(vocabulary slabs of _VOCAB_SLAB rows of weight for the logits and d_weight,
-groups of _FEATURE_GROUP features for d_hidden), run by num_threads Python
-threads (BLAS releases the GIL); the compiled kernels run on num_threads
-OpenMP threads. OpenBLAS's own threading changes the last bits of a product
-with its thread count; these fixed pieces do not, and d_weight is summed over
-the tiles in row order, so the results are bitwise identical for any
-num_threads. Another chunk_size changes them only within rounding (the
-products are formed in other blocks). Without threadpoolctl installed the
-products run on BLAS's own threads instead (the same results within rounding).
+(vocabulary slabs of _VOCAB_SLAB rows of weight: the logits, d_weight,
+d_bias and d_hidden's partial products, which are added in slab order), run
+by num_threads Python threads (BLAS releases the GIL); the compiled kernels
+run on num_threads OpenMP threads. OpenBLAS's own threading changes the last
+bits of a product with its thread count; these fixed pieces do not, and
+d_weight is summed over the tiles in row order, so the results are bitwise
+identical for any num_threads. Another chunk_size changes them only within
+rounding (the products are formed in other blocks). Without threadpoolctl
+installed the products run on BLAS's own threads instead (the same results
+within rounding).
 """
 import contextlib
 import threading
@@ -49,12 +50,10 @@ __all__ = ["linear_cross_entropy"]
 
 # d_weight's tile contributions are formed in pieces of about this many
 # elements (a buffer of this size per thread) and added to it.
-_SLAB_ELEMENTS = 1 << 17
+_SLAB_ELEMENTS = 1 << 18
 
-# The products' fixed pieces: rows of weight per task (logits, d_weight, d_bias)
-# and features per task (d_hidden).
+# The products' fixed pieces: rows of weight per task.
 _VOCAB_SLAB = 4096
-_FEATURE_GROUP = 64
 
 # Tiles of fewer rows than this run the products well below BLAS's speed (each
 # tile repacks the weight): where the default row tile would be that thin and
@@ -63,8 +62,7 @@ _FEATURE_GROUP = 64
 # logits are computed twice, once for the log-sum-exps, once for the gradient).
 _MIN_TILE_ROWS = 128
 _VOCABULARY_PER_FEATURE = 100
-# the vocabulary-chunked tile (one: d_logits are written over the logits) holds
-# 1 / _VOCABULARY_TILE_SHARE of the logits, leaving room for d_hidden's part
+# the vocabulary-chunked tile holds 1 / _VOCABULARY_TILE_SHARE of the logits, leaving room for d_hidden's part
 # and each thread's d_weight buffer
 _VOCABULARY_TILE_SHARE = 28
 
@@ -82,8 +80,8 @@ def _one_blas_thread():
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
 
-# chunk_size=None: the tiles together hold at most 1 / _TILE_SHARE of the
-# logits (and at most _MAX_TILE_ELEMENTS each).
+# chunk_size=None: the tile (d_logits are written over the logits) holds at
+# most 1 / _TILE_SHARE of the logits and at most _MAX_TILE_ELEMENTS.
 _TILE_SHARE = 23
 _MAX_TILE_ELEMENTS = 1 << 22
 
@@ -125,8 +123,8 @@ def _operands(hidden, weight, target, bias):
     return h, w, b, rdtype, batch_shape
 
 
-def _rows_per_tile(rows, vocabulary, tiles):
-    return max(1, min(rows // (_TILE_SHARE * tiles), _MAX_TILE_ELEMENTS // max(vocabulary, 1)))
+def _rows_per_tile(rows, vocabulary):
+    return max(1, min(rows // _TILE_SHARE, _MAX_TILE_ELEMENTS // max(vocabulary, 1)))
 
 
 class _Pieces:
@@ -134,17 +132,21 @@ class _Pieces:
     (or inline for one), each thread with its own d_weight buffer."""
 
     def __init__(self, threads, buffer_shape, dtype):
+        self.threads = threads
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self.buffers = threading.local()
         self.buffer_shape, self.dtype = buffer_shape, dtype
 
     def run(self, function, starts):
+        """function(start) for every start; yields the results in the order
+        of `starts`, at most one piece per thread ahead of the consumer."""
         if self.pool is None:
             for start in starts:
-                function(start)
-        else:
-            for _ in self.pool.map(function, starts):
-                pass
+                yield function(start)
+            return
+        starts = list(starts)
+        for first in range(0, len(starts), self.threads):
+            yield from self.pool.map(function, starts[first:first + self.threads])
 
     def buffer(self):
         buffer = getattr(self.buffers, "array", None)
@@ -165,19 +167,17 @@ def _tile_products(pieces, w, b, h_block, logits):
         if b is not None:
             logits[:, lo:hi] += b[lo:hi]
 
-    pieces.run(slab, range(0, w.shape[0], _VOCAB_SLAB))
+    for _ in pieces.run(slab, range(0, w.shape[0], _VOCAB_SLAB)):
+        pass
 
 
 def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bias):
-    """d_hidden_block = d_logits @ w (by feature groups); d_weight += d_logits.T
-    @ h_block and d_bias += d_logits' column sums (by vocabulary slabs, in
-    pieces of the thread's buffer, so that no temporary is as large as
-    d_weight)."""
-    vocabulary, features = w.shape
-
-    def feature_group(lo):
-        hi = min(lo + _FEATURE_GROUP, features)
-        np.matmul(d_logits, w[:, lo:hi], out=d_hidden_block[:, lo:hi])
+    """d_hidden_block += d_logits @ w, d_weight += d_logits.T @ h_block and
+    d_bias += d_logits' column sums, by vocabulary slabs: each slab adds its
+    share of d_weight in pieces of the thread's buffer (no temporary as large
+    as d_weight) and returns its partial product of d_hidden, and those are
+    added in slab order."""
+    vocabulary = w.shape[0]
 
     def slab(lo):
         hi = min(lo + _VOCAB_SLAB, vocabulary)
@@ -190,10 +190,10 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
             d_weight[start:stop] += part
         if d_bias is not None:
             d_bias[lo:hi] += np.add.reduce(d_logits[:, lo:hi], axis=0)
+        return np.matmul(d_logits[:, lo:hi], w[lo:hi])
 
-    if features:
-        pieces.run(feature_group, range(0, features, _FEATURE_GROUP))
-    pieces.run(slab, range(0, vocabulary, _VOCAB_SLAB))
+    for partial in pieces.run(slab, range(0, vocabulary, _VOCAB_SLAB)):
+        d_hidden_block += partial
 
 
 def _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap, scale,
@@ -241,15 +241,13 @@ def _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, ca
         return
     d_hidden, d_weight, d_bias = grads
     final_lse = total.astype(dtype)
-    d_hidden_part = np.empty_like(d_hidden)
     for lo in range(0, vocabulary, chunk):
         hi = min(lo + chunk, vocabulary)
         tile = logits_of(lo, hi)
-        _core.vocabulary_chunk_grad(tile, final_lse, labels, lo, ignore_index, eps, vocabulary,
-                                    z_loss, cap, scale, threads)
-        _tile_gradients(pieces, w[lo:hi], h, tile, d_hidden_part, d_weight[lo:hi],
+        _core.linear_ce_grad(tile, final_lse, labels, lo, ignore_index, eps, vocabulary, z_loss,
+                             cap or 0.0, scale, threads)
+        _tile_gradients(pieces, w[lo:hi], h, tile, d_hidden, d_weight[lo:hi],
                         None if d_bias is None else d_bias[lo:hi])
-        d_hidden += d_hidden_part
 
 
 def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100,
@@ -325,7 +323,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     z_loss = check_z_loss(z_loss)
     cap = check_softcap(softcap)
     ignore_index = index_value(ignore_index, "ignore_index")
-    by_vocabulary = (_rows_per_tile(rows, vocabulary, 2) < _MIN_TILE_ROWS
+    by_vocabulary = (_rows_per_tile(rows, vocabulary) < _MIN_TILE_ROWS
                      and vocabulary >= _VOCABULARY_PER_FEATURE * h.shape[1] and rows > 0)
     if chunk_size is not None:
         chunk_size = positive_int(chunk_size, "chunk_size")
@@ -333,7 +331,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
         columns = chunk_size or max(1, vocabulary // _VOCABULARY_TILE_SHARE)
         tile_rows = rows
     else:
-        tile_rows = chunk_size or _rows_per_tile(rows, vocabulary, 2 if return_grad else 1)
+        tile_rows = chunk_size or _rows_per_tile(rows, vocabulary)
     threads = threads_for_call(num_threads, min(rows, tile_rows) * vocabulary)
     labels = class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
 
@@ -342,10 +340,9 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     dtype = h.dtype
     tile_rows = min(tile_rows, max(rows, 1))
     row_losses = np.zeros(rows, np.float64)
-    want_lse = return_lse or z_loss != 0
+    want_lse = return_lse or z_loss != 0 or return_grad
     lse = np.full(rows, -np.inf, dtype) if want_lse else None
     tile = np.empty((0 if by_vocabulary else tile_rows, vocabulary), dtype)
-    d_tile = np.empty_like(tile) if return_grad else None
     if return_grad:
         d_hidden = np.zeros(h.shape, dtype)
         d_weight = np.zeros(w.shape, dtype)
@@ -367,18 +364,17 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
                 _tile_products(pieces, w, b, h_block, logits)
                 if cap:
                     _core.softcap_rows(logits, cap, threads)
+                _core.cross_entropy_rows(logits, y_block, None, loss_block, None, ignore_index,
+                                         eps, float(vocabulary), scale, False, 0.0, 1.0, threads)
                 if want_lse:
                     _core.logsumexp_last_axis(logits, lse[lo:hi], threads)
-                d_logits = None if d_tile is None else d_tile[:hi - lo]
-                _core.cross_entropy_rows(logits, y_block, None, loss_block, d_logits,
-                                         ignore_index, eps, float(vocabulary), scale, False, 0.0,
-                                         1.0, threads)
-                if z_loss or cap:
-                    _core.zloss_softcap_rows(logits, d_logits, y_block, ignore_index,
-                                             lse[lo:hi] if z_loss else None, loss_block, z_loss,
-                                             cap, scale, threads)
-                if d_logits is not None:
-                    _tile_gradients(pieces, w, h_block, d_logits, d_hidden[lo:hi], d_weight,
+                if z_loss:
+                    kept = y_block != ignore_index
+                    loss_block[kept] += z_loss * np.square(lse[lo:hi][kept], dtype=np.float64)
+                if return_grad:
+                    _core.linear_ce_grad(logits, lse[lo:hi], y_block, 0, ignore_index, eps,
+                                         vocabulary, z_loss, cap or 0.0, scale, threads)
+                    _tile_gradients(pieces, w, h_block, logits, d_hidden[lo:hi], d_weight,
                                     d_bias)
     finally:
         pieces.close()

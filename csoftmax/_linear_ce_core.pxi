@@ -1,10 +1,10 @@
 # Compiled helpers of the fused linear cross-entropy and of cross_entropy's
 # softcap= and z_loss= (included into _core.pyx). They work on one tile of
 # logits (rows, n), C-contiguous, in place, while it is in cache: the products
-# around them are BLAS calls and the loss and its gradient come from the
-# cross-entropy row kernels (_loss_core.pxi). Rows go to threads in contiguous
-# ranges and each row is computed alone, so results do not depend on the
-# thread count.
+# around them are BLAS calls, the loss comes from the cross-entropy row kernels
+# (_loss_core.pxi) and the fused loss's gradient from lce_grad_rows
+# (src/linear_ce_impl.h). Rows go to threads in contiguous ranges and each row
+# is computed alone, so results do not depend on the thread count.
 
 from libc.math cimport exp as c_exp, tanh as c_tanh
 
@@ -70,35 +70,53 @@ def zloss_softcap_rows(const real[:, ::1] x, object grad, object labels,
                 g[r, j] = <real>t
 
 
-def vocabulary_chunk_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] labels,
-                          Py_ssize_t start, long long ignore_index, double smoothing,
-                          Py_ssize_t vocabulary, double z_loss, double cap, double grad_scale,
-                          int num_threads):
-    """In place: the (soft-capped) logits x of vocabulary columns start ..
-    start + n - 1 become the gradient of the reduced loss w.r.t. the uncapped
-    logits, given every row's final log-sum-exp: grad_scale times
-    (1 + 2 z_loss lse) softmax - smoothing / V - (1 - smoothing) [j == label],
-    through the cap. Rows labelled ignore_index become 0."""
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, j, y
-    cdef int threads = _threads_for(rows, num_threads)
-    cdef double a, off = grad_scale * smoothing / vocabulary, hit = grad_scale * (1 - smoothing)
-    cdef double g, v, m
+cdef extern from "kernel_list.h" nogil:
+    ctypedef struct csm_lce_params:
+        int64_t ignore_index
+        double smoothing
+        double vocabulary
+        double z_loss
+        double cap
+        double grad_scale
+    # this family's members of the one kernel table (src/kernel_list.h)
+    ctypedef struct csm_lce_table "csm_kernel_table":
+        void (*lce_grad_rows_f32)(float *x, Py_ssize_t row_step, Py_ssize_t rows, Py_ssize_t n,
+                                  const float *lse, const int64_t *labels, Py_ssize_t first_class,
+                                  const csm_lce_params *params) noexcept nogil
+        void (*lce_grad_rows_f64)(double *x, Py_ssize_t row_step, Py_ssize_t rows,
+                                  Py_ssize_t n, const double *lse, const int64_t *labels,
+                                  Py_ssize_t first_class, const csm_lce_params *params) noexcept nogil
+
+
+def linear_ce_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] labels,
+                   Py_ssize_t first_class, long long ignore_index, double smoothing,
+                   Py_ssize_t vocabulary, double z_loss, double cap, double grad_scale,
+                   int num_threads):
+    """In place: the (soft-capped) logits x of classes first_class ..
+    first_class + n - 1 of every row become the gradient of the reduced loss
+    w.r.t. the uncapped logits, given each row's log-sum-exp over the whole
+    vocabulary (src/linear_ce_impl.h). cap 0: none."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], lo, hi
+    cdef int threads = _threads_for(rows, num_threads), t
+    cdef const csm_lce_table *table = <const csm_lce_table *>kernels
+    cdef csm_lce_params params
+    params.ignore_index = ignore_index
+    params.smoothing = smoothing
+    params.vocabulary = vocabulary
+    params.z_loss = z_loss
+    params.cap = cap
+    params.grad_scale = grad_scale
     if rows == 0 or n == 0:
         return
     with nogil:
-        for r in prange(rows, num_threads=threads, schedule='static'):
-            if labels[r] == ignore_index:
-                for j in range(n):
-                    x[r, j] = 0
+        for t in prange(threads, num_threads=threads, schedule='static'):
+            lo = _thread_start(rows, t, threads)
+            hi = _thread_start(rows, t + 1, threads)
+            if hi == lo:
                 continue
-            m = lse[r]
-            a = grad_scale * (1 + 2 * z_loss * m)
-            y = labels[r] - start
-            for j in range(n):
-                v = x[r, j]
-                g = a * c_exp(v - m) - off
-                if j == y:
-                    g = g - hit
-                if cap > 0:
-                    g = g * (1 - (v / cap) * (v / cap))
-                x[r, j] = <real>g
+            if real is float:
+                table.lce_grad_rows_f32(&x[lo, 0], n, hi - lo, n, &lse[lo], &labels[lo],
+                                        first_class, &params)
+            else:
+                table.lce_grad_rows_f64(&x[lo, 0], n, hi - lo, n, &lse[lo], &labels[lo],
+                                        first_class, &params)

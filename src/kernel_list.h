@@ -84,6 +84,11 @@
        double grad_scale, double *loss, T *grad, int threads))                              \
     X(P, local, entropy_rows_##SUF, void,                                                   \
       (const T *x, ptrdiff_t x_row_step, ptrdiff_t rows, ptrdiff_t n, double *result))      \
+    /* a tile of logits into its gradient, in place, given the rows' log-sum-exps            \
+     * (linear_ce_impl.h) */                                                                \
+    X(P, local, lce_grad_rows_##SUF, void,                                                  \
+      (T *x, ptrdiff_t row_step, ptrdiff_t rows, ptrdiff_t n, const T *lse,                 \
+       const int64_t *labels, ptrdiff_t first_class, const csm_lce_params *params))         \
     /* element-wise losses (loss_elementwise_impl.h) */                                     \
     X(P, local, elem_loss_##SUF, double,                                                    \
       (const T *x, const T *t, ptrdiff_t lo, ptrdiff_t hi, const csm_elem_params *params,   \

@@ -7,6 +7,7 @@
 #include "normalize_impl.h"
 #include "logsumexp_impl.h"
 #include "loss_softmax_impl.h"
+#include "linear_ce_impl.h"
 /* after the families whose row passes it splits over threads */
 #include "huge_row_impl.h"
 #include "loss_elementwise_impl.h"

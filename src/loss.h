@@ -22,6 +22,17 @@ typedef struct csm_ce_params {
     double alpha;      /* focal, used when there is no per-class alpha */
 } csm_ce_params;
 
+/* Scalars of a fused linear cross-entropy's gradient tile (lce_grad_rows in
+ * linear_ce_impl.h). */
+typedef struct csm_lce_params {
+    int64_t ignore_index;
+    double smoothing;  /* label_smoothing */
+    double vocabulary; /* V, the classes of the whole row */
+    double z_loss;     /* the z-loss weight (0: none) */
+    double cap;        /* the soft cap (0: none) */
+    double grad_scale; /* d reduced loss / d loss of a row */
+} csm_lce_params;
+
 /*
  * Element-wise losses (binary cross-entropy, sigmoid focal, KL) run over fixed
  * chunks of this many elements, whatever the thread count; the caller sums the
