@@ -20,7 +20,7 @@ within 4.4% of the logits' size (at least one row).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
-(vocabulary slabs of _VOCAB_SLAB rows of weight: the logits, d_weight,
+(vocabulary slabs, _slab_width rows of weight: the logits, d_weight,
 d_bias and d_hidden's partial products, which are added in slab order), run
 by num_threads Python threads (BLAS releases the GIL); the compiled kernels
 run on num_threads OpenMP threads. OpenBLAS's own threading changes the last
@@ -52,8 +52,12 @@ __all__ = ["linear_cross_entropy"]
 # elements (a buffer of this size per thread) and added to it.
 _SLAB_ELEMENTS = 1 << 18
 
-# The products' fixed pieces: rows of weight per task.
-_VOCAB_SLAB = 4096
+# The products' fixed pieces: a tile's columns (rows of weight) in
+# _SLABS_PER_TILE slabs (enough for as many threads), each of _MIN_SLAB to
+# _MAX_SLAB columns (fewer make small products, more leave threads idle).
+_SLABS_PER_TILE = 16
+_MIN_SLAB = 512
+_MAX_SLAB = 4096
 
 # Tiles of fewer rows than this run the products well below BLAS's speed (each
 # tile repacks the weight): where the default row tile would be that thin and
@@ -159,15 +163,24 @@ class _Pieces:
             self.pool.shutdown()
 
 
+def _slab_starts(columns):
+    """The first column of every slab of a tile of `columns` columns (its
+    pieces depend on the tile alone, not on the thread count), and the width."""
+    width = min(_MAX_SLAB, max(_MIN_SLAB, -(-columns // _SLABS_PER_TILE)))
+    return range(0, columns, width), width
+
+
 def _tile_products(pieces, w, b, h_block, logits):
     """logits = h_block @ w.T + b, by vocabulary slabs."""
+    starts, width = _slab_starts(w.shape[0])
+
     def slab(lo):
-        hi = min(lo + _VOCAB_SLAB, w.shape[0])
+        hi = min(lo + width, w.shape[0])
         np.matmul(h_block, w[lo:hi].T, out=logits[:, lo:hi])
         if b is not None:
             logits[:, lo:hi] += b[lo:hi]
 
-    for _ in pieces.run(slab, range(0, w.shape[0], _VOCAB_SLAB)):
+    for _ in pieces.run(slab, starts):
         pass
 
 
@@ -178,9 +191,10 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
     as d_weight) and returns its partial product of d_hidden, and those are
     added in slab order."""
     vocabulary = w.shape[0]
+    starts, width = _slab_starts(vocabulary)
 
     def slab(lo):
-        hi = min(lo + _VOCAB_SLAB, vocabulary)
+        hi = min(lo + width, vocabulary)
         buffer = pieces.buffer()
         step = buffer.shape[0]
         for start in range(lo, hi, step):
@@ -192,7 +206,7 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
             d_bias[lo:hi] += np.add.reduce(d_logits[:, lo:hi], axis=0)
         return np.matmul(d_logits[:, lo:hi], w[lo:hi])
 
-    for partial in pieces.run(slab, range(0, vocabulary, _VOCAB_SLAB)):
+    for partial in pieces.run(slab, starts):
         d_hidden_block += partial
 
 
@@ -347,7 +361,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
         d_hidden = np.zeros(h.shape, dtype)
         d_weight = np.zeros(w.shape, dtype)
         d_bias = None if b is None else np.zeros(vocabulary, dtype)
-    buffer_rows = max(1, min(vocabulary, _VOCAB_SLAB, _SLAB_ELEMENTS // max(h.shape[1], 1)))
+    buffer_rows = max(1, min(vocabulary, _MAX_SLAB, _SLAB_ELEMENTS // max(h.shape[1], 1)))
     pieces = _Pieces(threads, (buffer_rows, h.shape[1]), dtype)
     try:
         with _one_blas_thread():
