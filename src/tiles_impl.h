@@ -153,14 +153,17 @@ static void TK(unpack_block)(const T *tile, char *dst, ptrdiff_t step_a, ptrdiff
     for (; b < nb; b++) TK(unpack_line)(tile + b, nb, dst + b * step_b, step_a, kind, na);
 }
 
-/* tile[a * nb + b] = fill where mask element (a, b) is 0 */
+/* tile[a * nb + b] = fill where mask element (a, b) is 0. A select, not a
+ * branch: a random mask would mispredict a branch on every few elements. */
 static void TK(mask_block)(const char *mask, ptrdiff_t step_a, ptrdiff_t step_b, T *tile,
                            ptrdiff_t na, ptrdiff_t nb, T fill) {
     for (ptrdiff_t a = 0; a < na; a++) {
         const char *m = mask + a * step_a;
         T *t = tile + a * nb;
-        for (ptrdiff_t b = 0; b < nb; b++)
-            if (!m[b * step_b]) t[b] = fill;
+        if (step_b == 1)
+            for (ptrdiff_t b = 0; b < nb; b++) t[b] = m[b] ? t[b] : fill;
+        else
+            for (ptrdiff_t b = 0; b < nb; b++) t[b] = m[b * step_b] ? t[b] : fill;
     }
 }
 
