@@ -106,6 +106,7 @@ extensions = [
                  "src/hsoftmax.h", "src/hsoftmax_impl.h",
                  "src/sparse.h", "src/sparse_impl.h", "src/sparse_isa.h",
                  "src/segments.h", "src/segments_impl.h", "src/segments_isa.h",
+                 "src/segments_index_impl.h",
                  "src/sampling.h", "src/sampling_impl.h", "src/sampling_isa.h",
                  "src/tiles.h", "src/tiles_impl.h", "src/tiles_isa.h",
                  "src/instantiate_types.h", "src/isa_build.h"],

@@ -60,6 +60,10 @@ cdef extern from "segments.h" nogil:
                                   Py_ssize_t positions, Py_ssize_t inner, const int64_t *index,
                                   const double *peak, const double *total,
                                   int flags) noexcept nogil
+        int (*index_offsets)(const int64_t *index, Py_ssize_t n, int64_t *offsets,
+                             Py_ssize_t segments) noexcept nogil
+        void (*index_summary)(const int64_t *index, Py_ssize_t n, Py_ssize_t *negative,
+                              int64_t *top) noexcept nogil
 
 cdef const csm_segment_table *segment_kernels = NULL
 
@@ -74,15 +78,11 @@ cdef _select_segment_kernels(int level):
 
 def index_summary(const int64_t[::1] index):
     """(position of the first negative id or -1, the largest id or -1), in one pass."""
-    cdef Py_ssize_t i, n = index.shape[0], negative = -1
+    cdef Py_ssize_t negative = -1
     cdef int64_t top = -1
-    with nogil:
-        for i in range(n):
-            if index[i] < 0:
-                negative = i
-                break
-            if index[i] > top:
-                top = index[i]
+    if index.shape[0]:
+        with nogil:
+            segment_kernels.index_summary(&index[0], index.shape[0], &negative, &top)
     return negative, top
 
 
@@ -90,24 +90,12 @@ def sorted_offsets(const int64_t[::1] index, int64_t[::1] offsets):
     """Fills offsets (segments + 1) from an index of ids in [0, segments) if it
     never decreases and returns True; returns False (offsets unfinished) at
     the first id smaller than the one before it or >= segments."""
-    cdef Py_ssize_t i, n = index.shape[0], segments = offsets.shape[0] - 1
-    cdef int64_t filled = 0, previous = 0, v  # offsets[0 .. filled] are set
-    cdef bint ordered = True
+    cdef int ordered
+    cdef const int64_t *ids = &index[0] if index.shape[0] else NULL
     with nogil:
-        offsets[0] = 0
-        for i in range(n):
-            v = index[i]
-            if v < previous or v >= segments:
-                ordered = False
-                break
-            previous = v
-            while filled < v:
-                filled += 1
-                offsets[filled] = i
-        while ordered and filled < segments:
-            filled += 1
-            offsets[filled] = n
-    return ordered
+        ordered = segment_kernels.index_offsets(ids, index.shape[0], &offsets[0],
+                                                offsets.shape[0] - 1)
+    return bool(ordered)
 
 
 cdef Py_ssize_t _first_segment_at(const int64_t *offsets, Py_ssize_t segments,

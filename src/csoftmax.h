@@ -37,11 +37,12 @@
 #include "kernel_list.h"
 
 /* The kernels of one ISA build, one member per entry of CSM_KERNEL_LIST
- * (kernel_list.h), for float and double. */
+ * (kernel_list.h), for float and double, and of CSM_UNTYPED_KERNEL_LIST. */
 typedef struct csm_kernel_table {
     const char *name;
     CSM_KERNEL_LIST(CSM_TABLE_MEMBER, , float, f32)
     CSM_KERNEL_LIST(CSM_TABLE_MEMBER, , double, f64)
+    CSM_UNTYPED_KERNEL_LIST(CSM_TABLE_MEMBER, )
 } csm_kernel_table;
 
 /* The test-only kernels of one ISA build (CSM_TEST_KERNEL_LIST). */

@@ -155,6 +155,18 @@
       (const T *x, ptrdiff_t n, ptrdiff_t step, T *y, ptrdiff_t y_step, uint64_t key,       \
        uint64_t row, double tau))
 
+/* Kernels of no element type, one each per ISA build: the scans of a segment
+ * index (segments_index_impl.h). */
+#define CSM_UNTYPED_KERNEL_LIST(X, P)                                                       \
+    /* offsets (segments + 1) of an index that never decreases, its ids in              \
+     * [0, segments): 1, or 0 (offsets unfinished) where it is not such an index */        \
+    X(P, exported, index_offsets, int,                                                      \
+      (const int64_t *index, ptrdiff_t n, int64_t *offsets, ptrdiff_t segments))           \
+    /* the position of the first negative id (-1 if none) and the largest id (-1 if n     \
+     * is 0; not all ids read where one is negative) */                                   \
+    X(P, exported, index_summary, void,                                                     \
+      (const int64_t *index, ptrdiff_t n, ptrdiff_t *negative, int64_t *top))
+
 /* Kernels only the tests call, in a table of their own: vmath.h's exp and
  * log_softmax's log1p (csm_log1p_f64, over u >= 0), element by element. */
 #define CSM_TEST_KERNEL_LIST(X, P)                                                          \

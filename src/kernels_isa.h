@@ -31,11 +31,13 @@ static void log1p_array_f64(const double *u, double *y, ptrdiff_t n) {
 
 CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
 CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, double, f64)
+CSM_UNTYPED_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX)
 
 static const csm_kernel_table table = {
     .name = CSM_ISA_NAME_STR,
     CSM_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX, float, f32)
     CSM_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX, double, f64)
+    CSM_UNTYPED_KERNEL_LIST(CSM_TABLE_ENTRY, CSM_ISA_PREFIX)
 };
 
 static const csm_test_table test_table = {

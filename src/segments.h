@@ -32,6 +32,9 @@
  * than the segment's arithmetic. */
 #define CSM_SHORT_SEGMENT 64
 #define CSM_SHORT_CHUNK 4096
+/* Short segments whose steps segment_short runs together (each step over all
+ * of them before the next, so that their latencies overlap). */
+#define CSM_SHORT_GROUP 32
 /* segment_short: log_softmax instead of softmax / logsumexp instead of softmax */
 #define CSM_SHORT_LOG 1
 #define CSM_SHORT_LSE 2

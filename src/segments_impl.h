@@ -248,17 +248,179 @@ void CSM_EXPORT(CSM_CAT(scatter_write_, SUF))(const T *x, ptrdiff_t step, T *y, 
 }
 
 /*
- * Short segments (fewer than CSM_SHORT_SEGMENT positions), many per call: the
- * entries of consecutive segments, up to CSM_SHORT_CHUNK at a time, are
- * shifted by their segment's max into a scratch array, exponentiated there as
- * one vector run, summed per segment in float64 and written out. The same
- * arithmetic as the row kernels' (exps relative to the max, float64 sums) for
- * a fraction of a kernel call's set-up per segment.
+ * Short segments (fewer than CSM_SHORT_SEGMENT positions), where a kernel
+ * call per segment would cost more than its arithmetic: groups of up to
+ * CSM_SHORT_GROUP consecutive ones (and CSM_SHORT_CHUNK entries) at a time.
+ * softmax and log_softmax take the row kernels' steps without their
+ * compensation: exps relative to the max, summed in float64, then
+ * y = e (1 / sum) rounded once (the reciprocal as a pair hi + lo, as the row
+ * kernels scale) or (x - max) - log(sum). Each step runs over the whole group
+ * before the next, so that the segments' latencies (a max across lanes, a
+ * sum, a division) overlap. One head with contiguous positions goes a vector
+ * of positions at a time; several heads a vector of heads at a time, position
+ * after position. Lanes past a segment's end (or its last head) load -inf
+ * for the max, add 0 to the sums and are not stored.
  */
+#define SV(op) CSM_CAT(csm_##op##_, SUF) /* simd.h and vmath.h on VT */
+#define SK(name) CSM_CAT(name##_, SUF)    /* a function of this template */
+
+/* every lane the max of v's lanes (a tree of permutes; where nan meets a
+ * number either may win, and the segment gives nan either way) */
+CSM_INLINE VT SK(short_lanes_max)(VT v) {
+    for (int width = SV(lanes) / 2; width > 0; width /= 2) {
+        __typeof__(((VI){0})[0]) lane[SV(lanes)]; /* built in an array: a constant vector */
+        for (int i = 0; i < SV(lanes); i++) lane[i] = i ^ width;
+        VI other;
+        memcpy(&other, lane, sizeof other);
+        v = SV(max)(v, SV(permute)(v, other));
+    }
+    return v;
+}
+
+/* count (1 .. lanes) entries from p; the other lanes -inf */
+CSM_INLINE VT SK(short_load)(const T *p, ptrdiff_t count) {
+    return count == SV(lanes) ? SV(load)(p) : SV(loadp)(p, count, -INFINITY);
+}
+
+/* count (1 .. lanes) lanes of v to p. Without AVX-512 a tail goes out lane by
+ * lane: AVX2's masked store is microcoded on AMD, and a load of what it wrote
+ * waits for it to retire. */
+CSM_INLINE void SK(short_store)(T *p, VT v, ptrdiff_t count) {
+#if CSM_VBYTES == 64
+    SV(storep)(p, v, count);
+#else
+    if (count == SV(lanes)) {
+        SV(store)(p, v);
+        return;
+    }
+    T lane[SV(lanes)];
+    SV(store)(lane, v);
+    for (ptrdiff_t i = 0; i < count; i++) p[i] = lane[i];
+#endif
+}
+
+/* exp(v - peak) in the first `valid` lanes, 0 in the others: the padding's
+ * exp(-inf) would underflow, which costs a microcode assist on some CPUs */
+CSM_INLINE VT SK(short_exp)(VT v, VT peak, ptrdiff_t valid) {
+    if (valid == SV(lanes)) return SV(exp)(v - peak);
+    VI live = SV(first_lanes)(valid);
+    return SV(select)(live, SV(exp)(SV(select)(live, v - peak, SV(splat)(0))), SV(splat)(0));
+}
+
+/* A segment's (or a vector of heads') max and what finishes it: softmax scales
+ * the exps by 1 / sum = hi + lo, log_softmax subtracts log(sum) from x - max. */
+typedef struct {
+    VT peak, hi, lo, log_sum;
+} SK(short_norm);
+
+/* one output vector from e (softmax: y holds the exps) or x (log_softmax) */
+CSM_INLINE VT SK(short_output)(const SK(short_norm) *norm, VT e_or_x, int log_output) {
+    if (!log_output) return e_or_x * norm->hi + e_or_x * norm->lo;
+    VT shifted = e_or_x - norm->peak;
+    /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
+    return SV(select)(shifted == -INFINITY, shifted, shifted - norm->log_sum);
+}
+
+/* One head, contiguous positions: segments [first, first + count), their
+ * sums each one lane's total. The exps go to `exps` (the group's positions
+ * from its first, a vector of slack after them) by whole vectors, each
+ * segment's after the one before: lanes past a segment's end are overwritten
+ * by the next segment's and never read back. */
+static void SK(short_rows)(const T *x, T *y, const int64_t *offsets, ptrdiff_t first,
+                           ptrdiff_t count, int log_output, T *exps) {
+    const ptrdiff_t lanes = SV(lanes);
+    SK(short_norm) norm[CSM_SHORT_GROUP];
+    CSM_CAT(csm_wide_, SUF) sums[CSM_SHORT_GROUP];
+    const int64_t *bounds = offsets + first;
+    const ptrdiff_t base = bounds[0];
+    for (ptrdiff_t g = 0; g < count; g++) {
+        VT m = SV(splat)(-INFINITY);
+        for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes)
+            m = SV(max)(m, SK(short_load)(x + i, bounds[g + 1] - i < lanes ? bounds[g + 1] - i
+                                                                           : lanes));
+        norm[g].peak = SK(short_lanes_max)(m);
+    }
+    for (ptrdiff_t g = 0; g < count; g++) {
+        CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
+        for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
+            ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
+            VT e = SK(short_exp)(SK(short_load)(x + i, valid), norm[g].peak, valid);
+            sum = SV(wide_add)(sum, e);
+            SV(store)(exps + (i - base), e);
+        }
+        sums[g] = sum;
+    }
+    for (ptrdiff_t g = 0; g < count; g++) {
+        double total = SV(hsum_wide)(sums[g]);
+        if (log_output) {
+            norm[g].log_sum = SV(splat)((T)log(total));
+        } else {
+            T hi = (T)(1 / total);
+            norm[g].hi = SV(splat)(hi);
+            norm[g].lo = SV(splat)((T)(1 / total - hi));
+        }
+    }
+    for (ptrdiff_t g = 0; g < count; g++) {
+        for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
+            ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
+            VT v = log_output ? SK(short_load)(x + i, valid) : SV(load)(exps + (i - base));
+            SK(short_store)(y + i, SK(short_output)(&norm[g], v, log_output), valid);
+        }
+    }
+}
+
+/* Several heads (or positions apart): segments [first, first + count), heads
+ * [0, heads), positions `step` apart in x and y_step in y; a vector of heads at
+ * a time, its sums one per lane. */
+static void SK(short_heads)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
+                            const int64_t *offsets, ptrdiff_t first, ptrdiff_t count,
+                            ptrdiff_t heads, int log_output) {
+    const ptrdiff_t lanes = SV(lanes);
+    SK(short_norm) norm[CSM_SHORT_GROUP];
+    CSM_CAT(csm_wide_, SUF) sums[CSM_SHORT_GROUP];
+    const int64_t *bounds = offsets + first;
+    for (ptrdiff_t h = 0; h < heads; h += lanes) {
+        ptrdiff_t valid = heads - h < lanes ? heads - h : lanes;
+        for (ptrdiff_t g = 0; g < count; g++) {
+            VT m = SV(splat)(-INFINITY);
+            for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++)
+                m = SV(max)(m, SK(short_load)(x + i * step + h, valid));
+            norm[g].peak = m;
+        }
+        for (ptrdiff_t g = 0; g < count; g++) {
+            CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
+            for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++) {
+                VT e = SK(short_exp)(SK(short_load)(x + i * step + h, valid), norm[g].peak,
+                                     valid);
+                sum = SV(wide_add)(sum, e);
+                if (!log_output) SK(short_store)(y + i * y_step + h, e, valid);
+            }
+            sums[g] = sum;
+        }
+        for (ptrdiff_t g = 0; g < count; g++) {
+            if (log_output) {
+                for (int l = 0; l < lanes; l++)
+                    norm[g].log_sum[l] = (T)log(SV(wide_lane)(sums[g], l));
+            } else {
+                SV(wide_reciprocal)(sums[g], &norm[g].hi, &norm[g].lo);
+            }
+        }
+        for (ptrdiff_t g = 0; g < count; g++) {
+            for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++) {
+                VT v = SK(short_load)(log_output ? x + i * step + h : y + i * y_step + h, valid);
+                SK(short_store)(y + i * y_step + h, SK(short_output)(&norm[g], v, log_output),
+                                valid);
+            }
+        }
+    }
+}
+
 /* logsumexp of one short segment's head: m + log1p(the other terms), the
  * terms exps in float64 (libm), so that results near 0 stay exact as the
  * kernels' are; x == m counts 1 (equal infinities) */
-static T CSM_CAT(short_lse_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t n, T m) {
+static T SK(short_lse)(const T *x, ptrdiff_t step, ptrdiff_t n) {
+    T m = -INFINITY;
+    for (ptrdiff_t i = 0; i < n; i++) m = x[i * step] > m ? x[i * step] : m;
     double others = 0;
     int max_seen = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -273,111 +435,36 @@ static T CSM_CAT(short_lse_, SUF)(const T *x, ptrdiff_t step, ptrdiff_t n, T m) 
     return n == 0 ? -INFINITY : (T)((double)m + log1p(others));
 }
 
-/* segment_short's chunk [s, end) of one head (inner == 1): the same steps
- * without the loops over heads */
-static void CSM_CAT(short_chunk_one_head_, SUF)(const T *x, ptrdiff_t step, T *y,
-                                                ptrdiff_t y_step, const int64_t *offsets,
-                                                ptrdiff_t s, ptrdiff_t end, T *scratch,
-                                                T *peak, int flags) {
-    ptrdiff_t base = offsets[s];
-    for (ptrdiff_t r = s; r < end; r++) {
-        ptrdiff_t a = offsets[r], b = offsets[r + 1];
-        T m = -INFINITY;
-        for (ptrdiff_t i = a; i < b; i++) m = x[i * step] > m ? x[i * step] : m;
-        peak[r - s] = m;
-        if (flags & CSM_SHORT_LSE) {
-            y[r] = CSM_CAT(short_lse_, SUF)(x + a * step, step, b - a, m);
-            continue;
-        }
-        for (ptrdiff_t i = a; i < b; i++) scratch[i - base] = x[i * step] - m;
-    }
-    if (flags & CSM_SHORT_LSE) return;
-    CSM_CAT(exp_in_place_, SUF)(scratch, offsets[end] - base);
-    for (ptrdiff_t r = s; r < end; r++) {
-        ptrdiff_t a = offsets[r], b = offsets[r + 1];
-        const T *e = scratch + (a - base);
-        double sum = 0;
-        for (ptrdiff_t i = 0; i < b - a; i++) sum += e[i];
-        if (flags & CSM_SHORT_LOG) {
-            double log_sum = log(sum);
-            for (ptrdiff_t i = a; i < b; i++) {
-                T shifted = x[i * step] - peak[r - s];
-                y[i * y_step] = shifted == -INFINITY ? shifted : (T)((double)shifted - log_sum);
-            }
-        } else {
-            double scale = 1 / sum;
-            for (ptrdiff_t i = 0; i < b - a; i++) y[(a + i) * y_step] = (T)(e[i] * scale);
-        }
-    }
-}
-
-ptrdiff_t CSM_EXPORT(CSM_CAT(segment_short_, SUF))(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
-                                              ptrdiff_t inner, const int64_t *offsets,
-                                              ptrdiff_t first, ptrdiff_t last, int flags) {
-    T scratch[CSM_SHORT_CHUNK], peak[CSM_SHORT_CHUNK];
-    double sums[CSM_SHORT_CHUNK]; /* per head of one segment */
+ptrdiff_t CSM_EXPORT(SK(segment_short))(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
+                                        ptrdiff_t inner, const int64_t *offsets, ptrdiff_t first,
+                                        ptrdiff_t last, int flags) {
+    const int log_output = flags & CSM_SHORT_LOG;
+    T exps[CSM_SHORT_CHUNK + CSM_VBYTES / sizeof(T)];
     ptrdiff_t s = first;
     while (s < last) {
-        /* the chunk: segments [s, end) */
-        ptrdiff_t end = s, used = 0;
-        while (end < last) {
+        /* the group: segments [s, end) */
+        ptrdiff_t end = s, entries = 0;
+        while (end < last && end - s < CSM_SHORT_GROUP) {
             ptrdiff_t n = offsets[end + 1] - offsets[end];
-            if (n >= CSM_SHORT_SEGMENT || used + n * inner > CSM_SHORT_CHUNK) break;
-            used += n * inner;
+            if (n >= CSM_SHORT_SEGMENT || entries + n * inner > CSM_SHORT_CHUNK) break;
+            entries += n * inner;
             end++;
         }
-        if (end == s) return s; /* a long segment */
-        if (inner == 1) {
-            CSM_CAT(short_chunk_one_head_, SUF)(x, step, y, y_step, offsets, s, end, scratch, peak,
-                                                flags);
-            s = end;
-            continue;
-        }
-        ptrdiff_t base = offsets[s], k = 0;
-        for (ptrdiff_t r = s; r < end; r++) {
-            ptrdiff_t a = offsets[r], b = offsets[r + 1];
-            T *m = peak + (a - base) * inner; /* the segment's max, per head */
-            for (ptrdiff_t h = 0; h < inner; h++) m[h] = -INFINITY;
-            for (ptrdiff_t i = a; i < b; i++)
-                for (ptrdiff_t h = 0; h < inner; h++)
-                    if (x[i * step + h] > m[h]) m[h] = x[i * step + h];
-            if (flags & CSM_SHORT_LSE) {
-                for (ptrdiff_t h = 0; h < inner; h++)
-                    y[r * inner + h] = CSM_CAT(short_lse_, SUF)(x + a * step + h, step, b - a, m[h]);
-                continue;
-            }
-            for (ptrdiff_t i = a; i < b; i++)
-                for (ptrdiff_t h = 0; h < inner; h++, k++) scratch[k] = x[i * step + h] - m[h];
-        }
+        if (end == s) break; /* a long segment */
         if (flags & CSM_SHORT_LSE) {
-            s = end;
-            continue;
-        }
-        CSM_CAT(exp_in_place_, SUF)(scratch, k);
-        for (ptrdiff_t r = s; r < end; r++) {
-            ptrdiff_t a = offsets[r], b = offsets[r + 1];
-            const T *m = peak + (a - base) * inner;
-            /* heads innermost: each loop runs along contiguous entries */
-            for (ptrdiff_t h = 0; h < inner; h++) sums[h] = 0;
-            for (ptrdiff_t i = a; i < b; i++)
-                for (ptrdiff_t h = 0; h < inner; h++) sums[h] += scratch[(i - base) * inner + h];
-            if (flags & CSM_SHORT_LOG) {
-                for (ptrdiff_t h = 0; h < inner; h++) sums[h] = log(sums[h]);
-                for (ptrdiff_t i = a; i < b; i++)
-                    for (ptrdiff_t h = 0; h < inner; h++) {
-                        T shifted = x[i * step + h] - m[h];
-                        /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
-                        y[i * y_step + h] = shifted == -INFINITY ? shifted
-                                                                 : (T)((double)shifted - sums[h]);
-                    }
-            } else {
-                for (ptrdiff_t h = 0; h < inner; h++) sums[h] = 1 / sums[h];
-                for (ptrdiff_t i = a; i < b; i++)
-                    for (ptrdiff_t h = 0; h < inner; h++)
-                        y[i * y_step + h] = (T)(scratch[(i - base) * inner + h] * sums[h]);
-            }
+            for (ptrdiff_t r = s; r < end; r++)
+                for (ptrdiff_t h = 0; h < inner; h++)
+                    y[r * inner + h] = SK(short_lse)(x + offsets[r] * step + h, step,
+                                                     offsets[r + 1] - offsets[r]);
+        } else if (inner == 1 && step == 1 && y_step == 1) {
+            SK(short_rows)(x, y, offsets, s, end - s, log_output, exps);
+        } else {
+            SK(short_heads)(x, step, y, y_step, offsets, s, end - s, inner, log_output);
         }
         s = end;
     }
     return s;
 }
+
+#undef SV
+#undef SK

@@ -60,9 +60,9 @@ typedef uint64_t csm_vu64 __attribute__((vector_size(CSM_VBYTES)));
     }                                                                                     \
     /* all-ones in the first `count` lanes: the valid part of a tail */                   \
     CSM_INLINE VI csm_first_lanes_##SUF(ptrdiff_t count) {                                \
-        VI mask;                                                                          \
-        for (int i = 0; i < csm_lanes_##SUF; i++) mask[i] = -(i < count);                 \
-        return mask;                                                                      \
+        VI lane; /* constant: one comparison, not a lane-by-lane build */                 \
+        for (int i = 0; i < csm_lanes_##SUF; i++) lane[i] = i;                            \
+        return lane < (VI){0} + (int)(count < csm_lanes_##SUF ? count : csm_lanes_##SUF); \
     }
 
 CSM_DEFINE_VECTOR_OPS(float, f32, csm_vf32, csm_vi32)
