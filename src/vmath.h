@@ -125,7 +125,10 @@ CSM_INLINE csm_vf64 csm_exp_poly_f64(csm_vf64 r) {
  * for both element types. csm_exp_scale_*: p 2^k as two factors, so that a
  * result below the normal range or above the max rounds once.
  * csm_exp_normal_scale_*: for normal results, t shifted by the mantissa width
- * lands in the exponent field. csm_exp_lo_* clamps x to [LOW, HIGH].
+ * lands in the exponent field. csm_exp_lo_* clamps x to [LOW, HIGH]; below
+ * LOW (e^x rounds to 0, -inf included) it computes e^0 and selects 0: a
+ * product that underflows costs a microcode assist on some CPUs (AMD Zen),
+ * and masked softmax rows are full of -inf.
  */
 #define CSM_DEFINE_EXP_SCALING(SUF, VT, VI, VU, BIAS, MANTISSA, LOW, HIGH)                \
     CSM_INLINE VT csm_exp_scale_##SUF(VT p, VT t) {                                       \
@@ -140,11 +143,11 @@ CSM_INLINE csm_vf64 csm_exp_poly_f64(csm_vf64 r) {
     }                                                                                     \
     CSM_INLINE VT csm_exp_lo_##SUF(VT x, VT lo) {                                         \
         VI low = x < LOW; /* -inf included, whose lo may be nan */                        \
-        x = csm_select_##SUF(low, csm_splat_##SUF(LOW), x);                               \
+        x = csm_select_##SUF(low, csm_splat_##SUF(0), x);                                 \
         lo = csm_select_##SUF(low, csm_splat_##SUF(0), lo);                               \
         x = csm_select_##SUF(x > HIGH, csm_splat_##SUF(HIGH), x);                         \
         VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_##SUF(x, &t) + lo);                   \
-        return csm_exp_scale_##SUF(p, t);                                                 \
+        return csm_select_##SUF(low, csm_splat_##SUF(0), csm_exp_scale_##SUF(p, t));      \
     }                                                                                     \
     CSM_INLINE VT csm_exp_normal_lo_##SUF(VT x, VT lo) {                                  \
         VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_##SUF(x, &t) + lo);                   \
@@ -170,25 +173,27 @@ CSM_DEFINE_PLAIN_EXP(f64, csm_vf64)
  * a plain exp. Nothing is rounded before the exp, where x - m would be: a
  * softmax takes its exps relative to j ln2 near its max m (kernels_impl.h).
  * For |x| up to a few hundred, k ln2_lo stays within 0.01 ulp. csm_exp_offset_*
- * clamps x - j ln2 to csm_exp_lo_*'s range (so j = 0 gives its bits);
+ * clamps x - j ln2 to csm_exp_lo_*'s range (so j = 0 gives its bits; 0 below
+ * it, selected as there);
  * csm_exp_normal_offset_* is for results that are all normal numbers
  * (x - j ln2 >= CSM_EXP_NORMAL_MIN_*).
  */
-#define CSM_DEFINE_OFFSET_EXP(SUF, VT, LN2, LOW, HIGH)                                    \
+#define CSM_DEFINE_OFFSET_EXP(SUF, VT, VI, LN2, LOW, HIGH)                                \
     CSM_INLINE VT csm_exp_offset_##SUF(VT x, VT c) {              \
         VT j_ln2 = (CSM_EXP_SHIFTER_##SUF - c) * LN2, low = j_ln2 + LOW;                  \
         VT high = j_ln2 + HIGH, t;                                                        \
-        x = csm_select_##SUF(x < low, low, x); /* -inf included; nan passes */            \
+        VI under = x < low; /* -inf included; nan passes */                               \
+        x = csm_select_##SUF(under, j_ln2, x);                                            \
         x = csm_select_##SUF(x > high, high, x);                                          \
         VT p = csm_exp_poly_##SUF(csm_exp_reduce_by_##SUF(x, c, &t));               \
-        return csm_exp_scale_##SUF(p, t);                                                 \
+        return csm_select_##SUF(under, csm_splat_##SUF(0), csm_exp_scale_##SUF(p, t));    \
     }                                                                                     \
     CSM_INLINE VT csm_exp_normal_offset_##SUF(VT x, VT c) {       \
         VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_by_##SUF(x, c, &t));            \
         return csm_exp_normal_scale_##SUF(p, t);                                          \
     }
-CSM_DEFINE_OFFSET_EXP(f32, csm_vf32, 0.693147180559945309f, -150.0f, 100.0f)
-CSM_DEFINE_OFFSET_EXP(f64, csm_vf64, 0.693147180559945309, -1100.0, 720.0)
+CSM_DEFINE_OFFSET_EXP(f32, csm_vf32, csm_vi32, 0.693147180559945309f, -150.0f, 100.0f)
+CSM_DEFINE_OFFSET_EXP(f64, csm_vf64, csm_vi64, 0.693147180559945309, -1100.0, 720.0)
 
 /*
  * log(s) + c for lanes s > 0 of double (nan and +inf pass through), c a small
