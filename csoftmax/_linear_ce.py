@@ -66,9 +66,9 @@ _MAX_SLAB = 4096
 # logits are computed twice, once for the log-sum-exps, once for the gradient).
 _MIN_TILE_ROWS = 128
 _VOCABULARY_PER_FEATURE = 100
-# the vocabulary-chunked tile holds 1 / _VOCABULARY_TILE_SHARE of the logits, leaving room for d_hidden's part
-# and each thread's d_weight buffer
-_VOCABULARY_TILE_SHARE = 28
+# the vocabulary-chunked tile holds 1 / _VOCABULARY_TILE_SHARE of the logits,
+# leaving room for each thread's d_weight buffer and (N, D) partial of d_hidden
+_VOCABULARY_TILE_SHARE = 34
 
 _blas_controller = None
 
