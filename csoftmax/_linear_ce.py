@@ -20,8 +20,8 @@ within 4.4% of the logits' size (at least one row).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
-(vocabulary slabs, _slab_width rows of weight: the logits, d_weight,
-d_bias and d_hidden's partial products, which are added in slab order), run
+(vocabulary slabs, see _slab_starts: the logits, d_weight, d_bias and
+d_hidden's partial products, which are added in slab order), run
 by num_threads Python threads (BLAS releases the GIL); the compiled kernels
 run on num_threads OpenMP threads. OpenBLAS's own threading changes the last
 bits of a product with its thread count; these fixed pieces do not, and
@@ -143,7 +143,8 @@ class _Pieces:
 
     def run(self, function, starts):
         """function(start) for every start; yields the results in the order
-        of `starts`, at most one piece per thread ahead of the consumer."""
+        of `starts`, run in rounds of one piece per thread (so that at most
+        `threads` results wait for the consumer)."""
         if self.pool is None:
             for start in starts:
                 yield function(start)
