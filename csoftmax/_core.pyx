@@ -101,11 +101,6 @@ def set_isa(name):
                          f"(usable: {usable_isa_levels()})")
     kernels = csm_isa_table(level)
     test_kernels = csm_isa_test_table(level)
-    _select_loss_kernels(level)
-    _select_sparse_kernels(level)
-    _select_segment_kernels(level)
-    _select_sampling_kernels(level)
-    _select_tile_kernels(level)
     active_level = level
 
 

@@ -123,12 +123,10 @@ cdef extern from "loss.h" nogil:
                                      Py_ssize_t y_step, double *out, Py_ssize_t out_step,
                                      Py_ssize_t n, Py_ssize_t width, int log) noexcept nogil
 
-cdef const csm_loss_table *loss_kernels = NULL
+cdef inline const csm_loss_table *loss_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_loss_table *>kernels
 
-
-cdef _select_loss_kernels(int level):
-    global loss_kernels
-    loss_kernels = <const csm_loss_table *>csm_isa_table(level)
 
 
 cdef inline void *_data_or_null(object array):
@@ -162,16 +160,16 @@ cdef void _ce_row_run(const real *x, const int64_t *labels, const real *weight, 
     cdef Py_ssize_t r
     if n < CSM_HUGE_ROW:
         if real is float:
-            loss_kernels.ce_rows_f32(x, n, labels, weight, rows, n, params, loss, grad, n)
+            loss_kernels().ce_rows_f32(x, n, labels, weight, rows, n, params, loss, grad, n)
         else:
-            loss_kernels.ce_rows_f64(x, n, labels, weight, rows, n, params, loss, grad, n)
+            loss_kernels().ce_rows_f64(x, n, labels, weight, rows, n, params, loss, grad, n)
         return
     for r in range(rows):
         if real is float:
-            loss_kernels.ce_huge_row_f32(x + r * n, labels[r], weight, n, params, loss + r,
+            loss_kernels().ce_huge_row_f32(x + r * n, labels[r], weight, n, params, loss + r,
                                          grad + r * n if grad else NULL, row_threads)
         else:
-            loss_kernels.ce_huge_row_f64(x + r * n, labels[r], weight, n, params, loss + r,
+            loss_kernels().ce_huge_row_f64(x + r * n, labels[r], weight, n, params, loss + r,
                                          grad + r * n if grad else NULL, row_threads)
 
 
@@ -252,11 +250,11 @@ def cross_entropy_cols(const real[:, :, :] x, const int64_t[:, ::1] labels,
             o = task // blocks
             c = (task % blocks) * COLUMN_BLOCK
             if real is float:
-                loss_kernels.ce_cols_f32(
+                loss_kernels().ce_cols_f32(
                     xp + o * xs0 + c, xs1, &labels[o, c], wp, min(COLUMN_BLOCK, inner - c), n,
                     &params, &loss[o, c], gp + (o * n * inner + c) if gp else NULL, inner)
             else:
-                loss_kernels.ce_cols_f64(
+                loss_kernels().ce_cols_f64(
                     xp + o * xs0 + c, xs1, &labels[o, c], wp, min(COLUMN_BLOCK, inner - c), n,
                     &params, &loss[o, c], gp + (o * n * inner + c) if gp else NULL, inner)
 
@@ -268,19 +266,19 @@ cdef void _ce_prob_row_run(const real *x, const real *target, const real *weight
     cdef Py_ssize_t r
     if n < CSM_HUGE_ROW:
         if real is float:
-            loss_kernels.ce_prob_rows_f32(x, n, target, n, weight, rows, n, smoothing,
+            loss_kernels().ce_prob_rows_f32(x, n, target, n, weight, rows, n, smoothing,
                                           grad_scale, loss, grad, n)
         else:
-            loss_kernels.ce_prob_rows_f64(x, n, target, n, weight, rows, n, smoothing,
+            loss_kernels().ce_prob_rows_f64(x, n, target, n, weight, rows, n, smoothing,
                                           grad_scale, loss, grad, n)
         return
     for r in range(rows):
         if real is float:
-            loss_kernels.ce_prob_huge_row_f32(x + r * n, target + r * n, weight, n, smoothing,
+            loss_kernels().ce_prob_huge_row_f32(x + r * n, target + r * n, weight, n, smoothing,
                                               grad_scale, loss + r,
                                               grad + r * n if grad else NULL, row_threads)
         else:
-            loss_kernels.ce_prob_huge_row_f64(x + r * n, target + r * n, weight, n, smoothing,
+            loss_kernels().ce_prob_huge_row_f64(x + r * n, target + r * n, weight, n, smoothing,
                                               grad_scale, loss + r,
                                               grad + r * n if grad else NULL, row_threads)
 
@@ -355,12 +353,12 @@ def cross_entropy_prob_cols(const real[:, :, :] x, const real[:, :, :] target,
             o = task // blocks
             c = (task % blocks) * COLUMN_BLOCK
             if real is float:
-                loss_kernels.ce_prob_cols_f32(
+                loss_kernels().ce_prob_cols_f32(
                     xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, wp,
                     min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
                     gp + (o * n * inner + c) if gp else NULL, inner)
             else:
-                loss_kernels.ce_prob_cols_f64(
+                loss_kernels().ce_prob_cols_f64(
                     xp + o * xs0 + c, xs1, tp + o * ts0 + c, ts1, wp,
                     min(COLUMN_BLOCK, inner - c), n, smoothing, grad_scale, &loss[o, c],
                     gp + (o * n * inner + c) if gp else NULL, inner)
@@ -374,9 +372,9 @@ cdef void _entropy_rows(const real *x, Py_ssize_t rows, Py_ssize_t n, double *re
         lo = _thread_start(rows, t, threads)
         hi = _thread_start(rows, t + 1, threads)
         if real is float:
-            loss_kernels.entropy_rows_f32(x + lo * n, n, hi - lo, n, result + lo)
+            loss_kernels().entropy_rows_f32(x + lo * n, n, hi - lo, n, result + lo)
         else:
-            loss_kernels.entropy_rows_f64(x + lo * n, n, hi - lo, n, result + lo)
+            loss_kernels().entropy_rows_f64(x + lo * n, n, hi - lo, n, result + lo)
 
 
 def entropy_rows(cnp.ndarray x, cnp.ndarray result, int num_threads):
@@ -417,9 +415,9 @@ cdef inline double _elem_chunk(const real *x, const real *t, Py_ssize_t c, Py_ss
     cdef Py_ssize_t lo = c * CSM_ELEM_CHUNK
     cdef Py_ssize_t hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < size else size
     if real is float:
-        return loss_kernels.elem_loss_f32(x, t, lo, hi, params, loss, grad)
+        return loss_kernels().elem_loss_f32(x, t, lo, hi, params, loss, grad)
     else:
-        return loss_kernels.elem_loss_f64(x, t, lo, hi, params, loss, grad)
+        return loss_kernels().elem_loss_f64(x, t, lo, hi, params, loss, grad)
 
 
 cdef void _elem_chunks(const real *x, const real *t, Py_ssize_t size,
@@ -494,9 +492,9 @@ cdef void _logistic(const real *x, real *y, Py_ssize_t size, bint log,
         lo = _thread_start(size, t, threads)
         hi = _thread_start(size, t + 1, threads)
         if real is float:
-            loss_kernels.logistic_rows_f32(x + lo, y + lo, hi - lo, log)
+            loss_kernels().logistic_rows_f32(x + lo, y + lo, hi - lo, log)
         else:
-            loss_kernels.logistic_rows_f64(x + lo, y + lo, hi - lo, log)
+            loss_kernels().logistic_rows_f64(x + lo, y + lo, hi - lo, log)
 
 
 def logistic(cnp.ndarray x, cnp.ndarray y, bint log, int num_threads):
@@ -532,11 +530,11 @@ cdef void _nll_chunks(const real *x, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t s2
             lo = c * CSM_ELEM_CHUNK
             hi = lo + CSM_ELEM_CHUNK if lo + CSM_ELEM_CHUNK < rows else rows
             if real is float:
-                partial[c] = loss_kernels.nll_rows_f32(x, s0, s1, s2, C, inner, labels, w,
+                partial[c] = loss_kernels().nll_rows_f32(x, s0, s1, s2, C, inner, labels, w,
                                                        ignore_index, lo, hi, grad_scale, loss,
                                                        grad)
             else:
-                partial[c] = loss_kernels.nll_rows_f64(x, s0, s1, s2, C, inner, labels, w,
+                partial[c] = loss_kernels().nll_rows_f64(x, s0, s1, s2, C, inner, labels, w,
                                                        ignore_index, lo, hi, grad_scale, loss,
                                                        grad)
 
@@ -600,10 +598,10 @@ cdef void _softmax_backward(const real *g, Py_ssize_t g0, Py_ssize_t g1, const r
         hi = _thread_start(tasks, t + 1, threads)
         if rows_mode:
             if real is float:
-                loss_kernels.softmax_bwd_rows_f32(g + lo * g0, g0, y + lo * y0, y0,
+                loss_kernels().softmax_bwd_rows_f32(g + lo * g0, g0, y + lo * y0, y0,
                                                   out + lo * o0, o0, hi - lo, n, log)
             else:
-                loss_kernels.softmax_bwd_rows_f64(g + lo * g0, g0, y + lo * y0, y0,
+                loss_kernels().softmax_bwd_rows_f64(g + lo * g0, g0, y + lo * y0, y0,
                                                   out + lo * o0, o0, hi - lo, n, log)
         else:
             for task in range(lo, hi):
@@ -611,10 +609,10 @@ cdef void _softmax_backward(const real *g, Py_ssize_t g0, Py_ssize_t g1, const r
                 b = (task - o * blocks) * CSM_BWD_COLS
                 width = inner - b if inner - b < CSM_BWD_COLS else CSM_BWD_COLS
                 if real is float:
-                    loss_kernels.softmax_bwd_cols_f32(g + o * g0 + b, g1, y + o * y0 + b, y1,
+                    loss_kernels().softmax_bwd_cols_f32(g + o * g0 + b, g1, y + o * y0 + b, y1,
                                                       out + o * o0 + b, o1, n, width, log)
                 else:
-                    loss_kernels.softmax_bwd_cols_f64(g + o * g0 + b, g1, y + o * y0 + b, y1,
+                    loss_kernels().softmax_bwd_cols_f64(g + o * g0 + b, g1, y + o * y0 + b, y1,
                                                       out + o * o0 + b, o1, n, width, log)
 
 

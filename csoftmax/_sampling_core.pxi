@@ -46,12 +46,10 @@ cdef extern from "sampling.h" nogil:
 SAMPLE_NO_MASS = CSM_SAMPLE_NO_MASS
 SAMPLE_NOT_FINITE = CSM_SAMPLE_NOT_FINITE
 
-cdef const csm_sampling_table *sampling_kernels = NULL
+cdef inline const csm_sampling_table *sampling_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_sampling_table *>kernels
 
-
-cdef _select_sampling_kernels(int level):
-    global sampling_kernels
-    sampling_kernels = <const csm_sampling_table *>csm_isa_table(level)
 
 
 cdef inline size_t _work_bytes(Py_ssize_t n) noexcept nogil:
@@ -81,9 +79,9 @@ cdef void _sample_range(const real *xp, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize
         d.index = index + r * num_samples
         d.logprob = <void *>(logprob + r * num_samples) if logprob != NULL else NULL
         if real is float:
-            kept[r] = sampling_kernels.sample_row_f32(row, n, xs1, &f, &d, work)
+            kept[r] = sampling_kernels().sample_row_f32(row, n, xs1, &f, &d, work)
         else:
-            kept[r] = sampling_kernels.sample_row_f64(row, n, xs1, &f, &d, work)
+            kept[r] = sampling_kernels().sample_row_f64(row, n, xs1, &f, &d, work)
 
 
 def sample_rows(const real[:, :, :] x, const double[::1] temperature, const int64_t[::1] top_k,
@@ -132,10 +130,10 @@ cdef void _top_logprobs_range(const real *xp, Py_ssize_t xs0, Py_ssize_t xs1, Py
     for r in range(lo, hi):
         row = xp + (r // inner) * xs0 + (r % inner) * xs2
         if real is float:
-            sampling_kernels.top_logprobs_row_f32(row, n, xs1, temperature, k, values + r * k,
+            sampling_kernels().top_logprobs_row_f32(row, n, xs1, temperature, k, values + r * k,
                                                   indices + r * k, work)
         else:
-            sampling_kernels.top_logprobs_row_f64(row, n, xs1, temperature, k, values + r * k,
+            sampling_kernels().top_logprobs_row_f64(row, n, xs1, temperature, k, values + r * k,
                                                   indices + r * k, work)
 
 
@@ -192,10 +190,10 @@ def gumbel_logits(const real[:, :, :] x, real[:, :, :] y, uint64_t key, double t
     with nogil:
         for r in prange(rows, num_threads=threads, schedule='static'):
             if real is float:
-                sampling_kernels.gumbel_logits_row_f32(
+                sampling_kernels().gumbel_logits_row_f32(
                     xp + (r // inner) * xs0 + (r % inner) * xs2, n, xs1,
                     yp + (r // inner) * ys0 + (r % inner) * ys2, ys1, key, r, tau)
             else:
-                sampling_kernels.gumbel_logits_row_f64(
+                sampling_kernels().gumbel_logits_row_f64(
                     xp + (r // inner) * xs0 + (r % inner) * xs2, n, xs1,
                     yp + (r // inner) * ys0 + (r % inner) * ys2, ys1, key, r, tau)

@@ -65,15 +65,13 @@ cdef extern from "segments.h" nogil:
         void (*index_summary)(const int64_t *index, Py_ssize_t n, Py_ssize_t *negative,
                               int64_t *top) noexcept nogil
 
-cdef const csm_segment_table *segment_kernels = NULL
+cdef inline const csm_segment_table *segment_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_segment_table *>kernels
 
 # Lanes of a logcumsumexp handed to a thread at a time (a multiple of every vector width).
 cdef Py_ssize_t SCAN_LANE_BLOCK = 64
 
-
-cdef _select_segment_kernels(int level):
-    global segment_kernels
-    segment_kernels = <const csm_segment_table *>csm_isa_table(level)
 
 
 def index_summary(const int64_t[::1] index):
@@ -82,7 +80,7 @@ def index_summary(const int64_t[::1] index):
     cdef int64_t top = -1
     if index.shape[0]:
         with nogil:
-            segment_kernels.index_summary(&index[0], index.shape[0], &negative, &top)
+            segment_kernels().index_summary(&index[0], index.shape[0], &negative, &top)
     return negative, top
 
 
@@ -93,7 +91,7 @@ def sorted_offsets(const int64_t[::1] index, int64_t[::1] offsets):
     cdef int ordered
     cdef const int64_t *ids = &index[0] if index.shape[0] else NULL
     with nogil:
-        ordered = segment_kernels.index_offsets(ids, index.shape[0], &offsets[0],
+        ordered = segment_kernels().index_offsets(ids, index.shape[0], &offsets[0],
                                                 offsets.shape[0] - 1)
     return bool(ordered)
 
@@ -131,10 +129,10 @@ cdef Py_ssize_t _short_run(const real *x, Py_ssize_t step, real *y, Py_ssize_t y
                            Py_ssize_t inner, const int64_t *offsets, Py_ssize_t first,
                            Py_ssize_t last, int flags) noexcept nogil:
     if real is float:
-        return segment_kernels.segment_short_f32(x, step, y, y_step, inner, offsets, first,
+        return segment_kernels().segment_short_f32(x, step, y, y_step, inner, offsets, first,
                                                  last, flags)
     else:
-        return segment_kernels.segment_short_f64(x, step, y, y_step, inner, offsets, first,
+        return segment_kernels().segment_short_f64(x, step, y, y_step, inner, offsets, first,
                                                  last, flags)
 
 
@@ -260,16 +258,16 @@ cdef void _scatter_sums(const real *x, Py_ssize_t xs0, Py_ssize_t step, Py_ssize
     cdef Py_ssize_t o, table = segments * inner
     for o in range(outer):
         if real is float:
-            segment_kernels.scatter_max_f32(x + o * xs0, step, positions, inner, index,
+            segment_kernels().scatter_max_f32(x + o * xs0, step, positions, inner, index,
                                             peak + o * table)
-            segment_kernels.scatter_exp_sum_f32(x + o * xs0, step, positions, inner, index,
+            segment_kernels().scatter_exp_sum_f32(x + o * xs0, step, positions, inner, index,
                                                 peak + o * table, total + o * table,
                                                 exps + o * positions * inner if keep_exps else exps,
                                                 keep_exps, flags)
         else:
-            segment_kernels.scatter_max_f64(x + o * xs0, step, positions, inner, index,
+            segment_kernels().scatter_max_f64(x + o * xs0, step, positions, inner, index,
                                             peak + o * table)
-            segment_kernels.scatter_exp_sum_f64(x + o * xs0, step, positions, inner, index,
+            segment_kernels().scatter_exp_sum_f64(x + o * xs0, step, positions, inner, index,
                                                 peak + o * table, total + o * table,
                                                 exps + o * positions * inner if keep_exps else exps,
                                                 keep_exps, flags)
@@ -308,12 +306,12 @@ def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::
             o = task // blocks
             start = (task - o * blocks) * CSM_SCATTER_BLOCK
             if real is float:
-                segment_kernels.scatter_write_f32(
+                segment_kernels().scatter_write_f32(
                     xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
                     min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
                     pp + o * table, tp + o * table, flags)
             else:
-                segment_kernels.scatter_write_f64(
+                segment_kernels().scatter_write_f64(
                     xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
                     min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
                     pp + o * table, tp + o * table, flags)
@@ -407,10 +405,10 @@ def logcumsumexp(const real[:, :, :] x, real[:, :, :] y, bint reverse, bint excl
             o = task // blocks
             c = (task % blocks) * SCAN_LANE_BLOCK
             if real is float:
-                segment_kernels.logcumsumexp_f32(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
+                segment_kernels().logcumsumexp_f32(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
                                                  yl, ys, n, min(SCAN_LANE_BLOCK, lanes - c),
                                                  exclusive)
             else:
-                segment_kernels.logcumsumexp_f64(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
+                segment_kernels().logcumsumexp_f64(xp + o * xs0 + c * xl, xl, xs, yp + o * ys0 + c * yl,
                                                  yl, ys, n, min(SCAN_LANE_BLOCK, lanes - c),
                                                  exclusive)

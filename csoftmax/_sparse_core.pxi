@@ -56,12 +56,10 @@ cdef Py_ssize_t SPARSE_TASK_ELEMENTS = 1 << 14
 # per thread; longer rows are read in place.
 cdef Py_ssize_t SPARSE_TILE_LIMIT = 1 << 20
 
-cdef const csm_sparse_table *sparse_kernels = NULL
+cdef inline const csm_sparse_table *sparse_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_sparse_table *>kernels
 
-
-cdef _select_sparse_kernels(int level):
-    global sparse_kernels
-    sparse_kernels = <const csm_sparse_table *>csm_isa_table(level)
 
 
 cdef struct _Slabs:
@@ -119,10 +117,10 @@ cdef void _forward_block(const real *x, const real *y, _Slabs xs, _Slabs ys, Py_
     x = x + slab * xs.slab_step + first * xs.row_step
     y = y + slab * ys.slab_step + first * ys.row_step
     if real is float:
-        sparse_kernels.sparse_forward_f32(x, _rows(xs), <float *>y, _rows(ys), count, n, &local,
+        sparse_kernels().sparse_forward_f32(x, _rows(xs), <float *>y, _rows(ys), count, n, &local,
                                           work, <float *>tile)
     else:
-        sparse_kernels.sparse_forward_f64(x, _rows(xs), <double *>y, _rows(ys), count, n, &local,
+        sparse_kernels().sparse_forward_f64(x, _rows(xs), <double *>y, _rows(ys), count, n, &local,
                                           work, <double *>tile)
 
 
@@ -196,10 +194,10 @@ cdef void _backward_block(const real *g, const real *y, const real *dx, _Slabs g
     if alpha_grad != NULL:
         alpha_grad = alpha_grad + row0
     if real is float:
-        sparse_kernels.sparse_backward_f32(g, _rows(gs), y, _rows(ys), <float *>dx, _rows(dxs),
+        sparse_kernels().sparse_backward_f32(g, _rows(gs), y, _rows(ys), <float *>dx, _rows(dxs),
                                            count, n, &local, alpha_grad, <float *>tile)
     else:
-        sparse_kernels.sparse_backward_f64(g, _rows(gs), y, _rows(ys), <double *>dx, _rows(dxs),
+        sparse_kernels().sparse_backward_f64(g, _rows(gs), y, _rows(ys), <double *>dx, _rows(dxs),
                                            count, n, &local, alpha_grad, <double *>tile)
 
 
@@ -257,11 +255,11 @@ cdef void _loss_block(const real *x, Py_ssize_t n, const int64_t *labels, int64_
     if grad != NULL:
         grad = grad + first * n
     if real is float:
-        sparse_kernels.sparse_loss_f32(x + first * n, rows, labels + first, ignore_index, count,
+        sparse_kernels().sparse_loss_f32(x + first * n, rows, labels + first, ignore_index, count,
                                        n, &local, grad_scale, loss + first, <float *>grad, rows,
                                        work)
     else:
-        sparse_kernels.sparse_loss_f64(x + first * n, rows, labels + first, ignore_index, count,
+        sparse_kernels().sparse_loss_f64(x + first * n, rows, labels + first, ignore_index, count,
                                        n, &local, grad_scale, loss + first, <double *>grad, rows,
                                        work)
 

@@ -31,12 +31,10 @@ cdef extern from "tiles.h" nogil:
     Py_ssize_t csm_tile_tasks(const csm_tiled *call, Py_ssize_t outer, Py_ssize_t item)
     Py_ssize_t csm_tile_length(const csm_tiled *call, Py_ssize_t item)
 
-cdef const csm_tile_table *tile_kernels = NULL
+cdef inline const csm_tile_table *tile_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_tile_table *>kernels
 
-
-cdef _select_tile_kernels(int level):
-    global tile_kernels
-    tile_kernels = <const csm_tile_table *>csm_isa_table(level)
 
 
 cdef int _storage_kind(cnp.ndarray a) except -1:
@@ -128,17 +126,17 @@ cdef void _norm_tiles(const csm_tiled *call, real *tiles, Py_ssize_t tile_len, P
     cdef Py_ssize_t t, lo, hi
     if call.inner == 1 and _split_each_row(outer, call.n, num_threads):
         if real is float:
-            tile_kernels.norm_tiled_f32(kernels, call, 0, outer, tiles, num_threads)
+            tile_kernels().norm_tiled_f32(kernels, call, 0, outer, tiles, num_threads)
         else:
-            tile_kernels.norm_tiled_f64(kernels, call, 0, outer, tiles, num_threads)
+            tile_kernels().norm_tiled_f64(kernels, call, 0, outer, tiles, num_threads)
         return
     for t in prange(threads, num_threads=threads, schedule='static'):
         lo = _thread_start(tasks, t, threads)
         hi = _thread_start(tasks, t + 1, threads)
         if real is float:
-            tile_kernels.norm_tiled_f32(kernels, call, lo, hi - lo, tiles + t * tile_len, 1)
+            tile_kernels().norm_tiled_f32(kernels, call, lo, hi - lo, tiles + t * tile_len, 1)
         else:
-            tile_kernels.norm_tiled_f64(kernels, call, lo, hi - lo, tiles + t * tile_len, 1)
+            tile_kernels().norm_tiled_f64(kernels, call, lo, hi - lo, tiles + t * tile_len, 1)
 
 
 cdef void _lse_tiles(const csm_tiled *call, real *tiles, Py_ssize_t tile_len, real *result,
@@ -149,18 +147,18 @@ cdef void _lse_tiles(const csm_tiled *call, real *tiles, Py_ssize_t tile_len, re
     cdef Py_ssize_t t, lo, hi
     if call.inner == 1 and _split_each_row(outer, call.n, num_threads):
         if real is float:
-            tile_kernels.lse_tiled_f32(kernels, call, 0, outer, tiles, result, sign, num_threads)
+            tile_kernels().lse_tiled_f32(kernels, call, 0, outer, tiles, result, sign, num_threads)
         else:
-            tile_kernels.lse_tiled_f64(kernels, call, 0, outer, tiles, result, sign, num_threads)
+            tile_kernels().lse_tiled_f64(kernels, call, 0, outer, tiles, result, sign, num_threads)
         return
     for t in prange(threads, num_threads=threads, schedule='static'):
         lo = _thread_start(tasks, t, threads)
         hi = _thread_start(tasks, t + 1, threads)
         if real is float:
-            tile_kernels.lse_tiled_f32(kernels, call, lo, hi - lo, tiles + t * tile_len, result,
+            tile_kernels().lse_tiled_f32(kernels, call, lo, hi - lo, tiles + t * tile_len, result,
                                        sign, 1)
         else:
-            tile_kernels.lse_tiled_f64(kernels, call, lo, hi - lo, tiles + t * tile_len, result,
+            tile_kernels().lse_tiled_f64(kernels, call, lo, hi - lo, tiles + t * tile_len, result,
                                        sign, 1)
 
 
