@@ -49,7 +49,7 @@ from ._validate import (
 __all__ = ["linear_cross_entropy"]
 
 # d_weight's tile contributions are formed in pieces of about this many
-# elements (a buffer of this size per thread) and added to it.
+# elements (a buffer of this size per thread's slot) and added to it.
 _SLAB_ELEMENTS = 1 << 18
 
 # The products' fixed pieces: a tile's columns (rows of weight) in
@@ -133,31 +133,34 @@ def _rows_per_tile(rows, vocabulary):
 
 class _Pieces:
     """Runs a tile's products as fixed pieces over `threads` Python threads
-    (or inline for one), each thread with its own d_weight buffer."""
+    (or inline for one), in rounds of one piece per thread; a piece's slot
+    (its place in its round) names its scratch arrays."""
 
-    def __init__(self, threads, buffer_shape, dtype):
+    def __init__(self, threads, dtype):
         self.threads = threads
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        self.buffers = threading.local()
-        self.buffer_shape, self.dtype = buffer_shape, dtype
+        self.dtype = dtype
+        self.scratch = {}
 
     def run(self, function, starts):
-        """function(start) for every start; yields the results in the order
-        of `starts`, run in rounds of one piece per thread (so that at most
-        `threads` results wait for the consumer)."""
-        if self.pool is None:
-            for start in starts:
-                yield function(start)
-            return
+        """function(start, slot) for every start; yields the results in the
+        order of `starts`. A round starts once the previous one's results have
+        been taken, so a result may live in its slot's scratch arrays."""
         starts = list(starts)
         for first in range(0, len(starts), self.threads):
-            yield from self.pool.map(function, starts[first:first + self.threads])
+            slots = range(len(starts[first:first + self.threads]))
+            if self.pool is None:
+                yield function(starts[first], 0)
+            else:
+                yield from self.pool.map(function, starts[first:first + self.threads], slots)
 
-    def buffer(self):
-        buffer = getattr(self.buffers, "array", None)
-        if buffer is None:
-            buffer = self.buffers.array = np.empty(self.buffer_shape, self.dtype)
-        return buffer
+    def buffer(self, name, slot, rows, columns):
+        """Slot `slot`'s scratch array `name`, its first `rows` rows (kept for
+        the slot's next pieces)."""
+        array = self.scratch.get((name, slot))
+        if array is None or array.shape[0] < rows or array.shape[1] != columns:
+            array = self.scratch[(name, slot)] = np.empty((rows, columns), self.dtype)
+        return array[:rows]
 
     def close(self):
         if self.pool is not None:
@@ -175,7 +178,7 @@ def _tile_products(pieces, w, b, h_block, logits):
     """logits = h_block @ w.T + b, by vocabulary slabs."""
     starts, width = _slab_starts(w.shape[0])
 
-    def slab(lo):
+    def slab(lo, slot):
         hi = min(lo + width, w.shape[0])
         np.matmul(h_block, w[lo:hi].T, out=logits[:, lo:hi])
         if b is not None:
@@ -185,27 +188,37 @@ def _tile_products(pieces, w, b, h_block, logits):
         pass
 
 
-def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bias):
+def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bias,
+                    fresh=False):
     """d_hidden_block += d_logits @ w, d_weight += d_logits.T @ h_block and
-    d_bias += d_logits' column sums, by vocabulary slabs: each slab adds its
-    share of d_weight in pieces of the thread's buffer (no temporary as large
-    as d_weight) and returns its partial product of d_hidden, and those are
-    added in slab order."""
-    vocabulary = w.shape[0]
+    d_bias += d_logits' column sums (fresh: d_weight and d_bias are written,
+    these rows being theirs alone), by vocabulary slabs: each slab adds its
+    share of d_weight in pieces of its slot's buffer (no temporary as large
+    as d_weight) and returns its partial product of d_hidden (in its slot's
+    scratch), and those are added in slab order."""
+    vocabulary, features = w.shape
     starts, width = _slab_starts(vocabulary)
+    step = max(1, min(width, _SLAB_ELEMENTS // max(features, 1)))
 
-    def slab(lo):
+    def slab(lo, slot):
         hi = min(lo + width, vocabulary)
-        buffer = pieces.buffer()
-        step = buffer.shape[0]
-        for start in range(lo, hi, step):
-            stop = min(start + step, hi)
-            part = buffer[:stop - start]
-            np.matmul(d_logits[:, start:stop].T, h_block, out=part)
-            d_weight[start:stop] += part
+        if fresh:
+            np.matmul(d_logits[:, lo:hi].T, h_block, out=d_weight[lo:hi])
+        else:
+            buffer = pieces.buffer("d_weight", slot, step, features)
+            for start in range(lo, hi, step):
+                stop = min(start + step, hi)
+                part = buffer[:stop - start]
+                np.matmul(d_logits[:, start:stop].T, h_block, out=part)
+                d_weight[start:stop] += part
         if d_bias is not None:
-            d_bias[lo:hi] += np.add.reduce(d_logits[:, lo:hi], axis=0)
-        return np.matmul(d_logits[:, lo:hi], w[lo:hi])
+            column_sums = np.add.reduce(d_logits[:, lo:hi], axis=0)
+            if fresh:
+                d_bias[lo:hi] = column_sums
+            else:
+                d_bias[lo:hi] += column_sums
+        partial = pieces.buffer("d_hidden", slot, d_logits.shape[0], features)
+        return np.matmul(d_logits[:, lo:hi], w[lo:hi], out=partial)
 
     for partial in pieces.run(slab, starts):
         d_hidden_block += partial
@@ -262,7 +275,7 @@ def _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, ca
         _core.linear_ce_grad(tile, final_lse, labels, lo, ignore_index, eps, vocabulary, z_loss,
                              cap or 0.0, scale, threads)
         _tile_gradients(pieces, w[lo:hi], h, tile, d_hidden, d_weight[lo:hi],
-                        None if d_bias is None else d_bias[lo:hi])
+                        None if d_bias is None else d_bias[lo:hi], fresh=True)
 
 
 def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100,
@@ -362,8 +375,7 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
         d_hidden = np.zeros(h.shape, dtype)
         d_weight = np.zeros(w.shape, dtype)
         d_bias = None if b is None else np.zeros(vocabulary, dtype)
-    buffer_rows = max(1, min(vocabulary, _MAX_SLAB, _SLAB_ELEMENTS // max(h.shape[1], 1)))
-    pieces = _Pieces(threads, (buffer_rows, h.shape[1]), dtype)
+    pieces = _Pieces(threads, dtype)
     try:
         with _one_blas_thread():
             if by_vocabulary:
