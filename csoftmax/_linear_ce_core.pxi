@@ -88,6 +88,11 @@ cdef extern from "kernel_list.h" nogil:
                                   Py_ssize_t first_class, const csm_lce_params *params) noexcept nogil
 
 
+cdef inline const csm_lce_table *lce_kernels() noexcept nogil:
+    """This family's view of the kernel table in use (_core.kernels)."""
+    return <const csm_lce_table *>kernels
+
+
 def linear_ce_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] labels,
                    Py_ssize_t first_class, long long ignore_index, double smoothing,
                    Py_ssize_t vocabulary, double z_loss, double cap, double grad_scale,
@@ -98,7 +103,6 @@ def linear_ce_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] label
     vocabulary (src/linear_ce_impl.h). cap 0: none."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], lo, hi
     cdef int threads = _threads_for(rows, num_threads), t
-    cdef const csm_lce_table *table = <const csm_lce_table *>kernels
     cdef csm_lce_params params
     params.ignore_index = ignore_index
     params.smoothing = smoothing
@@ -115,8 +119,8 @@ def linear_ce_grad(real[:, ::1] x, const real[::1] lse, const int64_t[::1] label
             if hi == lo:
                 continue
             if real is float:
-                table.lce_grad_rows_f32(&x[lo, 0], n, hi - lo, n, &lse[lo], &labels[lo],
-                                        first_class, &params)
+                lce_kernels().lce_grad_rows_f32(&x[lo, 0], n, hi - lo, n, &lse[lo],
+                                                &labels[lo], first_class, &params)
             else:
-                table.lce_grad_rows_f64(&x[lo, 0], n, hi - lo, n, &lse[lo], &labels[lo],
-                                        first_class, &params)
+                lce_kernels().lce_grad_rows_f64(&x[lo, 0], n, hi - lo, n, &lse[lo],
+                                                &labels[lo], first_class, &params)
