@@ -313,40 +313,47 @@ typedef struct {
     VT peak, hi, lo, log_sum;
 } SK(short_norm);
 
-/* one output vector from e (softmax: y holds the exps) or x (log_softmax) */
-CSM_INLINE VT SK(short_output)(const SK(short_norm) *norm, VT e_or_x, int log_output) {
-    if (!log_output) return e_or_x * norm->hi + e_or_x * norm->lo;
-    VT shifted = e_or_x - norm->peak;
+/* one output vector from e (softmax) or x - max (log_softmax) */
+CSM_INLINE VT SK(short_output)(const SK(short_norm) *norm, VT e_or_shifted, int log_output) {
+    if (!log_output) return e_or_shifted * norm->hi + e_or_shifted * norm->lo;
+    VT shifted = e_or_shifted;
     /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
     return SV(select)(shifted == -INFINITY, shifted, shifted - norm->log_sum);
 }
 
 /* One head, contiguous positions: segments [first, first + count), their
- * sums each one lane's total. The exps go to `exps` (the group's positions
- * from its first, a vector of slack after them) by whole vectors, each
- * segment's after the one before: lanes past a segment's end are overwritten
- * by the next segment's and never read back. */
+ * sums each one lane's total. The exps (log_softmax: x - max) go to `exps`
+ * (the group's positions from its first, a vector of slack after them) by
+ * whole vectors, each segment's after the one before: lanes past a
+ * segment's end are overwritten by the next segment's and never read back.
+ * The output goes out the same way, by whole vectors, where they end within
+ * the group (x is read no more by then, so y may be x); the last lanes of the
+ * group lane by lane. */
 static void SK(short_rows)(const T *x, T *y, const int64_t *offsets, ptrdiff_t first,
                            ptrdiff_t count, int log_output, T *exps) {
     const ptrdiff_t lanes = SV(lanes);
     SK(short_norm) norm[CSM_SHORT_GROUP];
     CSM_CAT(csm_wide_, SUF) sums[CSM_SHORT_GROUP];
     const int64_t *bounds = offsets + first;
-    const ptrdiff_t base = bounds[0];
+    const ptrdiff_t base = bounds[0], end = bounds[count];
     for (ptrdiff_t g = 0; g < count; g++) {
         VT m = SV(splat)(-INFINITY);
-        for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes)
-            m = SV(max)(m, SK(short_load)(x + i, bounds[g + 1] - i < lanes ? bounds[g + 1] - i
-                                                                           : lanes));
+        for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
+            ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
+            m = SV(max)(m, SK(short_load)(x + i, valid));
+        }
         norm[g].peak = SK(short_lanes_max)(m);
     }
     for (ptrdiff_t g = 0; g < count; g++) {
         CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
         for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
             ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
-            VT e = SK(short_exp)(SK(short_load)(x + i, valid), norm[g].peak, valid);
+            VI live = SV(first_lanes)(valid);
+            VT shifted = SV(select)(live, SK(short_load)(x + i, valid) - norm[g].peak,
+                                    SV(splat)(0));
+            VT e = SV(select)(live, SV(exp)(shifted), SV(splat)(0));
             sum = SV(wide_add)(sum, e);
-            SV(store)(exps + (i - base), e);
+            SV(store)(exps + (i - base), log_output ? shifted : e);
         }
         sums[g] = sum;
     }
@@ -362,9 +369,11 @@ static void SK(short_rows)(const T *x, T *y, const int64_t *offsets, ptrdiff_t f
     }
     for (ptrdiff_t g = 0; g < count; g++) {
         for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
-            ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
-            VT v = log_output ? SK(short_load)(x + i, valid) : SV(load)(exps + (i - base));
-            SK(short_store)(y + i, SK(short_output)(&norm[g], v, log_output), valid);
+            VT v = SK(short_output)(&norm[g], SV(load)(exps + (i - base)), log_output);
+            if (i + lanes <= end)
+                SV(store)(y + i, v);
+            else
+                SK(short_store)(y + i, v, end - i);
         }
     }
 }
@@ -407,7 +416,8 @@ static void SK(short_heads)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
         }
         for (ptrdiff_t g = 0; g < count; g++) {
             for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++) {
-                VT v = SK(short_load)(log_output ? x + i * step + h : y + i * y_step + h, valid);
+                VT v = log_output ? SK(short_load)(x + i * step + h, valid) - norm[g].peak
+                                  : SK(short_load)(y + i * y_step + h, valid);
                 SK(short_store)(y + i * y_step + h, SK(short_output)(&norm[g], v, log_output),
                                 valid);
             }

@@ -4,44 +4,56 @@
  * loops they replace compared one id at a time.
  *
  * index_offsets: a sorted index becomes a CSR pointer in one pass. Ids change
- * at few positions (once per segment), so a block of ids is first compared
- * with the block one position on; only a block holding a change (or a
- * decrease) is walked id by id.
+ * at few positions (once per segment): a block of ids is compared with the
+ * block one position on, and only the changes found (bits of the comparison
+ * masks) fill offsets.
  * index_summary: the checks of an unsorted index, its first negative id and
  * its largest.
  */
-#define INDEX_BLOCK (4 * csm_lanes_f64) /* ids compared per step */
+#define INDEX_VECTORS 4                             /* vectors of ids compared per step */
+#define INDEX_BLOCK (INDEX_VECTORS * csm_lanes_f64) /* ids compared per step */
 
-/* Block [i, i + INDEX_BLOCK) of ids (and the one after it) holds no change. */
-CSM_INLINE int index_block_constant(const int64_t *index, ptrdiff_t i) {
-    csm_vi64 changed = {0};
-    for (ptrdiff_t k = 0; k < INDEX_BLOCK; k += csm_lanes_f64) {
+/* Ids [i, i + INDEX_BLOCK] against the next ones: the positions j whose next id
+ * differs from id j, bit j - i of *changed; whether any next id is smaller. */
+CSM_INLINE int index_block_decreases(const int64_t *index, ptrdiff_t i, uint64_t *changed) {
+    csm_vi64 decreased = {0};
+    uint64_t bits = 0;
+    for (int k = 0; k < INDEX_VECTORS; k++) {
         csm_vi64 here, next;
-        memcpy(&here, index + i + k, sizeof here);
-        memcpy(&next, index + i + k + 1, sizeof next);
-        changed |= here != next;
+        memcpy(&here, index + i + k * csm_lanes_f64, sizeof here);
+        memcpy(&next, index + i + k * csm_lanes_f64 + 1, sizeof next);
+        decreased |= next < here;
+        bits |= (uint64_t)csm_bits_f64(here != next) << (k * csm_lanes_f64);
     }
-    return !csm_any_f64(changed);
+    *changed = bits;
+    return csm_any_f64(decreased);
 }
 
 int CSM_EXPORT(index_offsets)(const int64_t *index, ptrdiff_t n, int64_t *offsets,
                               ptrdiff_t segments) {
-    int64_t filled = 0, previous = 0; /* offsets[0 .. filled] are set */
-    ptrdiff_t i = 0;
+    int64_t filled = 0; /* offsets[0 .. filled] are set */
     offsets[0] = 0;
-    while (i < n) {
-        /* a whole block of the current id: nothing to fill */
-        if (i + INDEX_BLOCK < n && index[i] == previous && index_block_constant(index, i)) {
-            i += INDEX_BLOCK;
-            continue;
+    if (n == 0) {
+        while (filled < segments) offsets[++filled] = 0;
+        return 1;
+    }
+    if (index[0] < 0 || index[0] >= segments) return 0;
+    while (filled < index[0]) offsets[++filled] = 0;
+    ptrdiff_t i = 0;
+    for (; i + INDEX_BLOCK < n; i += INDEX_BLOCK) {
+        uint64_t changed;
+        if (index_block_decreases(index, i, &changed)) return 0;
+        for (; changed; changed &= changed - 1) {
+            ptrdiff_t start = i + 1 + __builtin_ctzll(changed); /* a segment starts here */
+            int64_t v = index[start];
+            if (v >= segments) return 0;
+            while (filled < v) offsets[++filled] = start;
         }
-        ptrdiff_t stop = i + INDEX_BLOCK < n ? i + INDEX_BLOCK : n;
-        for (; i < stop; i++) {
-            int64_t v = index[i];
-            if (v < previous || v >= segments) return 0; /* a negative first id too */
-            previous = v;
-            while (filled < v) offsets[++filled] = i;
-        }
+    }
+    for (i = i + 1; i < n; i++) {
+        int64_t v = index[i];
+        if (v < index[i - 1] || v >= segments) return 0;
+        while (filled < v) offsets[++filled] = i;
     }
     while (filled < segments) offsets[++filled] = n;
     return 1;
@@ -78,3 +90,4 @@ void CSM_EXPORT(index_summary)(const int64_t *index, ptrdiff_t n, ptrdiff_t *neg
 }
 
 #undef INDEX_BLOCK
+#undef INDEX_VECTORS

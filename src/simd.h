@@ -188,37 +188,30 @@ CSM_INLINE csm_vf64 csm_rounded_f64(csm_vf64 v) {
     return v;
 }
 
-/* whether any lane of a comparison's mask is set, and how many are */
+/* a comparison's mask as bits (lane i in bit i); whether any lane is set, how many are */
 #if CSM_VBYTES == 64 && defined(__AVX512F__)
-CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m); }
-CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m); }
-CSM_INLINE int csm_count_f32(csm_vi32 m) {
-    return __builtin_popcount(_mm512_test_epi32_mask((__m512i)m, (__m512i)m));
-}
-CSM_INLINE int csm_count_f64(csm_vi64 m) {
-    return __builtin_popcount(_mm512_test_epi64_mask((__m512i)m, (__m512i)m));
-}
+CSM_INLINE unsigned csm_bits_f32(csm_vi32 m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m); }
+CSM_INLINE unsigned csm_bits_f64(csm_vi64 m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m); }
 #elif CSM_VBYTES == 32 && defined(__AVX__)
-CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm256_movemask_ps((__m256)m) != 0; }
-CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm256_movemask_pd((__m256d)m) != 0; }
-CSM_INLINE int csm_count_f32(csm_vi32 m) { return __builtin_popcount(_mm256_movemask_ps((__m256)m)); }
-CSM_INLINE int csm_count_f64(csm_vi64 m) { return __builtin_popcount(_mm256_movemask_pd((__m256d)m)); }
+CSM_INLINE unsigned csm_bits_f32(csm_vi32 m) { return _mm256_movemask_ps((__m256)m); }
+CSM_INLINE unsigned csm_bits_f64(csm_vi64 m) { return _mm256_movemask_pd((__m256d)m); }
 #elif CSM_VBYTES == 16 && defined(__SSE2__)
-CSM_INLINE int csm_any_f32(csm_vi32 m) { return _mm_movemask_ps((__m128)m) != 0; }
-CSM_INLINE int csm_any_f64(csm_vi64 m) { return _mm_movemask_pd((__m128d)m) != 0; }
-CSM_INLINE int csm_count_f32(csm_vi32 m) { return __builtin_popcount(_mm_movemask_ps((__m128)m)); }
-CSM_INLINE int csm_count_f64(csm_vi64 m) { return __builtin_popcount(_mm_movemask_pd((__m128d)m)); }
+CSM_INLINE unsigned csm_bits_f32(csm_vi32 m) { return _mm_movemask_ps((__m128)m); }
+CSM_INLINE unsigned csm_bits_f64(csm_vi64 m) { return _mm_movemask_pd((__m128d)m); }
 #else
-#define CSM_DEFINE_ANY(SUF, VI)                                                           \
-    CSM_INLINE int csm_count_##SUF(VI m) {                                                \
-        int count = 0;                                                                    \
-        for (int i = 0; i < csm_lanes_##SUF; i++) count += m[i] != 0;                     \
-        return count;                                                                     \
-    }                                                                                     \
-    CSM_INLINE int csm_any_##SUF(VI m) { return csm_count_##SUF(m) != 0; }
-CSM_DEFINE_ANY(f32, csm_vi32)
-CSM_DEFINE_ANY(f64, csm_vi64)
+#define CSM_DEFINE_BITS(SUF, VI)                                                          \
+    CSM_INLINE unsigned csm_bits_##SUF(VI m) {                                            \
+        unsigned bits = 0;                                                                \
+        for (int i = 0; i < csm_lanes_##SUF; i++) bits |= (unsigned)(m[i] != 0) << i;     \
+        return bits;                                                                      \
+    }
+CSM_DEFINE_BITS(f32, csm_vi32)
+CSM_DEFINE_BITS(f64, csm_vi64)
 #endif
+CSM_INLINE int csm_any_f32(csm_vi32 m) { return csm_bits_f32(m) != 0; }
+CSM_INLINE int csm_any_f64(csm_vi64 m) { return csm_bits_f64(m) != 0; }
+CSM_INLINE int csm_count_f32(csm_vi32 m) { return __builtin_popcount(csm_bits_f32(m)); }
+CSM_INLINE int csm_count_f64(csm_vi64 m) { return __builtin_popcount(csm_bits_f64(m)); }
 
 /*
  * Sums in double: csm_wide_* holds a vector's lanes as doubles (two native
