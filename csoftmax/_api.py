@@ -96,10 +96,12 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
         with np.errstate(over="ignore"):
             source = computed / t
     scale = 1.0 if pre_divide else 1.0 / t
-    result = _normalize_kernel(source, axes, scale, mask, log, target, rdtype, threads)
-    if overflowing is not None:
+    fixed = None
+    if overflowing is not None:  # before the kernels write: out may be x
         with np.errstate(over="ignore"):
             fixed = _normalize_kernel(computed / t, axes, 1.0, mask, log, None, rdtype, threads)
+    result = _normalize_kernel(source, axes, scale, mask, log, target, rdtype, threads)
+    if fixed is not None:
         np.copyto(result, fixed, where=overflowing)
     return deliver(result.reshape(shape), out)
 

@@ -152,6 +152,22 @@ def test_temperature_extremes():
                 check(op, x.astype(np.float32), -1, f"t={t}", temperature=t)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_temperature_where_x_minus_max_overflows_in_place(op, dtype):
+    """t > 1 and values near the type's max, so that x - max overflows where
+    (x - max) / t does not: the result is that of x / t, also written over x."""
+    top = np.finfo(dtype).max
+    x = np.array([[0.9 * top, -0.9 * top, 1.0, 0.8 * top], [1.0, 2.0, 3.0, 4.0]], dtype)
+    t = 4.0 if op == "log_softmax" else top / 30
+    expected = getattr(csoftmax, op)(x / dtype(t))
+    assert np.all(np.isfinite(expected))
+    np.testing.assert_array_equal(getattr(csoftmax, op)(x, temperature=t), expected)
+    inplace = x.copy()
+    getattr(csoftmax, op)(inplace, temperature=t, out=inplace)
+    np.testing.assert_array_equal(inplace, expected)
+
+
 # ------------------------------------------------------------------ where=
 
 def _masks(rng, x, axis):
