@@ -79,15 +79,17 @@ def _normalize(x, axis, temperature, where, dtype, out, num_threads, log):
     cdtype = compute_dtype(rdtype)
     source = _tiled_source(x, cdtype)
     target = out.reshape(x.shape) if out is not None else None
-    # The kernels compute (x - max) / t. Slices where x - max overflows while
-    # x / t does not (t > 1, values near the dtype's max) are redone from x / t.
+    # The kernels compute (x - max) / t. Where x - max overflows while x / t
+    # does not (t > 1, values near the dtype's max), log_softmax takes x / t - max / t
+    # and softmax's exp rounds to 0 either way, unless t is so large (above the
+    # dtype's max / 1024) that it need not: those slices are redone from x / t.
     per_slice = np.ndim(t) > 0  # one temperature per slice: x / t formed in advance
     if per_slice:
         t = t.astype(cdtype)
     # x / t is formed in advance for one temperature per slice and where 1 / t
     # is not representable
     pre_divide = per_slice or not math.isfinite(float(cdtype.type(1.0 / t)))
-    overflow_check = not per_slice and t > 1 and source.size
+    overflow_check = not per_slice and t > float(np.finfo(cdtype).max) / 1024 and source.size
     if pre_divide or overflow_check:
         with np.errstate(over="ignore"):
             computed = source.astype(cdtype, copy=False)

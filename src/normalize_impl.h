@@ -36,13 +36,22 @@ CSM_INLINE K(pair) K(reciprocal)(double sum) {
     return (K(pair)){V(splat)(hi), V(splat)((T)(1 / sum - hi))};
 }
 
-/* Pass 3: y = e * factor (softmax, e already in y) or scale (x - m) - log_norm (log). */
+/* Pass 3: y = e * factor (softmax, e already in y) or scale (x - m) - log_norm (log).
+ * With scale < 1 (a temperature above 1), x - m of a finite x may overflow where
+ * scale (x - m) does not: there x scale - m scale. (softmax needs no such care:
+ * its exp rounds to 0 either way for temperatures up to the type's max / 1024,
+ * and the callers take larger ones from x / t.) */
 CSM_INLINE void K(finish_step)(const T *x, ptrdiff_t lane_step, T *y, ptrdiff_t y_lane_step,
                                ptrdiff_t valid, VT m, VT scale, K(pair) factor, VT log_norm,
                                int log_mode) {
     VT out;
     if (log_mode) {
-        out = (K(load_lanes)(x, lane_step, valid, 0) - m) * scale - log_norm;
+        VT v = K(load_lanes)(x, lane_step, valid, 0), d = v - m;
+        out = d * scale - log_norm;
+        if (scale[0] < 1) {
+            VI overflowed = (d == -(T)INFINITY) & (v != -(T)INFINITY);
+            out = V(select)(overflowed, (v * scale - m * scale) - log_norm, out);
+        }
     } else {
         VT e = K(load_lanes)(y, y_lane_step, valid, 0);
         /* double's hi alone is exact enough (lo is 0) */

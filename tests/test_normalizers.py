@@ -168,6 +168,28 @@ def test_temperature_where_x_minus_max_overflows_in_place(op, dtype):
     np.testing.assert_array_equal(inplace, expected)
 
 
+@pytest.mark.parametrize("n", [4, 40, 70000])  # short rows, rows, a huge row
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_temperature_overflow_in_every_kernel_path(op, dtype, n):
+    """x - max overflowing under t = 4 in rows of every kernel path and in
+    columns (the column kernels): the result of x / t; a transposed view gives
+    the bits of its contiguous copy."""
+    top = np.finfo(dtype).max
+    x = np.random.default_rng(n).standard_normal((5, n)).astype(dtype)
+    x[1:4, 0], x[1:4, -1] = 0.9 * top, -0.9 * top
+    x[2, n // 2] = 0.8 * top
+    f = getattr(csoftmax, op)
+    expected = f(x / dtype(4))
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    rows = f(x, temperature=4.0)
+    np.testing.assert_allclose(rows, expected, rtol=rtol)
+    assert np.isfinite(rows).all()
+    columns = f(np.ascontiguousarray(x.T), axis=0, temperature=4.0)
+    np.testing.assert_allclose(columns.T, expected, rtol=rtol)
+    np.testing.assert_array_equal(f(x.T, axis=0, temperature=4.0), columns)
+
+
 # ------------------------------------------------------------------ where=
 
 def _masks(rng, x, axis):
