@@ -267,33 +267,29 @@ CSM_INLINE int K(exp_form)(T min, K(origin) o, T scale) {
     return (normal ? FORM_NORMAL : 0) | (unit ? FORM_UNIT : 0);
 }
 
-/* scale (x - shift) as hi + lo: the rounded value and the rounding error of
- * x - shift times scale (with scale == 1, a constant in each inlined copy, no
- * product). */
+/* x - shift as hi + lo: the rounded difference and its rounding error (Fast2Sum) */
 typedef struct {
     VT hi, lo;
 } K(pair); /* a value carried as hi + lo */
 
-CSM_INLINE K(pair) K(shifted)(VT x, VT shift, VT scale, int unit_scale) {
+CSM_INLINE K(pair) K(shifted)(VT x, VT shift) {
     VT d = x - shift;
-    VT error = x - (d + shift);
-    if (unit_scale) return (K(pair)){d, error};
-    VT lo = error * scale;
-    CSM_OPAQUE(lo); /* contracted into the exp's r + lo in one exp form only, measured */
-    return (K(pair)){d * scale, lo};
+    return (K(pair)){d, x - (d + shift)};
 }
 
-/* exp(z.hi + z.lo), in the fast form when the slice's results are all normal */
-CSM_INLINE VT K(exp_pair)(K(pair) z, int normal) {
-    return normal ? V(exp_normal_lo)(z.hi, z.lo) : V(exp_lo)(z.hi, z.lo);
-}
-
-/* exp(scale (x - shift)), shift as o gives it for the form */
+/* exp(scale (x - shift)), shift as o gives it for the form, in the fast form
+ * when the slice's results are all normal */
 CSM_INLINE VT K(exp_from)(VT x, K(origin) o, VT scale, int form) {
-    if (!(form & FORM_UNIT) || !OFFSET_EXPS)
-        return K(exp_pair)(K(shifted)(x, o.shift, scale, form & FORM_UNIT), form & FORM_NORMAL);
-    x -= o.base;
-    return form & FORM_NORMAL ? V(exp_normal_offset)(x, o.c) : V(exp_offset)(x, o.c);
+    const int normal = form & FORM_NORMAL;
+    if ((form & FORM_UNIT) && OFFSET_EXPS) {
+        x -= o.base;
+        return normal ? V(exp_normal_offset)(x, o.c) : V(exp_offset)(x, o.c);
+    }
+    K(pair) z = K(shifted)(x, o.shift);
+    if (form & FORM_UNIT) return normal ? V(exp_normal_lo)(z.hi, z.lo) : V(exp_lo)(z.hi, z.lo);
+    VT lo = z.lo * scale;
+    CSM_OPAQUE(lo); /* contracted into the exp's r + lo in one exp form only, measured */
+    return normal ? V(exp_normal_scaled)(z.hi, scale, lo) : V(exp_scaled)(z.hi, scale, lo);
 }
 
 static int K(has_nan)(const T *x, ptrdiff_t step, ptrdiff_t n) {

@@ -68,10 +68,16 @@ CSM_INLINE csm_vf32 csm_exp_reduce_f32(csm_vf32 x, csm_vf32 *t) {
 CSM_INLINE csm_vf32 csm_fma_f32(csm_vf32 a, csm_vf32 b, csm_vf32 c) {
     return (csm_vf32)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
 }
+CSM_INLINE csm_vf64 csm_fma_f64(csm_vf64 a, csm_vf64 b, csm_vf64 c) {
+    return (csm_vf64)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+}
 #elif CSM_VBYTES == 32 && defined(__FMA__)
 #define CSM_FUSED_MADD 1
 CSM_INLINE csm_vf32 csm_fma_f32(csm_vf32 a, csm_vf32 b, csm_vf32 c) {
     return (csm_vf32)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+}
+CSM_INLINE csm_vf64 csm_fma_f64(csm_vf64 a, csm_vf64 b, csm_vf64 c) {
+    return (csm_vf64)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
 }
 #endif
 
@@ -155,6 +161,55 @@ CSM_INLINE csm_vf64 csm_exp_poly_f64(csm_vf64 r) {
     }
 CSM_DEFINE_EXP_SCALING(f32, csm_vf32, csm_vi32, csm_vu32, 127, 23, -150.0f, 100.0f)
 CSM_DEFINE_EXP_SCALING(f64, csm_vf64, csm_vi64, csm_vu64, 1023, 52, -1100.0, 720.0)
+
+/*
+ * exp(d s + lo) with the product d s exact in the reduction (s a temperature's
+ * scale): r = d s - k ln2_hi rounds once, where exp(round(d s) + lo) would
+ * carry the product's rounding error, up to |d s| 2^-24 in float, into the
+ * result (90 ulp at |d s| near 100). With a fused multiply-add that is one
+ * operation; without, Dekker's product finds the product's error (d s and
+ * k ln2_hi are then within a factor 2, so their difference is exact).
+ * csm_exp_scaled_* has csm_exp_lo_*'s range handling; csm_exp_normal_scaled_*
+ * is for results that are all normal numbers. Both give the same bits where
+ * both apply.
+ */
+#define CSM_DEFINE_SCALED_EXP(SUF, VT, VI, SPLIT, LN2_HI, LN2_LO, LOG2E, LOW, HIGH)        \
+    CSM_INLINE VT csm_product_minus_##SUF(VT a, VT b, VT c) { /* a b - c, rounded once */ \
+        CSM_PRODUCT_MINUS(SUF, VT, SPLIT)                                                 \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_reduce_scaled_##SUF(VT d, VT s, VT *t) {                        \
+        const VT c = csm_splat_##SUF(CSM_EXP_SHIFTER_##SUF);                              \
+        *t = d * (s * LOG2E) + c;                                                         \
+        VT kf = *t - c;                                                                   \
+        return csm_product_minus_##SUF(d, s, kf * LN2_HI) - kf * LN2_LO;                  \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_scaled_##SUF(VT d, VT s, VT lo) {                               \
+        VT z = d * s;                                                                     \
+        VI low = z < LOW, high = z > HIGH; /* nan is neither */                           \
+        d = csm_select_##SUF(low | high, csm_splat_##SUF(0), d);                          \
+        lo = csm_select_##SUF(low | high, csm_splat_##SUF(0), lo);                        \
+        VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_scaled_##SUF(d, s, &t) + lo);         \
+        p = csm_select_##SUF(high, csm_splat_##SUF(INFINITY), csm_exp_scale_##SUF(p, t)); \
+        return csm_select_##SUF(low, csm_splat_##SUF(0), p);                              \
+    }                                                                                     \
+    CSM_INLINE VT csm_exp_normal_scaled_##SUF(VT d, VT s, VT lo) {                        \
+        VT t, p = csm_exp_poly_##SUF(csm_exp_reduce_scaled_##SUF(d, s, &t) + lo);         \
+        return csm_exp_normal_scale_##SUF(p, t);                                          \
+    }
+#ifdef CSM_FUSED_MADD
+#define CSM_PRODUCT_MINUS(SUF, VT, SPLIT) return csm_fma_##SUF(a, b, -c);
+#else
+#define CSM_PRODUCT_MINUS(SUF, VT, SPLIT)                                                 \
+    VT p = a * b, ca = a * SPLIT, cb = b * SPLIT;                                         \
+    VT a_hi = ca - (ca - a), a_lo = a - a_hi, b_hi = cb - (cb - b), b_lo = b - b_hi;      \
+    VT error = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;             \
+    return (p - c) + error;
+#endif
+CSM_DEFINE_SCALED_EXP(f32, csm_vf32, csm_vi32, 4097.0f, 0.693359375f, -2.12194440e-4f,
+                      1.44269504088896341f, -150.0f, 100.0f)
+CSM_DEFINE_SCALED_EXP(f64, csm_vf64, csm_vi64, 134217729.0, 6.93145751953125e-1,
+                      1.42860682030941723212e-6, 1.4426950408889634074, -1100.0, 720.0)
+#undef CSM_PRODUCT_MINUS
 
 /* lo = -0: adding -0 folds away, where adding +0 would not (it turns -0 into +0) */
 #define CSM_DEFINE_PLAIN_EXP(SUF, VT)                                                     \

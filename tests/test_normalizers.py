@@ -168,6 +168,24 @@ def test_temperature_where_x_minus_max_overflows_in_place(op, dtype):
     np.testing.assert_array_equal(inplace, expected)
 
 
+@pytest.mark.parametrize("temperature", [0.7, 3.0])
+def test_temperature_keeps_the_ulp_bound(isa, temperature):
+    """float32 softmax with a temperature: within 4 ulp of exp(s (x - max)) / sum,
+    s = 1 / t as the kernels hold it (float32), at every ISA level, in rows
+    (the scaled exps fold the product into their reduction: rounding s (x - max)
+    first cost up to 65 ulp on these values). Columns take the same exps."""
+    x = (np.random.default_rng(1).standard_normal((400, 1000)) * 30).astype(np.float32)
+    scale = np.longdouble(np.float32(1 / temperature))
+    for data, axis in ((x, -1), (np.ascontiguousarray(x.T), 0)):
+        got = csoftmax.softmax(data, axis=axis, temperature=temperature).astype(np.float64)
+        z = data.astype(np.longdouble) * scale
+        e = np.exp(z - z.max(axis=axis, keepdims=True))
+        expected = (e / e.sum(axis=axis, keepdims=True)).astype(np.float64)
+        ulp = np.spacing(expected.astype(np.float32)).astype(np.float64)
+        normal = expected > np.finfo(np.float32).tiny
+        assert np.max(np.abs(got - expected)[normal] / ulp[normal]) <= 4
+
+
 @pytest.mark.parametrize("n", [4, 40, 70000])  # short rows, rows, a huge row
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
