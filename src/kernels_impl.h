@@ -236,11 +236,26 @@ CSM_INLINE K(shift) K(origin_shift)(K(origin) o, int i, int unit) {
     return (K(shift)){o.base[i], (double)(EXP_SHIFTER - o.c[i])};
 }
 
+/* v's lanes as doubles (exact) */
+CSM_INLINE K_WIDE K(widened)(VT v) { return V(wide_add)(V(wide_zero)(), v); }
+
 /* shift - m to a few ulp of double: j ln2_hi is exact (fdlibm's split) and so is
  * j ln2_hi + (base - m) (Sterbenz, or j = 0) */
+#define GAP_LN2_HI 6.93147180369123816490e-01
+#define GAP_LN2_LO 1.90821492927058770002e-10
 CSM_INLINE double K(shift_gap)(K(shift) shift, T m) {
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    return (shift.j * ln2_hi + (shift.base - m)) + shift.j * ln2_lo;
+    return (shift.j * GAP_LN2_HI + (shift.base - m)) + shift.j * GAP_LN2_LO;
+}
+
+/* shift_gap of a vector of doubles' lanes, part p (K_WIDE's) of the lanes of o
+ * in the form's shift and of m; 0 where the shift is the max (its exp is 1) */
+CSM_INLINE csm_vf64 K(shift_gaps)(K(origin) o, VT m, int unit, int p) {
+    const int offset = unit && OFFSET_EXPS;
+    csm_vf64 base = V(wide_part)(K(widened)(offset ? o.base : o.shift), p);
+    csm_vf64 j = V(wide_part)(K(widened)(offset ? EXP_SHIFTER - o.c : V(splat)(0)), p);
+    csm_vf64 max = V(wide_part)(K(widened)(m), p);
+    csm_vf64 gap = (j * GAP_LN2_HI + (base - max)) + j * GAP_LN2_LO;
+    return csm_select_f64((j != 0) | (base != max), gap, csm_splat_f64(0));
 }
 
 /* shift_gap of lane i of o (exps in the form's shift) to that lane's max m */

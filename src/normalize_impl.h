@@ -27,6 +27,14 @@ static int K(norm_fill)(T max, const T *x, ptrdiff_t step, ptrdiff_t n, int flag
     return 0;
 }
 
+/* The lanes whose max makes norm_fill fill the slice. */
+CSM_INLINE VI K(fill_lanes)(VT max, int flags) {
+    VI lanes = {0};
+    if (!(flags & CSM_LOG)) lanes |= max == (T)INFINITY;
+    if (flags & CSM_MASKED) lanes |= max == -(T)INFINITY;
+    return lanes;
+}
+
 /*
  * 1 / sum as a pair of T: float's hi + lo holds it to double precision, so that
  * e * hi + e * lo rounds once, where e * (float)(1 / sum) would round twice.
@@ -156,28 +164,23 @@ CSM_INLINE int K(slices_form)(const K(range) ranges[],
     const int unit = scale == 1 ? FORM_UNIT : 0;
     for (ptrdiff_t v = 0; v * LANES < width; v++) {
         VI normal = K(origin_normal)(origins[v], ranges[v].min, scale, unit);
-        for (ptrdiff_t i = 0; i < LANES && v * LANES + i < width; i++)
-            if (!normal[i]) return unit;
+        if (V(any)(~normal & V(first_lanes)(width - v * LANES))) return unit;
     }
     return FORM_NORMAL | unit;
 }
 
 /* shift_weight of each of `width` slices with these origins and maxes, a vector
  * of doubles at a time: a libm exp per slice costs short rows a sixth of their
- * time (csm_exp_f64 is within 1 ulp of double; a weight of 1 stays exact) */
+ * time (csm_exp_f64 is within 1 ulp of double; a weight of 1 stays exact).
+ * Whole vectors are written (weights has room for them). */
 CSM_INLINE void K(slices_weights)(const K(origin) origins[],
                                   const VT maxes[], ptrdiff_t width, T scale,
                                   int unit, double weights[]) {
-    for (ptrdiff_t s0 = 0; s0 < width; s0 += csm_lanes_f64) {
-        csm_vf64 gap = csm_splat_f64(0);
-        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) {
-            K(shift) shift = K(origin_shift)(origins[s / LANES], s % LANES, unit);
-            T m = maxes[s / LANES][s % LANES];
-            if (shift.j != 0 || shift.base != m) gap[s - s0] = K(shift_gap)(shift, m) * scale;
+    for (ptrdiff_t v = 0; v * LANES < width; v++)
+        for (int p = 0; p < V(wide_parts); p++) {
+            csm_vf64 w = csm_exp_f64(K(shift_gaps)(origins[v], maxes[v], unit, p) * scale);
+            memcpy(weights + v * LANES + p * csm_lanes_f64, &w, sizeof w);
         }
-        csm_vf64 w = csm_exp_f64(gap);
-        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) weights[s] = w[s - s0];
-    }
 }
 
 /* slices_sums' step: vector v of slices (its first `valid` lanes), rows j0 to
@@ -245,23 +248,28 @@ CSM_INLINE int K(bases_zero)(const K(origin) origins[], ptrdiff_t width) {
  * log_norm(rest, count) of each slice from its sums, rest taken back to the
  * slice's max (slices_weights): a vector of doubles at a time rather than
  * libm's log1p once per slice, which dominates short rows. Counts are
- * positive and mostly 1.
+ * positive and mostly 1. norms gets whole vectors of slices (lanes past width
+ * 0).
  */
 CSM_INLINE void K(slices_log_norms)(const K_WIDE totals[], const K_WIDE counts[],
                                     const VT maxes[], const K(origin) origins[],
                                     ptrdiff_t width, T scale, int form, double norms[]) {
     double weights[MAX_SLICES];
     K(slices_weights)(origins, maxes, width, scale, form & FORM_UNIT, weights);
-    for (ptrdiff_t s0 = 0; s0 < width; s0 += csm_lanes_f64) {
-        csm_vf64 rest = csm_splat_f64(0), count = csm_splat_f64(1);
-        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) {
-            rest[s - s0] = V(wide_lane)(totals[s / LANES], s % LANES) * weights[s];
-            count[s - s0] = V(wide_lane)(counts[s / LANES], s % LANES);
+    for (ptrdiff_t v = 0; v * LANES < width; v++)
+        for (int p = 0; p < V(wide_parts); p++) {
+            const ptrdiff_t s0 = v * LANES + p * csm_lanes_f64;
+            csm_vi64 in = csm_first_lanes_f64(width - s0);
+            csm_vf64 weight;
+            memcpy(&weight, weights + s0, sizeof weight);
+            /* lanes past width: rest 0 and count 1, as an empty slice's */
+            csm_vf64 rest = csm_select_f64(in, V(wide_part)(totals[v], p) * weight,
+                                           csm_splat_f64(0));
+            csm_vf64 count = csm_select_f64(in, V(wide_part)(counts[v], p), csm_splat_f64(1));
+            csm_vf64 norm = csm_log1p_f64(rest / count);
+            if (csm_any_f64(count != 1)) norm += csm_log1p_f64(count - 1);
+            memcpy(norms + s0, &norm, sizeof norm);
         }
-        csm_vf64 norm = csm_log1p_f64(rest / count);
-        if (csm_any_f64(count != 1)) norm += csm_log1p_f64(count - 1);
-        for (ptrdiff_t s = s0; s < width && s < s0 + csm_lanes_f64; s++) norms[s] = norm[s - s0];
-    }
 }
 
 /* Pass 3's inputs per slice from its sums: softmax's factor 1 / total,
@@ -277,9 +285,13 @@ CSM_INLINE void K(slices_outputs)(const K_WIDE totals[],
         if (!log_mode) V(wide_reciprocal)(totals[v], &factor[v].hi, &factor[v].lo);
     }
     if (!log_mode) return;
-    double norms[MAX_SLICES];
+    double norms[MAX_SLICES]; /* whole vectors of slices */
     K(slices_log_norms)(totals, counts, maxes, origins, width, scale, form, norms);
-    for (ptrdiff_t s = 0; s < width; s++) log_norm[s / LANES][s % LANES] = (T)norms[s];
+    for (ptrdiff_t v = 0; v * LANES < width; v++) {
+        K_WIDE w;
+        memcpy(&w, norms + v * LANES, sizeof w);
+        log_norm[v] = V(narrow_wide)(w);
+    }
 }
 
 CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T *y,
@@ -289,10 +301,15 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
     const ptrdiff_t vectors = (width + LANES - 1) / LANES;
     K(range) ranges[MAX_VECTORS];
     K(slices_range)(x, x_step, x_lane, NULL, n, width, ranges);
-    /* decided before any write: y may be x */
-    int filled[MAX_SLICES];
+    /* decided before any write: y may be x; slice by slice only where a vector
+     * compare finds such a max (per-slice checks cost slices of a few
+     * elements much of their time) */
+    int filled[MAX_SLICES], any_filled = 0;
     T fill[MAX_SLICES];
-    for (ptrdiff_t s = 0; s < width; s++)
+    for (ptrdiff_t v = 0; v < vectors; v++)
+        any_filled |= V(any)(K(fill_lanes)(ranges[v].max, flags) &
+                             V(first_lanes)(width - v * LANES));
+    for (ptrdiff_t s = 0; any_filled && s < width; s++)
         filled[s] = K(norm_fill)(ranges[s / LANES].max[s % LANES], x + s * x_lane, x_step, n,
                                  flags, &fill[s]);
 
@@ -324,7 +341,7 @@ CSM_INLINE void K(norm_slices)(const T *x, ptrdiff_t x_step, ptrdiff_t x_lane, T
         SLICES_LOOP(width, FINISH_STEP);
 #undef FINISH_STEP
     }
-    for (ptrdiff_t s = 0; s < width; s++)
+    for (ptrdiff_t s = 0; any_filled && s < width; s++)
         if (filled[s])
             for (ptrdiff_t j = 0; j < n; j++) y[s * y_lane + j * y_step] = fill[s];
 }

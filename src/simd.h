@@ -230,6 +230,13 @@ CSM_INLINE csm_wide_f64 csm_wide_zero_f64(void) { return csm_splat_f64(0); }
 CSM_INLINE csm_wide_f64 csm_wide_add_f64(csm_wide_f64 w, csm_vf64 v) { return w + v; }
 CSM_INLINE double csm_wide_lane_f64(csm_wide_f64 w, int i) { return w[i]; }
 CSM_INLINE double csm_hsum_wide_f64(csm_wide_f64 w) { return csm_hsum_f64(w); }
+/* a wide value's lanes as vectors of doubles: part p holds lanes
+ * p csm_lanes_f64 .. (p + 1) csm_lanes_f64 - 1 */
+#define csm_wide_parts_f64 1
+CSM_INLINE csm_vf64 csm_wide_part_f64(csm_wide_f64 w, int p) {
+    (void)p;
+    return w;
+}
 
 typedef struct {
     csm_vf64 low, high; /* lanes 0 .. L/2 - 1 and L/2 .. L - 1 */
@@ -263,6 +270,8 @@ CSM_INLINE csm_wide_f32 csm_wide_add_f32(csm_wide_f32 w, csm_vf32 v) {
 CSM_INLINE double csm_wide_lane_f32(csm_wide_f32 w, int i) {
     return i < csm_lanes_f64 ? w.low[i] : w.high[i - csm_lanes_f64];
 }
+#define csm_wide_parts_f32 2
+CSM_INLINE csm_vf64 csm_wide_part_f32(csm_wide_f32 w, int p) { return p ? w.high : w.low; }
 /* two vectors of doubles as one vector of floats, each rounded once */
 CSM_INLINE csm_vf32 csm_narrow_f32(csm_vf64 low, csm_vf64 high) {
 #if CSM_VBYTES == 64 && defined(__AVX512F__)
@@ -282,6 +291,9 @@ CSM_INLINE csm_vf32 csm_narrow_f32(csm_vf64 low, csm_vf64 high) {
     return v;
 #endif
 }
+/* a wide value's lanes in the element type, each rounded once */
+CSM_INLINE csm_vf64 csm_narrow_wide_f64(csm_wide_f64 w) { return w; }
+CSM_INLINE csm_vf32 csm_narrow_wide_f32(csm_wide_f32 w) { return csm_narrow_f32(w.low, w.high); }
 /* 1 / w as hi + lo in the element type: hi = 1 / w rounded, lo = 1 / w - hi
  * rounded (0 for double); the bits of the same scalar operations */
 CSM_INLINE void csm_wide_reciprocal_f64(csm_wide_f64 w, csm_vf64 *hi, csm_vf64 *lo) {
