@@ -168,6 +168,8 @@ CSM_INLINE int K(exps_normal)(T min, T max, T scale) {
  * then stays below 2^(mantissa bits - 1), where the rounding trick works. */
 #define GRID_ULPS ((T)(sizeof(T) == sizeof(float) ? 0x1p-21 : 0x1p-50))
 #define ROUNDER ((T)(sizeof(T) == sizeof(float) ? 0x1.8p23 : 0x1.8p52))
+/* the power of 2 whose exponent field is twice the bias: less 2^e's field, 2^-e's */
+#define TWO_BIAS_POWER ((T)(sizeof(T) == sizeof(float) ? 0x1p127 : 0x1p1023))
 
 CSM_INLINE T K(shift_range)(T scale) { return scale > (T)1e-20 ? SHIFT_RANGE / scale : (T)1e22; }
 
@@ -181,8 +183,12 @@ CSM_INLINE VT K(exact_shift)(VT m, T scale) {
     const T range = K(shift_range)(scale);
     const VI exponent_bits = (VI)V(splat)((T)INFINITY);
     VT magnitude = V(select)(m < 0, -m, m), bound = magnitude + range;
-    VT grid = (VT)((VI)bound & exponent_bits) * GRID_ULPS; /* a power of 2 */
-    VT q = m / grid;                                       /* exact */
+    VI power = (VI)bound & exponent_bits;                  /* 2^e, bound's binade */
+    VT grid = (VT)power * GRID_ULPS;                       /* a power of 2 */
+    /* m / grid as a product by the power of 2 1 / grid (2^-e from the exponent
+     * bits; e is far from both ends of the range wherever the shift is used):
+     * the same rounded value, without a division's latency on every row */
+    VT q = m * ((VT)((VI)V(splat)(TWO_BIAS_POWER) - power) * (1 / GRID_ULPS));
     VT q_up = (q + ROUNDER) - ROUNDER;                     /* q to an integer, */
     q_up = V(select)(q_up < q, q_up + 1, q_up);            /* upwards */
     VT shift = q_up * grid;

@@ -25,6 +25,7 @@
 #undef SHIFT_RANGE
 #undef GRID_ULPS
 #undef ROUNDER
+#undef TWO_BIAS_POWER
 #undef EXP_SHIFTER
 #undef LN2
 #undef OFFSET_EXPS
