@@ -299,12 +299,12 @@ CSM_INLINE void SK(short_store)(T *p, VT v, ptrdiff_t count) {
 #endif
 }
 
-/* exp(v - peak) in the first `valid` lanes, 0 in the others: the padding's
+/* exp(x - max) in the first `valid` lanes, 0 in the others: the padding's
  * exp(-inf) would underflow, which costs a microcode assist on some CPUs */
-CSM_INLINE VT SK(short_exp)(VT v, VT peak, ptrdiff_t valid) {
-    if (valid == SV(lanes)) return SV(exp)(v - peak);
+CSM_INLINE VT SK(short_exp)(VT shifted, ptrdiff_t valid) {
+    if (valid == SV(lanes)) return SV(exp)(shifted);
     VI live = SV(first_lanes)(valid);
-    return SV(select)(live, SV(exp)(SV(select)(live, v - peak, SV(splat)(0))), SV(splat)(0));
+    return SV(select)(live, SV(exp)(SV(select)(live, shifted, SV(splat)(0))), SV(splat)(0));
 }
 
 /* A segment's (or a vector of heads') max and what finishes it: softmax scales
@@ -314,11 +314,10 @@ typedef struct {
 } SK(short_norm);
 
 /* one output vector from e (softmax) or x - max (log_softmax) */
-CSM_INLINE VT SK(short_output)(const SK(short_norm) *norm, VT e_or_shifted, int log_output) {
-    if (!log_output) return e_or_shifted * norm->hi + e_or_shifted * norm->lo;
-    VT shifted = e_or_shifted;
+CSM_INLINE VT SK(short_output)(const SK(short_norm) *norm, VT v, int log_output) {
+    if (!log_output) return v * norm->hi + v * norm->lo;
     /* x - max = -inf stays -inf, as the row kernels give it beside a +inf */
-    return SV(select)(shifted == -INFINITY, shifted, shifted - norm->log_sum);
+    return SV(select)(v == -INFINITY, v, v - norm->log_sum);
 }
 
 /* One head, contiguous positions: segments [first, first + count), their
@@ -348,10 +347,8 @@ static void SK(short_rows)(const T *x, T *y, const int64_t *offsets, ptrdiff_t f
         CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
         for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
             ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
-            VI live = SV(first_lanes)(valid);
-            VT shifted = SV(select)(live, SK(short_load)(x + i, valid) - norm[g].peak,
-                                    SV(splat)(0));
-            VT e = SV(select)(live, SV(exp)(shifted), SV(splat)(0));
+            VT shifted = SK(short_load)(x + i, valid) - norm[g].peak;
+            VT e = SK(short_exp)(shifted, valid);
             sum = SV(wide_add)(sum, e);
             SV(store)(exps + (i - base), log_output ? shifted : e);
         }
@@ -399,7 +396,7 @@ static void SK(short_heads)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
         for (ptrdiff_t g = 0; g < count; g++) {
             CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
             for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++) {
-                VT e = SK(short_exp)(SK(short_load)(x + i * step + h, valid), norm[g].peak,
+                VT e = SK(short_exp)(SK(short_load)(x + i * step + h, valid) - norm[g].peak,
                                      valid);
                 sum = SV(wide_add)(sum, e);
                 if (!log_output) SK(short_store)(y + i * y_step + h, e, valid);
