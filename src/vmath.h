@@ -48,13 +48,22 @@
 #define CSM_EXP_SHIFTER_f32 0x1.8p23f
 #define CSM_EXP_SHIFTER_f64 0x1.8p52
 
+/* Cody-Waite's constants: 1 / ln2, and ln2 split so that k times the high part
+ * is exact for every k the exps meet (float: 9 bits) */
+#define CSM_EXP_LOG2E_f32 1.44269504088896341f
+#define CSM_EXP_LN2_HI_f32 0.693359375f
+#define CSM_EXP_LN2_LO_f32 -2.12194440e-4f
+#define CSM_EXP_LOG2E_f64 1.4426950408889634074
+#define CSM_EXP_LN2_HI_f64 6.93145751953125e-1
+#define CSM_EXP_LN2_LO_f64 1.42860682030941723212e-6
+
 /* the reduction with a shifter c: CSM_EXP_SHIFTER_f32, or that less an integer j
  * (csm_exp_offset_*) */
 CSM_INLINE csm_vf32 csm_exp_reduce_by_f32(csm_vf32 x, csm_vf32 c, csm_vf32 *t) {
-    *t = x * 1.44269504088896341f + c;
+    *t = x * CSM_EXP_LOG2E_f32 + c;
     csm_vf32 kf = *t - c;
-    csm_vf32 r = x - kf * 0.693359375f; /* ln2 high part: 9 bits, so kf * it is exact */
-    return r - kf * -2.12194440e-4f;    /* ln2 low part */
+    csm_vf32 r = x - kf * CSM_EXP_LN2_HI_f32;
+    return r - kf * CSM_EXP_LN2_LO_f32;
 }
 
 CSM_INLINE csm_vf32 csm_exp_reduce_f32(csm_vf32 x, csm_vf32 *t) {
@@ -100,10 +109,10 @@ CSM_INLINE csm_vf32 csm_exp_poly_f32(csm_vf32 r) {
 }
 
 CSM_INLINE csm_vf64 csm_exp_reduce_by_f64(csm_vf64 x, csm_vf64 c, csm_vf64 *t) {
-    *t = x * 1.4426950408889634074 + c;
+    *t = x * CSM_EXP_LOG2E_f64 + c;
     csm_vf64 kf = *t - c;
-    csm_vf64 r = x - kf * 6.93145751953125e-1;
-    return r - kf * 1.42860682030941723212e-6;
+    csm_vf64 r = x - kf * CSM_EXP_LN2_HI_f64;
+    return r - kf * CSM_EXP_LN2_LO_f64;
 }
 
 CSM_INLINE csm_vf64 csm_exp_reduce_f64(csm_vf64 x, csm_vf64 *t) {
@@ -173,15 +182,16 @@ CSM_DEFINE_EXP_SCALING(f64, csm_vf64, csm_vi64, csm_vu64, 1023, 52, -1100.0, 720
  * is for results that are all normal numbers. Both give the same bits where
  * both apply.
  */
-#define CSM_DEFINE_SCALED_EXP(SUF, VT, VI, SPLIT, LN2_HI, LN2_LO, LOG2E, LOW, HIGH)        \
+#define CSM_DEFINE_SCALED_EXP(SUF, VT, VI, SPLIT, LOW, HIGH)                               \
     CSM_INLINE VT csm_product_minus_##SUF(VT a, VT b, VT c) { /* a b - c, rounded once */ \
         CSM_PRODUCT_MINUS(SUF, VT, SPLIT)                                                 \
     }                                                                                     \
     CSM_INLINE VT csm_exp_reduce_scaled_##SUF(VT d, VT s, VT *t) {                        \
         const VT c = csm_splat_##SUF(CSM_EXP_SHIFTER_##SUF);                              \
-        *t = d * (s * LOG2E) + c;                                                         \
+        *t = d * (s * CSM_EXP_LOG2E_##SUF) + c;                                           \
         VT kf = *t - c;                                                                   \
-        return csm_product_minus_##SUF(d, s, kf * LN2_HI) - kf * LN2_LO;                  \
+        return csm_product_minus_##SUF(d, s, kf * CSM_EXP_LN2_HI_##SUF) -                 \
+               kf * CSM_EXP_LN2_LO_##SUF;                                                 \
     }                                                                                     \
     CSM_INLINE VT csm_exp_scaled_##SUF(VT d, VT s, VT lo) {                               \
         VT z = d * s;                                                                     \
@@ -205,10 +215,8 @@ CSM_DEFINE_EXP_SCALING(f64, csm_vf64, csm_vi64, csm_vu64, 1023, 52, -1100.0, 720
     VT error = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;             \
     return (p - c) + error;
 #endif
-CSM_DEFINE_SCALED_EXP(f32, csm_vf32, csm_vi32, 4097.0f, 0.693359375f, -2.12194440e-4f,
-                      1.44269504088896341f, -150.0f, 100.0f)
-CSM_DEFINE_SCALED_EXP(f64, csm_vf64, csm_vi64, 134217729.0, 6.93145751953125e-1,
-                      1.42860682030941723212e-6, 1.4426950408889634074, -1100.0, 720.0)
+CSM_DEFINE_SCALED_EXP(f32, csm_vf32, csm_vi32, 4097.0f, -150.0f, 100.0f)
+CSM_DEFINE_SCALED_EXP(f64, csm_vf64, csm_vi64, 134217729.0, -1100.0, 720.0)
 #undef CSM_PRODUCT_MINUS
 
 /* lo = -0: adding -0 folds away, where adding +0 would not (it turns -0 into +0) */
