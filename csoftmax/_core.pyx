@@ -78,6 +78,20 @@ cdef Py_ssize_t COLUMN_BLOCK = 1024
 cdef const csm_kernel_table *kernels = NULL
 cdef const csm_test_table *test_kernels = NULL
 cdef int active_level = -1
+# Under AVX-512, slices side by side that fill at most half a vector (a few
+# channels or heads) run AVX2's kernels: AVX-512's lanes past them would be
+# loaded and computed for nothing, at no less cost per instruction. The slices
+# kernels compute each slice in its own lane, so their bits do not depend on
+# the vector width.
+cdef const csm_kernel_table *half_width_kernels = NULL
+
+
+cdef inline const csm_kernel_table *slices_kernels(Py_ssize_t width,
+                                                   Py_ssize_t itemsize) noexcept nogil:
+    """The table for `width` slices side by side, one per lane."""
+    if width * itemsize * 2 <= 64:
+        return half_width_kernels
+    return kernels
 
 
 def compiled_isa_levels():
@@ -92,7 +106,7 @@ def usable_isa_levels():
 
 def set_isa(name):
     """Switches the kernels in use to ISA level `name` (tests and benchmarks)."""
-    global kernels, test_kernels, active_level
+    global kernels, test_kernels, active_level, half_width_kernels
     if name not in ISA_LEVELS:
         raise ValueError(f"unknown ISA level {name!r}; expected one of {ISA_LEVELS}")
     level = ISA_LEVELS.index(name)
@@ -101,6 +115,9 @@ def set_isa(name):
                          f"(usable: {usable_isa_levels()})")
     kernels = csm_isa_table(level)
     test_kernels = csm_isa_test_table(level)
+    half_width_kernels = kernels
+    if level == CSM_ISA_AVX512 and csm_isa_usable(CSM_ISA_AVX2):
+        half_width_kernels = csm_isa_table(CSM_ISA_AVX2)
     active_level = level
 
 

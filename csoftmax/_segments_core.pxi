@@ -125,15 +125,21 @@ cdef inline bint _is_short(Py_ssize_t n, Py_ssize_t inner) noexcept nogil:
     return n < CSM_SHORT_SEGMENT and n * inner <= CSM_SHORT_CHUNK
 
 
-cdef Py_ssize_t _short_run(const real *x, Py_ssize_t step, real *y, Py_ssize_t y_step,
-                           Py_ssize_t inner, const int64_t *offsets, Py_ssize_t first,
-                           Py_ssize_t last, int flags) noexcept nogil:
+cdef inline const csm_kernel_table *_segment_table(Py_ssize_t inner,
+                                                   Py_ssize_t itemsize) noexcept nogil:
+    """The table for segments of `inner` heads: one head runs the row kernels
+    (the active level's), several the slices kernels (a head per lane)."""
+    return kernels if inner == 1 else slices_kernels(inner, itemsize)
+
+
+cdef Py_ssize_t _short_run(const csm_kernel_table *k, const real *x, Py_ssize_t step, real *y,
+                           Py_ssize_t y_step, Py_ssize_t inner, const int64_t *offsets,
+                           Py_ssize_t first, Py_ssize_t last, int flags) noexcept nogil:
+    cdef const csm_segment_table *table = <const csm_segment_table *>k
     if real is float:
-        return segment_kernels().segment_short_f32(x, step, y, y_step, inner, offsets, first,
-                                                 last, flags)
+        return table.segment_short_f32(x, step, y, y_step, inner, offsets, first, last, flags)
     else:
-        return segment_kernels().segment_short_f64(x, step, y, y_step, inner, offsets, first,
-                                                 last, flags)
+        return table.segment_short_f64(x, step, y, y_step, inner, offsets, first, last, flags)
 
 
 cdef void _normalize_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *y,
@@ -144,13 +150,14 @@ cdef void _normalize_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, rea
     other by the row (inner == 1) or column kernel."""
     cdef Py_ssize_t o, s, a, n, c
     cdef int short_flags = CSM_SHORT_LOG if flags & CSM_LOG else 0
+    cdef const csm_kernel_table *k = _segment_table(inner, sizeof(real))
     for o in range(outer):
         s = first
         while s < last:
             a = offsets[s]
             n = offsets[s + 1] - a
             if _is_short(n, inner):
-                s = _short_run(x + o * xs0, xs1, y + o * ys0, ys1, inner, offsets, s, last,
+                s = _short_run(k, x + o * xs0, xs1, y + o * ys0, ys1, inner, offsets, s, last,
                                short_flags)
                 continue
             s += 1
@@ -160,11 +167,11 @@ cdef void _normalize_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, rea
             c = 0
             while c < inner:
                 if real is float:
-                    kernels.norm_cols_f32(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
-                                          ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
+                    k.norm_cols_f32(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
+                                    ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
                 else:
-                    kernels.norm_cols_f64(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
-                                          ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
+                    k.norm_cols_f64(x + o * xs0 + a * xs1 + c, xs1, y + o * ys0 + a * ys1 + c,
+                                    ys1, n, min(COLUMN_BLOCK, inner - c), 1, flags)
                 c += COLUMN_BLOCK
 
 
@@ -201,13 +208,14 @@ cdef void _lse_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *res
                         Py_ssize_t segments, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
     cdef Py_ssize_t o, s, a, n, c
     cdef real *r
+    cdef const csm_kernel_table *k = _segment_table(inner, sizeof(real))
     for o in range(outer):
         s = first
         while s < last:
             a = offsets[s]
             n = offsets[s + 1] - a
             if _is_short(n, inner):  # empty segments too: -inf
-                s = _short_run(x + o * xs0, xs1, result + o * segments * inner, 0, inner,
+                s = _short_run(k, x + o * xs0, xs1, result + o * segments * inner, 0, inner,
                                offsets, s, last, CSM_SHORT_LSE)
                 continue
             r = result + (o * segments + s) * inner
@@ -218,11 +226,11 @@ cdef void _lse_segments(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *res
             c = 0
             while c < inner:
                 if real is float:
-                    kernels.lse_cols_f32(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
-                                         min(COLUMN_BLOCK, inner - c), 0)
+                    k.lse_cols_f32(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                   min(COLUMN_BLOCK, inner - c), 0)
                 else:
-                    kernels.lse_cols_f64(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
-                                         min(COLUMN_BLOCK, inner - c), 0)
+                    k.lse_cols_f64(x + o * xs0 + a * xs1 + c, xs1, NULL, r + c, NULL, n,
+                                   min(COLUMN_BLOCK, inner - c), 0)
                 c += COLUMN_BLOCK
 
 

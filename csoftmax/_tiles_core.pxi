@@ -73,6 +73,7 @@ cdef void _norm_direct(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *y, P
     unit steps along n, or columns contiguous across inner."""
     cdef Py_ssize_t task, o, c, blocks, tasks
     cdef int threads
+    cdef const csm_kernel_table *k = slices_kernels(inner, sizeof(real))
     if inner == 1:
         _norm_rows(x, xs0, y, ys0, outer, n, scale, flags, num_threads)
         return
@@ -83,11 +84,11 @@ cdef void _norm_direct(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, real *y, P
         o = task // blocks
         c = (task % blocks) * COLUMN_BLOCK
         if real is float:
-            kernels.norm_cols_f32(x + o * xs0 + c, xs1, y + o * ys0 + c, ys1, n,
-                                  min(COLUMN_BLOCK, inner - c), scale, flags)
+            k.norm_cols_f32(x + o * xs0 + c, xs1, y + o * ys0 + c, ys1, n,
+                            min(COLUMN_BLOCK, inner - c), scale, flags)
         else:
-            kernels.norm_cols_f64(x + o * xs0 + c, xs1, y + o * ys0 + c, ys1, n,
-                                  min(COLUMN_BLOCK, inner - c), scale, flags)
+            k.norm_cols_f64(x + o * xs0 + c, xs1, y + o * ys0 + c, ys1, n,
+                            min(COLUMN_BLOCK, inner - c), scale, flags)
 
 
 cdef void _lse_direct(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, const real *b, real *result,
@@ -97,6 +98,7 @@ cdef void _lse_direct(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, const real 
     sign (outer, inner) contiguous."""
     cdef Py_ssize_t task, o, c, blocks, tasks
     cdef int threads
+    cdef const csm_kernel_table *k = slices_kernels(inner, sizeof(real))
     if inner == 1:
         _lse_rows(x, xs0, b, result, sign, outer, n, flags, num_threads)
         return
@@ -107,13 +109,13 @@ cdef void _lse_direct(const real *x, Py_ssize_t xs0, Py_ssize_t xs1, const real 
         o = task // blocks
         c = (task % blocks) * COLUMN_BLOCK
         if real is float:
-            kernels.lse_cols_f32(x + o * xs0 + c, xs1, b + o * xs0 + c if b else NULL,
-                                 result + o * inner + c, sign + o * inner + c if sign else NULL,
-                                 n, min(COLUMN_BLOCK, inner - c), flags)
+            k.lse_cols_f32(x + o * xs0 + c, xs1, b + o * xs0 + c if b else NULL,
+                           result + o * inner + c, sign + o * inner + c if sign else NULL,
+                           n, min(COLUMN_BLOCK, inner - c), flags)
         else:
-            kernels.lse_cols_f64(x + o * xs0 + c, xs1, b + o * xs0 + c if b else NULL,
-                                 result + o * inner + c, sign + o * inner + c if sign else NULL,
-                                 n, min(COLUMN_BLOCK, inner - c), flags)
+            k.lse_cols_f64(x + o * xs0 + c, xs1, b + o * xs0 + c if b else NULL,
+                           result + o * inner + c, sign + o * inner + c if sign else NULL,
+                           n, min(COLUMN_BLOCK, inner - c), flags)
 
 
 cdef void _norm_tiles(const csm_tiled *call, real *tiles, Py_ssize_t tile_len, Py_ssize_t outer,

@@ -280,3 +280,31 @@ def test_empty_kept_or_reduced_axes_of_any_layout(shape, axis):
         got = csoftmax.logsumexp(view, axis=axis)
         assert got.shape == expected.shape and got.dtype == expected.dtype
         assert np.array_equal(got, expected)
+
+
+@pytest.mark.skipif(not {"avx2", "avx512"} <= set(csoftmax._core.usable_isa_levels()),
+                    reason="needs both AVX2 and AVX-512")
+@pytest.mark.parametrize("width", [2, 3, 4, 8, 9, 16, 40])
+def test_slices_side_by_side_same_bits_at_avx2_and_avx512(width):
+    """Slices side by side (a reduced axis that is not the last) are computed
+    one per lane, so AVX2 and AVX-512 give the same bits; under AVX-512 a few
+    of them (at most half a vector) run AVX2's kernels."""
+    from csoftmax import _core
+
+    x32 = base((3000, width), np.float32, seed=width)
+    offsets = np.array([0, 1, 5, 40, 41, 2000, 3000])
+    calls = [(function, x) for function in ("softmax", "log_softmax", "logsumexp", "softmax_t")
+             for x in (x32, x32.astype(np.float64))]
+    segment_calls = (csoftmax.segment_softmax, csoftmax.segment_log_softmax,
+                     csoftmax.segment_logsumexp)
+    before = _core.get_isa()
+    results = {}
+    try:
+        for level in ("avx2", "avx512"):
+            _core.set_isa(level)
+            results[level] = ([FUNCTIONS[f](x, 0) for f, x in calls]
+                              + [fn(x32, offsets=offsets) for fn in segment_calls])
+    finally:
+        _core.set_isa(before)
+    for got, expected in zip(results["avx512"], results["avx2"]):
+        assert_bitwise(got, expected)
