@@ -1,8 +1,15 @@
 """Golden hashes: every public function's outputs on fixed arrays
 (tests/golden_cases.py), hashed and compared with the hashes recorded in
-tests/golden_hashes.json for each ISA level. A restructuring that is meant to
-keep behaviour must keep these green at every level; a level with no recorded
-hashes (e.g. avx512 where the recording machine had none) is skipped.
+tests/golden_hashes.json for each ISA level and machine. A restructuring that is
+meant to keep behaviour must keep these green at every level; a level with no
+recorded hashes (e.g. avx512 where the recording machine had none) is skipped.
+
+The machine counts where bits come from outside csoftmax: NumPy picks its
+float64 exp and log loops by CPU (AVX-512 machines get other bits than AVX2
+ones), and some inputs and the Python-side arithmetic of a few functions are
+NumPy's; the matmuls of linear cross-entropy are OpenBLAS's, whose kernels
+depend on the CPU too. So hashes are kept per ISA level, NumPy's CPU level
+and OpenBLAS's kernel family; an unrecorded combination is skipped.
 
 The bits are those of the optimised build: GCC contracts a * b + c into one
 fused multiply-add at -O2 and above, so the sanitizer's -O1 build
@@ -61,11 +68,36 @@ def _recorded():
         return json.load(f)
 
 
+def _numpy_level():
+    """The highest x86 feature level NumPy dispatches its loops to."""
+    features = np._core._multiarray_umath.__cpu_features__
+    for level in ("X86_V4", "X86_V3", "X86_V2"):
+        if features.get(level):
+            return level
+    return "other"
+
+
+def _blas_kernels():
+    """OpenBLAS's kernel family (its core name), or 'unknown'."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    names = [info.get("architecture") for info in threadpool_info()
+             if info.get("internal_api") == "openblas"]
+    return names[0] if names and names[0] else "unknown"
+
+
+def hash_key(isa):
+    """The key of an ISA level's hashes on this machine."""
+    return f"{isa} numpy:{_numpy_level()} blas:{_blas_kernels()}"
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name, isa):
-    recorded = _recorded().get(isa)
+    recorded = _recorded().get(hash_key(isa))
     if recorded is None:
-        pytest.skip(f"no golden hashes recorded for ISA level {isa}")
+        pytest.skip(f"no golden hashes recorded for {hash_key(isa)}")
     expected = recorded[name]
     actual = case_hashes(name)
     if os.environ.get("CSOFTMAX_SANITIZE", "") not in ("", "0"):
@@ -80,7 +112,8 @@ def write_hashes():
 fused multiply-add at -O2 and above, so the sanitizer's -O1 build
 (CSOFTMAX_SANITIZE=1) computes every case but compares no hashes.
 
-Record the hashes of every level this CPU runs, keeping other levels'."""
+Record the hashes of every level this CPU runs, keeping other levels' and
+other machines'."""
     from csoftmax import _core
 
     recorded = _recorded() if os.path.exists(HASHES) else {}
@@ -88,7 +121,7 @@ Record the hashes of every level this CPU runs, keeping other levels'."""
     try:
         for level in _core.usable_isa_levels():
             _core.set_isa(level)
-            recorded[level] = {name: case_hashes(name) for name in sorted(CASES)}
+            recorded[hash_key(level)] = {name: case_hashes(name) for name in sorted(CASES)}
     finally:
         _core.set_isa(before)
     with open(HASHES, "w") as f:
