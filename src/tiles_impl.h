@@ -76,6 +76,13 @@ CSM_TILE_INLINE int TK(reversed_run)(int kind, ptrdiff_t step) {
     return kind == TK_OWN_KIND && step == -(ptrdiff_t)sizeof(T);
 }
 
+/* Whether a line of `kind` with this step is T at every other element (a
+ * strided view, x[..., ::2]): copied by a plain loop the compiler vectorises
+ * with lane permutes. */
+CSM_TILE_INLINE int TK(every_other_run)(int kind, ptrdiff_t step) {
+    return kind == TK_OWN_KIND && step == 2 * (ptrdiff_t)sizeof(T);
+}
+
 /* dst[i * dst_step] = src line element i, for i < len */
 static void TK(pack_line)(const char *src, ptrdiff_t step, int kind, T *dst, ptrdiff_t dst_step,
                           ptrdiff_t len) {
@@ -84,6 +91,10 @@ static void TK(pack_line)(const char *src, ptrdiff_t step, int kind, T *dst, ptr
         return;
     if (dst_step == 1 && TK(reversed_run)(kind, step)) {
         for (ptrdiff_t i = 0; i < len; i++) memcpy(dst + i, src - i * (ptrdiff_t)sizeof(T), sizeof(T));
+        return;
+    }
+    if (dst_step == 1 && TK(every_other_run)(kind, step)) {
+        for (ptrdiff_t i = 0; i < len; i++) memcpy(dst + i, src + 2 * i * sizeof(T), sizeof(T));
         return;
     }
     switch (kind) { /* the kind outside the loops, so that each loop is plain */
@@ -110,6 +121,10 @@ static void TK(unpack_line)(const T *src, ptrdiff_t src_step, char *dst, ptrdiff
         return;
     if (src_step == 1 && TK(reversed_run)(kind, step)) {
         for (ptrdiff_t i = 0; i < len; i++) memcpy(dst - i * (ptrdiff_t)sizeof(T), src + i, sizeof(T));
+        return;
+    }
+    if (src_step == 1 && TK(every_other_run)(kind, step)) {
+        for (ptrdiff_t i = 0; i < len; i++) memcpy(dst + 2 * i * sizeof(T), src + i, sizeof(T));
         return;
     }
     switch (kind) {
@@ -205,6 +220,14 @@ static void TK(apply_mask)(const csm_tiled *call, ptrdiff_t o, ptrdiff_t c, TK(t
                    tile, s.na, s.nb, fill);
 }
 
+/* Whether the kernels can write a tile's output into y itself: T side by side
+ * along b (the tile's contiguous axis), lines a whole number of T apart. */
+CSM_TILE_INLINE int TK(writes_in_place)(const csm_tile_operand *y, int rows) {
+    const ptrdiff_t step_a = TK(step_a)(y, rows);
+    return y->kind == TK_OWN_KIND && TK(step_b)(y, rows) == (ptrdiff_t)sizeof(T) &&
+           step_a % (ptrdiff_t)sizeof(T) == 0 && ((uintptr_t)y->data % sizeof(T)) == 0;
+}
+
 /* Rows [first, first + count) (inner == 1) or column-block tasks. */
 void CSM_EXPORT(TK(norm_tiled))(const csm_kernel_table *k, const csm_tiled *call,
                                 ptrdiff_t first, ptrdiff_t count, T *tile, int row_threads) {
@@ -221,17 +244,24 @@ void CSM_EXPORT(TK(norm_tiled))(const csm_kernel_table *k, const csm_tiled *call
                             rows ? n : (inner - c < width ? inner - c : width), rows};
         TK(pack_operand)(&call->x, o, c, s, tile);
         if (call->mask.data) TK(apply_mask)(call, o, c, s, tile, -(T)INFINITY);
+        /* The kernels write y itself where its lines are T side by side (and no
+         * mask fill follows), else the tile, unpacked after. */
+        const csm_tile_operand *y = &call->y;
+        char *y_at = y->data + TK(offset)(y, o, c);
+        const int direct = !call->mask.data && TK(writes_in_place)(y, rows);
+        T *out = direct ? (T *)(void *)y_at : tile;
+        const ptrdiff_t out_step = direct ? TK(step_a)(y, rows) / (ptrdiff_t)sizeof(T) : s.nb;
         if (!rows)
-            k->TK(norm_cols)(tile, s.nb, tile, s.nb, n, s.nb, scale, call->flags);
+            k->TK(norm_cols)(tile, s.nb, out, out_step, n, s.nb, scale, call->flags);
         else if (n < CSM_HUGE_ROW)
-            k->TK(norm_rows)(tile, n, tile, n, s.na, n, scale, call->flags);
+            k->TK(norm_rows)(tile, n, out, out_step, s.na, n, scale, call->flags);
         else
             for (ptrdiff_t r = 0; r < s.na; r++)
-                k->TK(norm_huge_row)(tile + r * n, tile + r * n, n, scale, call->flags, row_threads);
+                k->TK(norm_huge_row)(tile + r * n, out + r * out_step, n, scale, call->flags,
+                                     row_threads);
+        if (direct) continue;
         if (call->mask.data) TK(apply_mask)(call, o, c, s, tile, fill);
-        const csm_tile_operand *y = &call->y;
-        TK(unpack_block)(tile, y->data + TK(offset)(y, o, c), TK(step_a)(y, rows), TK(step_b)(y, rows),
-                         y->kind, s.na, s.nb);
+        TK(unpack_block)(tile, y_at, TK(step_a)(y, rows), TK(step_b)(y, rows), y->kind, s.na, s.nb);
     }
 }
 
