@@ -22,7 +22,8 @@
  *
  * scatter_*: segment softmax by segment id (an unsorted index), three passes
  * in position order with per-segment accumulators (max; float64 sum of exps;
- * write). Accuracy as the row kernels' uncompensated form (a few ulp).
+ * write). The exps carry the rounding error of x - max (exp_of_diff), so
+ * float32 results stay within a few ulp, as the row kernels'.
  *
  * segment_short: segments of fewer than CSM_SHORT_SEGMENT positions, many per
  * call (a kernel call per segment would cost more than its arithmetic): the
@@ -184,13 +185,33 @@ void CSM_EXPORT(CSM_CAT(scatter_max_, SUF))(const T *x, ptrdiff_t step, ptrdiff_
     }
 }
 
-CSM_INLINE void CSM_CAT(exp_in_place_, SUF)(T *v, ptrdiff_t count) {
-    ptrdiff_t k;
-    for (k = 0; k + CSM_CAT(csm_lanes_, SUF) <= count; k += CSM_CAT(csm_lanes_, SUF))
-        CSM_CAT(csm_store_, SUF)(v + k, CSM_CAT(csm_exp_, SUF)(CSM_CAT(csm_load_, SUF)(v + k)));
-    if (k < count)
-        CSM_CAT(csm_storep_, SUF)(v + k, CSM_CAT(csm_exp_, SUF)(CSM_CAT(csm_loadp_, SUF)(v + k, count - k, 0)),
-                                  count - k);
+/* exp(a - b) lane by lane, the rounding error of d = a - b (TwoSum, exact;
+ * 0 where d is not finite) carried in: exp(a - b) = exp(d) (1 + error) to the
+ * type's precision. exp(d) alone carries |d| 2^-24 of relative error into a
+ * float32 result (17 ulp at d = -30), where the row kernels keep a few ulp. */
+CSM_INLINE VT CSM_CAT(exp_of_diff_, SUF)(VT a, VT b) {
+    VT d = a - b, back = d - a, error = (a - (d - back)) + (-b - back);
+    error = CSM_CAT(csm_select_, SUF)(error == error, error, CSM_CAT(csm_splat_, SUF)(0));
+    VT e = CSM_CAT(csm_exp_, SUF)(d);
+    return e + e * error;
+}
+
+/* v[i] = exp(v[i] - m[i]) (exp_of_diff); 1 where v[i] == m[i] with
+ * equal_is_one (equal infinities) */
+CSM_INLINE void CSM_CAT(exp_diff_in_place_, SUF)(T *v, const T *m, ptrdiff_t count,
+                                                 int equal_is_one) {
+    const ptrdiff_t lanes = CSM_CAT(csm_lanes_, SUF);
+    for (ptrdiff_t k = 0; k < count; k += lanes) {
+        const ptrdiff_t valid = count - k < lanes ? count - k : lanes;
+        VT a = valid == lanes ? CSM_CAT(csm_load_, SUF)(v + k)
+                              : CSM_CAT(csm_loadp_, SUF)(v + k, valid, 0);
+        VT b = valid == lanes ? CSM_CAT(csm_load_, SUF)(m + k)
+                              : CSM_CAT(csm_loadp_, SUF)(m + k, valid, 0);
+        VT e = CSM_CAT(exp_of_diff_, SUF)(a, b);
+        if (equal_is_one) e = CSM_CAT(csm_select_, SUF)(a == b, CSM_CAT(csm_splat_, SUF)(1), e);
+        if (valid == lanes) CSM_CAT(csm_store_, SUF)(v + k, e);
+        else CSM_CAT(csm_storep_, SUF)(v + k, e, valid);
+    }
 }
 
 void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrdiff_t positions,
@@ -201,23 +222,22 @@ void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrd
         ptrdiff_t stop = positions - start < CSM_SCATTER_BLOCK ? positions : start + CSM_SCATTER_BLOCK;
         T *block = keep_exps ? exps + start * inner : exps;
         T *e = block;
-        if (inner == 1) {
+        if (inner == 1) { /* one head: x and the peaks gathered, then vectors */
+            T peaks[CSM_SCATTER_BLOCK];
             for (ptrdiff_t i = start; i < stop; i++) {
-                T v = x[i * step], m = peak[index[i]];
-                block[i - start] = (flags & CSM_SCATTER_EQUAL_IS_ONE) && v == m ? 0 : v - m;
+                block[i - start] = x[i * step];
+                peaks[i - start] = peak[index[i]];
             }
-            CSM_CAT(exp_in_place_, SUF)(block, stop - start);
+            CSM_CAT(exp_diff_in_place_, SUF)(block, peaks, stop - start,
+                                             flags & CSM_SCATTER_EQUAL_IS_ONE);
             for (ptrdiff_t i = start; i < stop; i++) total[index[i]] += block[i - start];
             continue;
         }
         for (ptrdiff_t i = start; i < stop; i++, e += inner) {
-            const T *row = x + i * step, *p = peak + index[i] * inner;
-            for (ptrdiff_t h = 0; h < inner; h++)
-                e[h] = (flags & CSM_SCATTER_EQUAL_IS_ONE) && row[h] == p[h] ? 0 : row[h] - p[h];
-        }
-        CSM_CAT(exp_in_place_, SUF)(block, (stop - start) * inner);
-        e = block;
-        for (ptrdiff_t i = start; i < stop; i++, e += inner) {
+            const T *row = x + i * step; /* e may be row itself (y is x) */
+            for (ptrdiff_t h = 0; h < inner; h++) e[h] = row[h];
+            CSM_CAT(exp_diff_in_place_, SUF)(e, peak + index[i] * inner, inner,
+                                             flags & CSM_SCATTER_EQUAL_IS_ONE);
             double *sum = total + index[i] * inner;
             for (ptrdiff_t h = 0; h < inner; h++) sum[h] += e[h];
         }
@@ -251,8 +271,9 @@ void CSM_EXPORT(CSM_CAT(scatter_write_, SUF))(const T *x, ptrdiff_t step, T *y, 
  * Short segments (fewer than CSM_SHORT_SEGMENT positions), where a kernel
  * call per segment would cost more than its arithmetic: groups of up to
  * CSM_SHORT_GROUP consecutive ones (and CSM_SHORT_CHUNK entries) at a time.
- * softmax and log_softmax take the row kernels' steps without their
- * compensation: exps relative to the max, summed in float64, then
+ * softmax and log_softmax take the row kernels' steps: exps relative to the
+ * max (the rounding error of x - max carried in, exp_of_diff), summed in
+ * float64, then
  * y = e (1 / sum) rounded once (the reciprocal as a pair hi + lo, as the row
  * kernels scale) or (x - max) - log(sum). Each step runs over the whole group
  * before the next, so that the segments' latencies (a max across lanes, a
@@ -299,12 +320,13 @@ CSM_INLINE void SK(short_store)(T *p, VT v, ptrdiff_t count) {
 #endif
 }
 
-/* exp(x - max) in the first `valid` lanes, 0 in the others: the padding's
- * exp(-inf) would underflow, which costs a microcode assist on some CPUs */
-CSM_INLINE VT SK(short_exp)(VT shifted, ptrdiff_t valid) {
-    if (valid == SV(lanes)) return SV(exp)(shifted);
+/* exp(v - peak) (exp_of_diff) in the first `valid` lanes, 0 in the others: the padding's exp(-inf) would
+ * underflow, which costs a microcode assist on some CPUs */
+CSM_INLINE VT SK(short_exp)(VT v, VT peak, ptrdiff_t valid) {
     VI live = SV(first_lanes)(valid);
-    return SV(select)(live, SV(exp)(SV(select)(live, shifted, SV(splat)(0))), SV(splat)(0));
+    if (valid < SV(lanes)) v = SV(select)(live, v, peak);
+    VT e = SK(exp_of_diff)(v, peak);
+    return valid < SV(lanes) ? SV(select)(live, e, SV(splat)(0)) : e;
 }
 
 /* A segment's (or a vector of heads') max and what finishes it: softmax scales
@@ -347,8 +369,8 @@ static void SK(short_rows)(const T *x, T *y, const int64_t *offsets, ptrdiff_t f
         CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
         for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i += lanes) {
             ptrdiff_t valid = bounds[g + 1] - i < lanes ? bounds[g + 1] - i : lanes;
-            VT shifted = SK(short_load)(x + i, valid) - norm[g].peak;
-            VT e = SK(short_exp)(shifted, valid);
+            VT v = SK(short_load)(x + i, valid), shifted = v - norm[g].peak;
+            VT e = SK(short_exp)(v, norm[g].peak, valid);
             sum = SV(wide_add)(sum, e);
             SV(store)(exps + (i - base), log_output ? shifted : e);
         }
@@ -396,7 +418,7 @@ static void SK(short_heads)(const T *x, ptrdiff_t step, T *y, ptrdiff_t y_step,
         for (ptrdiff_t g = 0; g < count; g++) {
             CSM_CAT(csm_wide_, SUF) sum = SV(wide_zero)();
             for (ptrdiff_t i = bounds[g]; i < bounds[g + 1]; i++) {
-                VT e = SK(short_exp)(SK(short_load)(x + i * step + h, valid) - norm[g].peak,
+                VT e = SK(short_exp)(SK(short_load)(x + i * step + h, valid), norm[g].peak,
                                      valid);
                 sum = SV(wide_add)(sum, e);
                 if (!log_output) SK(short_store)(y + i * y_step + h, e, valid);
