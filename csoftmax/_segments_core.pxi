@@ -264,21 +264,21 @@ cdef void _scatter_sums(const real *x, Py_ssize_t xs0, Py_ssize_t step, Py_ssize
                         bint keep_exps, int flags) noexcept nogil:
     """The first two scatter passes of every slice o: segment max, sum of exps."""
     cdef Py_ssize_t o, table = segments * inner
+    cdef const csm_segment_table *kernel = <const csm_segment_table *>_segment_table(
+        inner, sizeof(real))
     for o in range(outer):
         if real is float:
-            segment_kernels().scatter_max_f32(x + o * xs0, step, positions, inner, index,
-                                            peak + o * table)
-            segment_kernels().scatter_exp_sum_f32(x + o * xs0, step, positions, inner, index,
-                                                peak + o * table, total + o * table,
-                                                exps + o * positions * inner if keep_exps else exps,
-                                                keep_exps, flags)
+            kernel.scatter_max_f32(x + o * xs0, step, positions, inner, index, peak + o * table)
+            kernel.scatter_exp_sum_f32(x + o * xs0, step, positions, inner, index,
+                                       peak + o * table, total + o * table,
+                                       exps + o * positions * inner if keep_exps else exps,
+                                       keep_exps, flags)
         else:
-            segment_kernels().scatter_max_f64(x + o * xs0, step, positions, inner, index,
-                                            peak + o * table)
-            segment_kernels().scatter_exp_sum_f64(x + o * xs0, step, positions, inner, index,
-                                                peak + o * table, total + o * table,
-                                                exps + o * positions * inner if keep_exps else exps,
-                                                keep_exps, flags)
+            kernel.scatter_max_f64(x + o * xs0, step, positions, inner, index, peak + o * table)
+            kernel.scatter_exp_sum_f64(x + o * xs0, step, positions, inner, index,
+                                       peak + o * table, total + o * table,
+                                       exps + o * positions * inner if keep_exps else exps,
+                                       keep_exps, flags)
 
 
 def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::1] index,
@@ -303,6 +303,8 @@ def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::
     cdef real *pp = &peak[0, 0, 0]
     cdef double *tp = &total[0, 0, 0]
     cdef Py_ssize_t xs0 = x.strides[0] // item, step = x.strides[1] // item
+    cdef const csm_segment_table *kernel = <const csm_segment_table *>_segment_table(inner,
+                                                                                    item)
     tasks = outer * blocks
     threads = _threads_for(tasks, num_threads)
     with nogil:
@@ -314,12 +316,12 @@ def scatter_normalize(const real[:, :, :] x, real[:, :, ::1] y, const int64_t[::
             o = task // blocks
             start = (task - o * blocks) * CSM_SCATTER_BLOCK
             if real is float:
-                segment_kernels().scatter_write_f32(
+                kernel.scatter_write_f32(
                     xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
                     min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
                     pp + o * table, tp + o * table, flags)
             else:
-                segment_kernels().scatter_write_f64(
+                kernel.scatter_write_f64(
                     xp + o * xs0 + start * step, step, yp + (o * positions + start) * inner,
                     min(CSM_SCATTER_BLOCK, positions - start), inner, &index[start],
                     pp + o * table, tp + o * table, flags)

@@ -233,13 +233,30 @@ void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrd
             for (ptrdiff_t i = start; i < stop; i++) total[index[i]] += block[i - start];
             continue;
         }
-        for (ptrdiff_t i = start; i < stop; i++, e += inner) {
-            const T *row = x + i * step; /* e may be row itself (y is x) */
-            for (ptrdiff_t h = 0; h < inner; h++) e[h] = row[h];
-            CSM_CAT(exp_diff_in_place_, SUF)(e, peak + index[i] * inner, inner,
-                                             flags & CSM_SCATTER_EQUAL_IS_ONE);
-            double *sum = total + index[i] * inner;
-            for (ptrdiff_t h = 0; h < inner; h++) sum[h] += e[h];
+        /* several heads: as many positions at a time as their peaks fill the
+         * buffer (rows of more heads than that, one at a time against their
+         * peaks in place) */
+        const ptrdiff_t chunk = inner <= CSM_SCATTER_BLOCK ? CSM_SCATTER_BLOCK / inner : 1;
+        T peaks[CSM_SCATTER_BLOCK];
+        for (ptrdiff_t first = start; first < stop; first += chunk) {
+            const ptrdiff_t count = stop - first < chunk ? stop - first : chunk;
+            T *ec = e + (first - start) * inner; /* may be x itself (y is x) */
+            for (ptrdiff_t i = 0; i < count; i++) {
+                const T *row = x + (first + i) * step, *p = peak + index[first + i] * inner;
+                for (ptrdiff_t h = 0; h < inner; h++) ec[i * inner + h] = row[h];
+                if (inner > CSM_SCATTER_BLOCK)
+                    CSM_CAT(exp_diff_in_place_, SUF)(ec, p, inner,
+                                                     flags & CSM_SCATTER_EQUAL_IS_ONE);
+                else
+                    for (ptrdiff_t h = 0; h < inner; h++) peaks[i * inner + h] = p[h];
+            }
+            if (inner <= CSM_SCATTER_BLOCK)
+                CSM_CAT(exp_diff_in_place_, SUF)(ec, peaks, count * inner,
+                                                 flags & CSM_SCATTER_EQUAL_IS_ONE);
+            for (ptrdiff_t i = 0; i < count; i++) {
+                double *sum = total + index[first + i] * inner;
+                for (ptrdiff_t h = 0; h < inner; h++) sum[h] += ec[i * inner + h];
+            }
         }
     }
 }
