@@ -127,8 +127,9 @@ cdef inline bint _is_short(Py_ssize_t n, Py_ssize_t inner) noexcept nogil:
 
 cdef inline const csm_kernel_table *_segment_table(Py_ssize_t inner,
                                                    Py_ssize_t itemsize) noexcept nogil:
-    """The table for segments of `inner` heads: one head runs the row kernels
-    (the active level's), several the slices kernels (a head per lane)."""
+    """The table for segments of `inner` heads: one head runs the active
+    level's (the row kernels, the one-head scatter loops); several heads go a
+    head per lane, so a few of them take slices_kernels' half-width table."""
     return kernels if inner == 1 else slices_kernels(inner, itemsize)
 
 
