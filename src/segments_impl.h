@@ -218,12 +218,11 @@ void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrd
                                            ptrdiff_t inner, const int64_t *index,
                                            const T *peak, double *total, T *exps,
                                            int keep_exps, int flags) {
+    T peaks[CSM_SCATTER_BLOCK]; /* the peaks of the entries in hand */
     for (ptrdiff_t start = 0; start < positions; start += CSM_SCATTER_BLOCK) {
         ptrdiff_t stop = positions - start < CSM_SCATTER_BLOCK ? positions : start + CSM_SCATTER_BLOCK;
         T *block = keep_exps ? exps + start * inner : exps;
-        T *e = block;
         if (inner == 1) { /* one head: x and the peaks gathered, then vectors */
-            T peaks[CSM_SCATTER_BLOCK];
             for (ptrdiff_t i = start; i < stop; i++) {
                 block[i - start] = x[i * step];
                 peaks[i - start] = peak[index[i]];
@@ -237,10 +236,9 @@ void CSM_EXPORT(CSM_CAT(scatter_exp_sum_, SUF))(const T *x, ptrdiff_t step, ptrd
          * buffer (rows of more heads than that, one at a time against their
          * peaks in place) */
         const ptrdiff_t chunk = inner <= CSM_SCATTER_BLOCK ? CSM_SCATTER_BLOCK / inner : 1;
-        T peaks[CSM_SCATTER_BLOCK];
         for (ptrdiff_t first = start; first < stop; first += chunk) {
             const ptrdiff_t count = stop - first < chunk ? stop - first : chunk;
-            T *ec = e + (first - start) * inner; /* may be x itself (y is x) */
+            T *ec = block + (first - start) * inner; /* may be x itself (y is x) */
             for (ptrdiff_t i = 0; i < count; i++) {
                 const T *row = x + (first + i) * step, *p = peak + index[first + i] * inner;
                 for (ptrdiff_t h = 0; h < inner; h++) ec[i * inner + h] = row[h];
@@ -290,11 +288,10 @@ void CSM_EXPORT(CSM_CAT(scatter_write_, SUF))(const T *x, ptrdiff_t step, T *y, 
  * CSM_SHORT_GROUP consecutive ones (and CSM_SHORT_CHUNK entries) at a time.
  * softmax and log_softmax take the row kernels' steps: exps relative to the
  * max (the rounding error of x - max carried in, exp_of_diff), summed in
- * float64, then
- * y = e (1 / sum) rounded once (the reciprocal as a pair hi + lo, as the row
- * kernels scale) or (x - max) - log(sum). Each step runs over the whole group
- * before the next, so that the segments' latencies (a max across lanes, a
- * sum, a division) overlap. One head with contiguous positions goes a vector
+ * float64, then y = e (1 / sum) rounded once (the reciprocal as a pair
+ * hi + lo, as the row kernels scale) or (x - max) - log(sum). Each step runs
+ * over the whole group before the next, so that the segments' latencies (a
+ * max across lanes, a sum, a division) overlap. One head with contiguous positions goes a vector
  * of positions at a time; several heads a vector of heads at a time, position
  * after position. Lanes past a segment's end (or its last head) load -inf
  * for the max, add 0 to the sums and are not stored.
@@ -337,8 +334,9 @@ CSM_INLINE void SK(short_store)(T *p, VT v, ptrdiff_t count) {
 #endif
 }
 
-/* exp(v - peak) (exp_of_diff) in the first `valid` lanes, 0 in the others: the padding's exp(-inf) would
- * underflow, which costs a microcode assist on some CPUs */
+/* exp(v - peak) (exp_of_diff) in the first `valid` lanes, 0 in the others:
+ * the padding's exp(-inf) would underflow, which costs a microcode assist on
+ * some CPUs */
 CSM_INLINE VT SK(short_exp)(VT v, VT peak, ptrdiff_t valid) {
     VI live = SV(first_lanes)(valid);
     if (valid < SV(lanes)) v = SV(select)(live, v, peak);

@@ -221,11 +221,13 @@ static void TK(apply_mask)(const csm_tiled *call, ptrdiff_t o, ptrdiff_t c, TK(t
 }
 
 /* Whether the kernels can write a tile's output into y itself: T side by side
- * along b (the tile's contiguous axis), lines a whole number of T apart. */
+ * along b (the tile's contiguous axis), aligned, lines and slices a whole
+ * number of T apart. */
 CSM_TILE_INLINE int TK(writes_in_place)(const csm_tile_operand *y, int rows) {
-    const ptrdiff_t step_a = TK(step_a)(y, rows);
-    return y->kind == TK_OWN_KIND && TK(step_b)(y, rows) == (ptrdiff_t)sizeof(T) &&
-           step_a % (ptrdiff_t)sizeof(T) == 0 && ((uintptr_t)y->data % sizeof(T)) == 0;
+    const ptrdiff_t size = (ptrdiff_t)sizeof(T);
+    return y->kind == TK_OWN_KIND && TK(step_b)(y, rows) == size &&
+           TK(step_a)(y, rows) % size == 0 && y->outer_step % size == 0 &&
+           (uintptr_t)y->data % sizeof(T) == 0;
 }
 
 /* Rows [first, first + count) (inner == 1) or column-block tasks. */
