@@ -69,11 +69,16 @@ def _recorded():
 
 
 def _numpy_level():
-    """The highest x86 feature level NumPy dispatches its loops to."""
-    features = np._core._multiarray_umath.__cpu_features__
-    for level in ("X86_V4", "X86_V3", "X86_V2"):
-        if features.get(level):
-            return level
+    """The highest x86 feature level NumPy dispatches its loops to (NumPy 1.x
+    names its features, not the levels)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    if features.get("X86_V4") or features.get("AVX512_SKX"):
+        return "X86_V4"
+    if features.get("X86_V3") or (features.get("AVX2") and features.get("FMA3")):
+        return "X86_V3"
     return "other"
 
 
