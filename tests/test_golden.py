@@ -21,6 +21,7 @@ bits (and say so in the commit message):
     python tests/test_golden.py --write
 """
 import hashlib
+import importlib
 import json
 import os
 import sys
@@ -72,9 +73,10 @@ def _numpy_level():
     """The highest x86 feature level NumPy dispatches its loops to (NumPy 1.x
     names its features, not the levels)."""
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
+        umath = importlib.import_module("numpy._core._multiarray_umath")
     except ImportError:
-        from numpy.core._multiarray_umath import __cpu_features__ as features
+        umath = importlib.import_module("numpy.core._multiarray_umath")
+    features = umath.__cpu_features__
     if features.get("X86_V4") or features.get("AVX512_SKX"):
         return "X86_V4"
     if features.get("X86_V3") or (features.get("AVX2") and features.get("FMA3")):
