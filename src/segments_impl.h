@@ -185,15 +185,14 @@ void CSM_EXPORT(CSM_CAT(scatter_max_, SUF))(const T *x, ptrdiff_t step, ptrdiff_
     }
 }
 
-/* exp(a - b) lane by lane, the rounding error of d = a - b (TwoSum, exact;
- * 0 where d is not finite) carried in: exp(a - b) = exp(d) (1 + error) to the
- * type's precision. exp(d) alone carries |d| 2^-24 of relative error into a
- * float32 result (17 ulp at d = -30), where the row kernels keep a few ulp. */
+/* exp(a - b) lane by lane as exp(d + error) (vmath.h's csm_exp_lo: the low
+ * part added in the range reduction), d = a - b rounded and error its
+ * rounding error (TwoSum, exact). exp(d) alone carries |d| 2^-24 of relative
+ * error into a float32 result (17 ulp at d = -30), where the row kernels keep
+ * a few ulp. */
 CSM_INLINE VT CSM_CAT(exp_of_diff_, SUF)(VT a, VT b) {
     VT d = a - b, back = d - a, error = (a - (d - back)) + (-b - back);
-    error = CSM_CAT(csm_select_, SUF)(error == error, error, CSM_CAT(csm_splat_, SUF)(0));
-    VT e = CSM_CAT(csm_exp_, SUF)(d);
-    return e + e * error;
+    return CSM_CAT(csm_exp_lo_, SUF)(d, error);
 }
 
 /* v[i] = exp(v[i] - m[i]) (exp_of_diff); 1 where v[i] == m[i] with
