@@ -14,15 +14,18 @@ z-loss and the cap's chain rule in one pass); the tile's share of d_hidden,
 d_weight and d_bias is then added by BLAS before the next tile overwrites it.
 
 Memory: one tile of `chunk_size` rows (columns when the vocabulary is
-chunked), plus a bounded buffer per thread for d_weight's accumulation and
-one (rows, D) partial of d_hidden per thread. chunk_size=None keeps the tile
-within 4.4% of the logits' size (at least one row).
+chunked), plus a scratch set per piece under way (a bounded buffer for
+d_weight's accumulation, a partial of d_hidden). chunk_size=None sizes the
+tile and the sets (_Plan) to keep the extra memory within 4% of the logits'
+size, less what each thread's BLAS and stack touch (large logits), or within
+2^20 elements (small ones).
 
 Threads: BLAS runs on one thread during the call (threadpoolctl), and the
 products are split into fixed pieces that do not depend on the thread count
 (vocabulary slabs, see _slab_starts: the logits, d_weight, d_bias and
 d_hidden's partial products, which are added in slab order), run
-by num_threads Python threads (BLAS releases the GIL); the compiled kernels
+by num_threads Python threads (BLAS releases the GIL), each taking the next
+piece when it is free (_Pieces); the compiled kernels
 run on num_threads OpenMP threads. OpenBLAS's own threading changes the last
 bits of a product with its thread count; these fixed pieces do not, and
 d_weight is summed over the tiles in row order, so the results are bitwise
@@ -31,8 +34,9 @@ rounding (the products are formed in other blocks). Without threadpoolctl
 installed the products run on BLAS's own threads instead (the same results
 within rounding).
 """
+import collections
 import contextlib
-import threading
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -48,14 +52,24 @@ from ._validate import (
 
 __all__ = ["linear_cross_entropy"]
 
-# d_weight's tile contributions are formed in pieces of about this many
-# elements (a buffer of this size per thread's slot) and added to it.
+# d_weight's tile contributions are formed in pieces of at most this many
+# elements (a buffer of this size per scratch set) and added to it.
 _SLAB_ELEMENTS = 1 << 18
+
+# A call's extra memory (chunk_size=None): the tile, the scratch sets and what
+# every thread's BLAS buffers and stack touch (_THREAD_BYTES) stay within
+# 1 / _EXTRA_SHARE of the logits' size, or 1 / (2 _EXTRA_SHARE) where the
+# threads' share would leave less, but may be _MIN_EXTRA_ELEMENTS in any case
+# (small logits); the tile at most _MAX_TILE_ELEMENTS.
+_EXTRA_SHARE = 25
+_THREAD_BYTES = 3 << 17
+_MIN_EXTRA_ELEMENTS = 1 << 20
+_MAX_TILE_ELEMENTS = 1 << 22
 
 # The products' fixed pieces: a tile's columns (rows of weight) in
 # _SLABS_PER_TILE slabs (enough for as many threads), each of _MIN_SLAB to
 # _MAX_SLAB columns (fewer make small products, more leave threads idle).
-_SLABS_PER_TILE = 16
+_SLABS_PER_TILE = 32
 _MIN_SLAB = 512
 _MAX_SLAB = 4096
 
@@ -66,9 +80,6 @@ _MAX_SLAB = 4096
 # logits are computed twice, once for the log-sum-exps, once for the gradient).
 _MIN_TILE_ROWS = 128
 _VOCABULARY_PER_FEATURE = 100
-# the vocabulary-chunked tile holds 1 / _VOCABULARY_TILE_SHARE of the logits,
-# leaving room for each thread's d_weight buffer and (N, D) partial of d_hidden
-_VOCABULARY_TILE_SHARE = 34
 
 _blas_controller = None
 
@@ -84,10 +95,6 @@ def _one_blas_thread():
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
 
-# chunk_size=None: the tile (d_logits are written over the logits) holds at
-# most 1 / _TILE_SHARE of the logits and at most _MAX_TILE_ELEMENTS.
-_TILE_SHARE = 23
-_MAX_TILE_ELEMENTS = 1 << 22
 
 
 def _operands(hidden, weight, target, bias):
@@ -127,39 +134,87 @@ def _operands(hidden, weight, target, bias):
     return h, w, b, rdtype, batch_shape
 
 
-def _rows_per_tile(rows, vocabulary):
-    return max(1, min(rows // _TILE_SHARE, _MAX_TILE_ELEMENTS // max(vocabulary, 1)))
+def _machine_threads():
+    """The threads this process may run on (its CPU affinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+class _Plan:
+    """How a call is cut: `by_vocabulary`, the tile (`tile_rows` rows of the
+    whole vocabulary, or all rows times `columns` of it), the rows of a
+    scratch set's d_weight buffer (`d_weight_rows`) and the most scratch sets
+    (`sets`: pieces of the gradient products under way, up to one more than
+    the threads), such that the extra memory stays within the budget (see
+    _EXTRA_SHARE). The cut is sized for as many threads as the machine runs,
+    whatever num_threads is, so that the results do not depend on it. A
+    chunk_size given sets the tile's rows (or columns) whatever the budget."""
+
+    def __init__(self, rows, vocabulary, features, itemsize, chunk_size):
+        threads = _machine_threads()
+        logits = rows * vocabulary
+        budget = max(logits // _EXTRA_SHARE - threads * _THREAD_BYTES // itemsize,
+                     logits // (2 * _EXTRA_SHARE), _MIN_EXTRA_ELEMENTS)  # elements
+        features = max(features, 1)
+        sets = threads + 1 if threads > 1 else 1
+        self.d_weight_rows = max(1, min(_SLAB_ELEMENTS, budget // (4 * sets)) // features)
+        tile_rows = (budget - sets * self.d_weight_rows * features) // (vocabulary + sets * features)
+        tile_rows = max(1, min(tile_rows, _MAX_TILE_ELEMENTS // vocabulary, rows))
+        self.by_vocabulary = (tile_rows < min(_MIN_TILE_ROWS, rows)
+                              and vocabulary >= _VOCABULARY_PER_FEATURE * features)
+        if self.by_vocabulary:
+            # each set holds a partial of d_hidden (rows, D); they take at most half the budget
+            sets = max(1, min(sets, budget // (2 * rows * features)))
+            columns = (budget - sets * rows * features) // rows
+            self.columns = min(chunk_size or max(1, columns), vocabulary)
+            tile_rows = rows
+        else:
+            tile_rows = min(chunk_size or tile_rows, max(rows, 1))
+        self.tile_rows, self.sets = tile_rows, sets
 
 
 class _Pieces:
     """Runs a tile's products as fixed pieces over `threads` Python threads
-    (or inline for one), in rounds of one piece per thread; a piece's slot
-    (its place in its round) names its scratch arrays."""
+    (or inline for one). A thread takes the next piece as soon as it is free
+    (no round waits for its slowest piece), and up to `sets` pieces are under
+    way or done but not yet taken; each of those holds a scratch set of its
+    own (see buffer), handed to the next piece once its result is taken.
+    d_weight_rows: the rows of a set's d_weight buffer."""
 
-    def __init__(self, threads, dtype):
-        self.threads = threads
+    def __init__(self, threads, sets, d_weight_rows, dtype):
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self.dtype = dtype
-        self.scratch = {}
+        self.d_weight_rows = d_weight_rows
+        self.scratch_sets = [{} for _ in range(sets if threads > 1 else 1)]
 
     def run(self, function, starts):
-        """function(start, slot) for every start; yields the results in the
-        order of `starts`. A round starts once the previous one's results have
-        been taken, so a result may live in its slot's scratch arrays."""
-        starts = list(starts)
-        for first in range(0, len(starts), self.threads):
-            slots = range(len(starts[first:first + self.threads]))
-            if self.pool is None:
-                yield function(starts[first], 0)
-            else:
-                yield from self.pool.map(function, starts[first:first + self.threads], slots)
+        """function(start, scratch) for every start; yields the results in the
+        order of `starts`. A result may live in its scratch arrays: they are
+        not reused before the consumer asks for the next result."""
+        if self.pool is None:
+            for start in starts:
+                yield function(start, self.scratch_sets[0])
+            return
+        free = list(self.scratch_sets)
+        under_way = collections.deque()
+        for start in starts:
+            if not free:
+                future, scratch = under_way.popleft()
+                yield future.result()
+                free.append(scratch)
+            scratch = free.pop()
+            under_way.append((self.pool.submit(function, start, scratch), scratch))
+        while under_way:
+            future, scratch = under_way.popleft()
+            yield future.result()
 
-    def buffer(self, name, slot, rows, columns):
-        """Slot `slot`'s scratch array `name`, its first `rows` rows (kept for
-        the slot's next pieces)."""
-        array = self.scratch.get((name, slot))
+    def buffer(self, scratch, name, rows, columns):
+        """The scratch set's array `name`, its first `rows` rows (kept for the
+        set's next pieces)."""
+        array = scratch.get(name)
         if array is None or array.shape[0] < rows or array.shape[1] != columns:
-            array = self.scratch[(name, slot)] = np.empty((rows, columns), self.dtype)
+            array = scratch[name] = np.empty((rows, columns), self.dtype)
         return array[:rows]
 
     def close(self):
@@ -178,7 +233,7 @@ def _tile_products(pieces, w, b, h_block, logits):
     """logits = h_block @ w.T + b, by vocabulary slabs."""
     starts, width = _slab_starts(w.shape[0])
 
-    def slab(lo, slot):
+    def slab(lo, scratch):
         hi = min(lo + width, w.shape[0])
         np.matmul(h_block, w[lo:hi].T, out=logits[:, lo:hi])
         if b is not None:
@@ -193,19 +248,19 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
     """d_hidden_block += d_logits @ w, d_weight += d_logits.T @ h_block and
     d_bias += d_logits' column sums (fresh: d_weight and d_bias are written,
     these rows being theirs alone), by vocabulary slabs: each slab adds its
-    share of d_weight in pieces of its slot's buffer (no temporary as large
-    as d_weight) and returns its partial product of d_hidden (in its slot's
+    share of d_weight in pieces of its scratch buffer (no temporary as large
+    as d_weight) and returns its partial product of d_hidden (in its
     scratch), and those are added in slab order."""
     vocabulary, features = w.shape
     starts, width = _slab_starts(vocabulary)
-    step = max(1, min(width, _SLAB_ELEMENTS // max(features, 1)))
+    step = min(width, pieces.d_weight_rows)
 
-    def slab(lo, slot):
+    def slab(lo, scratch):
         hi = min(lo + width, vocabulary)
         if fresh:
             np.matmul(d_logits[:, lo:hi].T, h_block, out=d_weight[lo:hi])
         else:
-            buffer = pieces.buffer("d_weight", slot, step, features)
+            buffer = pieces.buffer(scratch, "d_weight", step, features)
             for start in range(lo, hi, step):
                 stop = min(start + step, hi)
                 part = buffer[:stop - start]
@@ -217,7 +272,7 @@ def _tile_gradients(pieces, w, h_block, d_logits, d_hidden_block, d_weight, d_bi
                 d_bias[lo:hi] = column_sums
             else:
                 d_bias[lo:hi] += column_sums
-        partial = pieces.buffer("d_hidden", slot, d_logits.shape[0], features)
+        partial = pieces.buffer(scratch, "d_hidden", d_logits.shape[0], features)
         return np.matmul(d_logits[:, lo:hi], w[lo:hi], out=partial)
 
     for partial in pieces.run(slab, starts):
@@ -351,22 +406,16 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
     z_loss = check_z_loss(z_loss)
     cap = check_softcap(softcap)
     ignore_index = index_value(ignore_index, "ignore_index")
-    by_vocabulary = (_rows_per_tile(rows, vocabulary) < _MIN_TILE_ROWS
-                     and vocabulary >= _VOCABULARY_PER_FEATURE * h.shape[1] and rows > 0)
     if chunk_size is not None:
         chunk_size = positive_int(chunk_size, "chunk_size")
-    if by_vocabulary:
-        columns = chunk_size or max(1, vocabulary // _VOCABULARY_TILE_SHARE)
-        tile_rows = rows
-    else:
-        tile_rows = chunk_size or _rows_per_tile(rows, vocabulary)
-    threads = threads_for_call(num_threads, min(rows, tile_rows) * vocabulary)
+    threads = threads_for_call(num_threads, rows * vocabulary)
+    plan = _Plan(rows, max(vocabulary, 1), h.shape[1], h.dtype.itemsize, chunk_size)
+    by_vocabulary, tile_rows = plan.by_vocabulary, plan.tile_rows
     labels = class_labels(target, batch_shape, vocabulary, ignore_index).reshape(-1)
 
     denominator = float(np.count_nonzero(labels != ignore_index)) if reduction == "mean" else 1.0
     scale = grad_scale(reduction, denominator)
     dtype = h.dtype
-    tile_rows = min(tile_rows, max(rows, 1))
     row_losses = np.zeros(rows, np.float64)
     want_lse = return_lse or z_loss != 0 or return_grad
     lse = np.full(rows, -np.inf, dtype) if want_lse else None
@@ -375,12 +424,12 @@ def linear_cross_entropy(hidden, weight, target, bias=None, *, ignore_index=-100
         d_hidden = np.zeros(h.shape, dtype)
         d_weight = np.zeros(w.shape, dtype)
         d_bias = None if b is None else np.zeros(vocabulary, dtype)
-    pieces = _Pieces(threads, dtype)
+    pieces = _Pieces(threads, min(plan.sets, threads + 1), plan.d_weight_rows, dtype)
     try:
         with _one_blas_thread():
             if by_vocabulary:
                 _by_vocabulary_chunks(pieces, h, w, b, labels, ignore_index, eps, z_loss, cap,
-                                      scale, min(columns, vocabulary), row_losses,
+                                      scale, plan.columns, row_losses,
                                       lse if want_lse else None,
                                       (d_hidden, d_weight, d_bias) if return_grad else None,
                                       threads)

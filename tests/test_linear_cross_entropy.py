@@ -187,6 +187,60 @@ def test_bits_independent_of_blas_threads_and_pieces():
         np.testing.assert_array_equal(g, g0)
 
 
+@pytest.mark.parametrize("machine_threads", [1, 2, 16, 64])
+@pytest.mark.parametrize("shape", [(4096, 512, 32000), (1024, 256, 128256), (8192, 4096, 128256)])
+def test_plan_keeps_extra_memory_within_budget(monkeypatch, machine_threads, shape):
+    """The default cut of the benchmark shapes (and a larger model): the tile
+    and every scratch set under way within 4% of the logits, whatever the
+    machine's thread count (each thread's own BLAS buffers and stack besides)."""
+    from csoftmax import _linear_ce
+
+    monkeypatch.setattr(_linear_ce, "_machine_threads", lambda: machine_threads)
+    rows, features, vocabulary = shape
+    plan = _linear_ce._Plan(rows, vocabulary, features, 4, None)
+    if plan.by_vocabulary:
+        tile, per_set = rows * plan.columns, rows * features
+    else:
+        tile = plan.tile_rows * vocabulary
+        per_set = (plan.tile_rows + plan.d_weight_rows) * features
+    assert tile + plan.sets * per_set <= rows * vocabulary * 0.04
+    assert 1 <= plan.sets <= machine_threads + 1
+    assert plan.tile_rows >= 1 and (not plan.by_vocabulary or plan.columns >= 1)
+
+
+def test_pieces_yield_in_order_and_never_share_scratch():
+    """_Pieces: results in the order of the starts, however the pieces finish,
+    and no scratch set held by two pieces at once (nor reused before its
+    result is taken)."""
+    import threading
+    import time
+
+    from csoftmax import _linear_ce
+
+    held, lock = set(), threading.Lock()
+
+    def piece(start, scratch):
+        with lock:
+            assert id(scratch) not in held
+            held.add(id(scratch))
+        time.sleep((start * 7 % 5) * 1e-3)
+        scratch["last"] = start
+        with lock:
+            held.discard(id(scratch))
+        return start, scratch
+
+    for threads, sets in ((1, 1), (3, 4), (4, 2)):
+        pieces = _linear_ce._Pieces(threads, sets, 1, np.float32)
+        try:
+            taken = []
+            for start, scratch in pieces.run(piece, range(23)):
+                assert scratch["last"] == start  # not overwritten before it is taken
+                taken.append(start)
+            assert taken == list(range(23))
+        finally:
+            pieces.close()
+
+
 def test_leading_shape_and_views():
     rng = np.random.default_rng(6)
     hidden, weight, target, b = _problem(rng, (3, 5), 7, 19, np.float64)
