@@ -44,16 +44,30 @@ typedef struct csm_tiled {
 
 /* Slices of a tile: rows of n (inner == 1) or a block of columns. A tile
  * holds CSM_TILE_BYTES or one row / CSM_TILE_MIN_WIDTH columns, whichever is
- * more. */
+ * more; rows that sit closer together than their elements (a transposed or
+ * Fortran-ordered array) a multiple of CSM_TILE_ACROSS_ROWS (rounded up), so
+ * that they are packed and unpacked a vector of rows at a time (a transpose
+ * in registers) and each cache line read serves several rows. */
 #define CSM_TILE_BYTES (1 << 19)
 #define CSM_TILE_MAX_ROWS 64
+#define CSM_TILE_ACROSS_ROWS 8
 #define CSM_TILE_MIN_WIDTH 16
 #define CSM_TILE_MAX_WIDTH 1024
 
-/* Rows of n elements of `item` bytes per tile (inner == 1). */
-static inline ptrdiff_t csm_tile_rows(ptrdiff_t n, ptrdiff_t item) {
-    const ptrdiff_t rows = CSM_TILE_BYTES / (n * item);
-    return rows < 1 ? 1 : rows > CSM_TILE_MAX_ROWS ? CSM_TILE_MAX_ROWS : rows;
+static inline ptrdiff_t csm_step_magnitude(ptrdiff_t step) { return step < 0 ? -step : step; }
+
+/* Whether an operand's rows sit closer together than their elements */
+static inline int csm_rows_side_by_side(const csm_tile_operand *op) {
+    return op->data && csm_step_magnitude(op->outer_step) < csm_step_magnitude(op->n_step);
+}
+
+/* Rows of the call's n elements of `item` bytes per tile (inner == 1). */
+static inline ptrdiff_t csm_tile_rows(const struct csm_tiled *call, ptrdiff_t item) {
+    ptrdiff_t rows = CSM_TILE_BYTES / (call->n * item);
+    rows = rows < 1 ? 1 : rows > CSM_TILE_MAX_ROWS ? CSM_TILE_MAX_ROWS : rows;
+    if (csm_rows_side_by_side(&call->x) || csm_rows_side_by_side(&call->y))
+        rows = (rows + CSM_TILE_ACROSS_ROWS - 1) / CSM_TILE_ACROSS_ROWS * CSM_TILE_ACROSS_ROWS;
+    return rows;
 }
 
 /* Columns per tile (inner > 1): a multiple of CSM_TILE_MIN_WIDTH, or inner. */
@@ -73,7 +87,7 @@ static inline ptrdiff_t csm_tile_tasks(const csm_tiled *call, ptrdiff_t outer, p
 
 /* Elements of compute type a thread's tile holds (twice as many with weights b). */
 static inline ptrdiff_t csm_tile_length(const csm_tiled *call, ptrdiff_t item) {
-    const ptrdiff_t slices = call->inner == 1 ? csm_tile_rows(call->n, item)
+    const ptrdiff_t slices = call->inner == 1 ? csm_tile_rows(call, item)
                                               : csm_tile_width(call->n, call->inner, item);
     return slices * call->n * (call->b.data ? 2 : 1);
 }

@@ -143,13 +143,11 @@ static void TK(unpack_line)(const T *src, ptrdiff_t src_step, char *dst, ptrdiff
     }
 }
 
-CSM_TILE_INLINE ptrdiff_t TK(magnitude)(ptrdiff_t step) { return step < 0 ? -step : step; }
-
 /* tile[a * nb + b] = element (a, b) of src (steps in bytes), walking src along
  * its smaller step */
 static void TK(pack_block)(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind, T *tile,
                            ptrdiff_t na, ptrdiff_t nb) {
-    if (na == 1 || (nb > 1 && TK(magnitude)(step_b) <= TK(magnitude)(step_a))) {
+    if (na == 1 || (nb > 1 && csm_step_magnitude(step_b) <= csm_step_magnitude(step_a))) {
         for (ptrdiff_t a = 0; a < na; a++) TK(pack_line)(src + a * step_a, step_b, kind, tile + a * nb, 1, nb);
         return;
     }
@@ -160,7 +158,7 @@ static void TK(pack_block)(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, 
 /* element (a, b) of dst = tile[a * nb + b], the inverse of pack_block */
 static void TK(unpack_block)(const T *tile, char *dst, ptrdiff_t step_a, ptrdiff_t step_b,
                              int kind, ptrdiff_t na, ptrdiff_t nb) {
-    if (na == 1 || (nb > 1 && TK(magnitude)(step_b) <= TK(magnitude)(step_a))) {
+    if (na == 1 || (nb > 1 && csm_step_magnitude(step_b) <= csm_step_magnitude(step_a))) {
         for (ptrdiff_t a = 0; a < na; a++) TK(unpack_line)(tile + a * nb, 1, dst + a * step_a, step_b, kind, nb);
         return;
     }
@@ -237,7 +235,7 @@ void CSM_EXPORT(TK(norm_tiled))(const csm_kernel_table *k, const csm_tiled *call
     const T scale = (T)call->scale;
     const T fill = call->flags & CSM_LOG ? -(T)INFINITY : 0;
     const int rows = inner == 1;
-    const ptrdiff_t per_tile = rows ? csm_tile_rows(n, sizeof(T)) : 1;
+    const ptrdiff_t per_tile = rows ? csm_tile_rows(call, sizeof(T)) : 1;
     const ptrdiff_t width = rows ? 1 : csm_tile_width(n, inner, sizeof(T));
     const ptrdiff_t blocks = (inner + width - 1) / width;
     for (ptrdiff_t task = first; task < first + count; task += per_tile) {
@@ -272,7 +270,7 @@ void CSM_EXPORT(TK(lse_tiled))(const csm_kernel_table *k, const csm_tiled *call,
                                int row_threads) {
     const ptrdiff_t n = call->n, inner = call->inner;
     const int rows = inner == 1;
-    const ptrdiff_t per_tile = rows ? csm_tile_rows(n, sizeof(T)) : 1;
+    const ptrdiff_t per_tile = rows ? csm_tile_rows(call, sizeof(T)) : 1;
     const ptrdiff_t width = rows ? 1 : csm_tile_width(n, inner, sizeof(T));
     const ptrdiff_t blocks = (inner + width - 1) / width;
     T *weights = call->b.data ? tile + (rows ? per_tile * n : n * width) : NULL;
