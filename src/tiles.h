@@ -45,12 +45,14 @@ typedef struct csm_tiled {
 /* Slices of a tile: rows of n (inner == 1) or a block of columns. A tile
  * holds CSM_TILE_BYTES or one row / CSM_TILE_MIN_WIDTH columns, whichever is
  * more; rows that sit closer together than their elements (a transposed or
- * Fortran-ordered array) a multiple of CSM_TILE_ACROSS_ROWS (rounded up), so
- * that they are packed and unpacked a vector of rows at a time (a transpose
- * in registers) and each cache line read serves several rows. */
+ * Fortran-ordered array) a multiple of CSM_TILE_ACROSS_ROWS (rounded up,
+ * while that many rows take at most CSM_TILE_ACROSS_BYTES), so that they are
+ * packed and unpacked a vector of rows at a time (a transpose in registers)
+ * and each cache line read serves several rows. */
 #define CSM_TILE_BYTES (1 << 19)
 #define CSM_TILE_MAX_ROWS 64
 #define CSM_TILE_ACROSS_ROWS 8
+#define CSM_TILE_ACROSS_BYTES (1 << 22)
 #define CSM_TILE_MIN_WIDTH 16
 #define CSM_TILE_MAX_WIDTH 1024
 
@@ -65,9 +67,19 @@ static inline int csm_rows_side_by_side(const csm_tile_operand *op) {
 static inline ptrdiff_t csm_tile_rows(const struct csm_tiled *call, ptrdiff_t item) {
     ptrdiff_t rows = CSM_TILE_BYTES / (call->n * item);
     rows = rows < 1 ? 1 : rows > CSM_TILE_MAX_ROWS ? CSM_TILE_MAX_ROWS : rows;
-    if (csm_rows_side_by_side(&call->x) || csm_rows_side_by_side(&call->y))
+    if ((csm_rows_side_by_side(&call->x) || csm_rows_side_by_side(&call->y)) &&
+        CSM_TILE_ACROSS_ROWS * call->n * item <= CSM_TILE_ACROSS_BYTES)
         rows = (rows + CSM_TILE_ACROSS_ROWS - 1) / CSM_TILE_ACROSS_ROWS * CSM_TILE_ACROSS_ROWS;
     return rows;
+}
+
+/* Whether the kernels write a tile's output to its second half rather than
+ * over the packed input: in place, a short row's first loads would wait for
+ * the masked store of the previous row's tail. Slices longer than
+ * CSM_TILE_BYTES (the stall negligible, the tile as large as a slice) are
+ * computed in place. */
+static inline int csm_tile_separate_output(const struct csm_tiled *call, ptrdiff_t item) {
+    return call->y.data && call->n * item <= CSM_TILE_BYTES;
 }
 
 /* Columns per tile (inner > 1): a multiple of CSM_TILE_MIN_WIDTH, or inner. */
@@ -85,11 +97,12 @@ static inline ptrdiff_t csm_tile_tasks(const csm_tiled *call, ptrdiff_t outer, p
     return outer * ((call->inner + width - 1) / width);
 }
 
-/* Elements of compute type a thread's tile holds (twice as many with weights b). */
+/* Elements of compute type a thread's tile holds: twice the slices' with
+ * weights b (logsumexp) or a separate output (csm_tile_separate_output). */
 static inline ptrdiff_t csm_tile_length(const csm_tiled *call, ptrdiff_t item) {
     const ptrdiff_t slices = call->inner == 1 ? csm_tile_rows(call, item)
                                               : csm_tile_width(call->n, call->inner, item);
-    return slices * call->n * (call->b.data ? 2 : 1);
+    return slices * call->n * (call->b.data || csm_tile_separate_output(call, item) ? 2 : 1);
 }
 
 #endif

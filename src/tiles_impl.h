@@ -143,10 +143,20 @@ static void TK(unpack_line)(const T *src, ptrdiff_t src_step, char *dst, ptrdiff
     }
 }
 
+/* Whether a block's lines follow one another in memory without a gap (a
+ * contiguous array's rows): the block is then one run of na * nb elements. */
+CSM_TILE_INLINE int TK(one_run)(ptrdiff_t step_a, ptrdiff_t step_b, int kind, ptrdiff_t nb) {
+    return step_b == csm_kind_size(kind) && step_a == nb * step_b;
+}
+
 /* tile[a * nb + b] = element (a, b) of src (steps in bytes), walking src along
  * its smaller step */
 static void TK(pack_block)(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind, T *tile,
                            ptrdiff_t na, ptrdiff_t nb) {
+    if (TK(one_run)(step_a, step_b, kind, nb)) {
+        TK(pack_line)(src, step_b, kind, tile, 1, na * nb);
+        return;
+    }
     if (na == 1 || (nb > 1 && csm_step_magnitude(step_b) <= csm_step_magnitude(step_a))) {
         for (ptrdiff_t a = 0; a < na; a++) TK(pack_line)(src + a * step_a, step_b, kind, tile + a * nb, 1, nb);
         return;
@@ -158,6 +168,10 @@ static void TK(pack_block)(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, 
 /* element (a, b) of dst = tile[a * nb + b], the inverse of pack_block */
 static void TK(unpack_block)(const T *tile, char *dst, ptrdiff_t step_a, ptrdiff_t step_b,
                              int kind, ptrdiff_t na, ptrdiff_t nb) {
+    if (TK(one_run)(step_a, step_b, kind, nb)) {
+        TK(unpack_line)(tile, 1, dst, step_b, kind, na * nb);
+        return;
+    }
     if (na == 1 || (nb > 1 && csm_step_magnitude(step_b) <= csm_step_magnitude(step_a))) {
         for (ptrdiff_t a = 0; a < na; a++) TK(unpack_line)(tile + a * nb, 1, dst + a * step_a, step_b, kind, nb);
         return;
@@ -245,11 +259,13 @@ void CSM_EXPORT(TK(norm_tiled))(const csm_kernel_table *k, const csm_tiled *call
         TK(pack_operand)(&call->x, o, c, s, tile);
         if (call->mask.data) TK(apply_mask)(call, o, c, s, tile, -(T)INFINITY);
         /* The kernels write y itself where its lines are T side by side (and no
-         * mask fill follows), else the tile, unpacked after. */
+         * mask fill follows), else the tile (csm_tile_separate_output: its
+         * second half), unpacked after. */
         const csm_tile_operand *y = &call->y;
         char *y_at = y->data + TK(offset)(y, o, c);
         const int direct = !call->mask.data && TK(writes_in_place)(y, rows);
-        T *out = direct ? (T *)(void *)y_at : tile;
+        T *out = direct ? (T *)(void *)y_at
+                 : csm_tile_separate_output(call, sizeof(T)) ? tile + (rows ? per_tile : width) * n : tile;
         const ptrdiff_t out_step = direct ? TK(step_a)(y, rows) / (ptrdiff_t)sizeof(T) : s.nb;
         if (!rows)
             k->TK(norm_cols)(tile, s.nb, out, out_step, n, s.nb, scale, call->flags);
@@ -260,8 +276,8 @@ void CSM_EXPORT(TK(norm_tiled))(const csm_kernel_table *k, const csm_tiled *call
                 k->TK(norm_huge_row)(tile + r * n, out + r * out_step, n, scale, call->flags,
                                      row_threads);
         if (direct) continue;
-        if (call->mask.data) TK(apply_mask)(call, o, c, s, tile, fill);
-        TK(unpack_block)(tile, y_at, TK(step_a)(y, rows), TK(step_b)(y, rows), y->kind, s.na, s.nb);
+        if (call->mask.data) TK(apply_mask)(call, o, c, s, out, fill);
+        TK(unpack_block)(out, y_at, TK(step_a)(y, rows), TK(step_b)(y, rows), y->kind, s.na, s.nb);
     }
 }
 
