@@ -215,6 +215,58 @@ static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t s
     }
     return done;
 }
+
+/* the 4x4 transpose of v, in place */
+CSM_TILE_INLINE void csm_transpose4(__m256d v[4]) {
+    const __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
+    v[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    v[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    v[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+/* tile[a * nb + b] for the 4x4 blocks of a float64 source whose a step is one
+ * element (rows side by side); returns the b done for every a */
+static ptrdiff_t csm_pack_across_f64(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
+                                     double *tile, ptrdiff_t na, ptrdiff_t nb) {
+    if (kind != CSM_KIND_F64 || step_a != (ptrdiff_t)sizeof(double) || na < 4) return 0;
+    const ptrdiff_t done = nb - nb % 4;
+    for (ptrdiff_t b = 0; b < done; b += 4) {
+        ptrdiff_t a = 0;
+        for (; a + 4 <= na; a += 4) {
+            __m256d v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = _mm256_loadu_pd((const double *)(const void *)(src + (b + k) * step_b + a * step_a));
+            csm_transpose4(v);
+            for (int i = 0; i < 4; i++) _mm256_storeu_pd(tile + (a + i) * nb + b, v[i]);
+        }
+        for (; a < na; a++)
+            for (ptrdiff_t k = b; k < b + 4; k++)
+                memcpy(tile + a * nb + k, src + k * step_b + a * step_a, sizeof(double));
+    }
+    return done;
+}
+
+static ptrdiff_t csm_unpack_across_f64(const double *tile, char *dst, ptrdiff_t step_a,
+                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
+    if (kind != CSM_KIND_F64 || step_a != (ptrdiff_t)sizeof(double) || na < 4) return 0;
+    const ptrdiff_t done = nb - nb % 4;
+    for (ptrdiff_t b = 0; b < done; b += 4) {
+        ptrdiff_t a = 0;
+        for (; a + 4 <= na; a += 4) {
+            __m256d v[4];
+            for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_pd(tile + (a + i) * nb + b);
+            csm_transpose4(v);
+            for (int k = 0; k < 4; k++)
+                _mm256_storeu_pd((double *)(void *)(dst + (b + k) * step_b + a * step_a), v[k]);
+        }
+        for (; a < na; a++)
+            for (ptrdiff_t k = b; k < b + 4; k++)
+                memcpy(dst + k * step_b + a * step_a, tile + a * nb + k, sizeof(double));
+    }
+    return done;
+}
 #endif
 
 /* ---------- per compute type: the fast paths, or none ---------- */
@@ -232,18 +284,21 @@ static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t s
 #define pack_contiguous_f64 pack_run_plain_f64
 #define unpack_contiguous_f64 unpack_run_plain_f64
 
-/* The transposing packs of rows side by side: AVX2's 8x8 float transposes,
- * else none (0 columns done: every line goes through pack_line's loops) */
+/* The transposing packs of rows side by side: AVX2's 8x8 float and 4x4
+ * double transposes, else none (0 columns done: every line goes through
+ * pack_line's loops) */
 #define CSM_NO_ACROSS(...) ((ptrdiff_t)0)
 #if CSM_TILES_AVX2
 #define pack_across_f32 csm_pack_across_f32
 #define unpack_across_f32 csm_unpack_across_f32
+#define pack_across_f64 csm_pack_across_f64
+#define unpack_across_f64 csm_unpack_across_f64
 #else
 #define pack_across_f32 CSM_NO_ACROSS
 #define unpack_across_f32 CSM_NO_ACROSS
-#endif
 #define pack_across_f64 CSM_NO_ACROSS
 #define unpack_across_f64 CSM_NO_ACROSS
+#endif
 
 /* the kernels' prototypes, which their definitions must match */
 CSM_KERNEL_LIST(CSM_DECLARE_EXPORTED, CSM_ISA_PREFIX, float, f32)
