@@ -160,60 +160,48 @@ static int csm_unpack_run_f32(const float *src, char *dst, int kind, ptrdiff_t l
     return 1;
 }
 
-/* tile[a * nb + b] for the 8x8 blocks of a source whose a step is one element
- * (rows side by side); returns the b done for every a */
-static ptrdiff_t csm_pack_across_f32(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
-                                     float *tile, ptrdiff_t na, ptrdiff_t nb) {
-    if (kind == CSM_KIND_F64 || step_a != csm_kind_size(kind) || na < 8) return 0;
-    const ptrdiff_t done = nb - nb % 8;
-    for (ptrdiff_t b = 0; b < done; b += 8) {
-        ptrdiff_t a = 0;
-        for (; a + 8 <= na; a += 8) {
-            __m256 v[8];
-            for (int k = 0; k < 8; k++) v[k] = csm_load8(src + (b + k) * step_b + a * step_a, kind);
-            csm_transpose8(v);
-            for (int i = 0; i < 8; i++) _mm256_storeu_ps(tile + (a + i) * nb + b, v[i]);
-        }
-        for (; a < na; a++)
-            for (ptrdiff_t k = b; k < b + 8; k++) {
-                const char *p = src + k * step_b + a * step_a;
-                uint16_t h;
-                float f;
-                if (kind == CSM_KIND_F32) memcpy(&f, p, sizeof f);
-                else {
-                    memcpy(&h, p, sizeof h);
-                    f = kind == CSM_KIND_F16 ? csm_f16_to_f32(h) : csm_bf16_to_f32(h);
-                }
-                tile[a * nb + k] = f;
-            }
+/* one element of `kind` (not float64) at p as a float, and back (rounded once) */
+CSM_TILE_INLINE float csm_one_f32(const char *p, int kind) {
+    uint16_t h;
+    float f;
+    if (kind == CSM_KIND_F32) {
+        memcpy(&f, p, sizeof f);
+        return f;
     }
-    return done;
+    memcpy(&h, p, sizeof h);
+    return kind == CSM_KIND_F16 ? csm_f16_to_f32(h) : csm_bf16_to_f32(h);
 }
 
-static ptrdiff_t csm_unpack_across_f32(const float *tile, char *dst, ptrdiff_t step_a,
-                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
-    if (kind == CSM_KIND_F64 || step_a != csm_kind_size(kind) || na < 8) return 0;
-    const ptrdiff_t done = nb - nb % 8;
-    for (ptrdiff_t b = 0; b < done; b += 8) {
-        ptrdiff_t a = 0;
-        for (; a + 8 <= na; a += 8) {
-            __m256 v[8];
-            for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(tile + (a + i) * nb + b);
-            csm_transpose8(v);
-            for (int k = 0; k < 8; k++) csm_store8(dst + (b + k) * step_b + a * step_a, kind, v[k]);
-        }
-        for (; a < na; a++)
-            for (ptrdiff_t k = b; k < b + 8; k++) {
-                char *p = dst + k * step_b + a * step_a;
-                const float f = tile[a * nb + k];
-                if (kind == CSM_KIND_F32) memcpy(p, &f, sizeof f);
-                else {
-                    const uint16_t h = kind == CSM_KIND_F16 ? csm_f32_to_f16(f) : csm_f32_to_bf16(f);
-                    memcpy(p, &h, sizeof h);
-                }
-            }
+CSM_TILE_INLINE void csm_put_f32(char *p, int kind, float f) {
+    if (kind == CSM_KIND_F32) {
+        memcpy(p, &f, sizeof f);
+        return;
     }
-    return done;
+    const uint16_t h = kind == CSM_KIND_F16 ? csm_f32_to_f16(f) : csm_f32_to_bf16(f);
+    memcpy(p, &h, sizeof h);
+}
+
+/* ---------- vectors of 4 doubles (AVX2), float64 storage only ---------- */
+CSM_TILE_INLINE __m256d csm_load4(const char *p, int kind) {
+    (void)kind;
+    return _mm256_loadu_pd((const double *)(const void *)p);
+}
+
+CSM_TILE_INLINE void csm_store4(char *p, int kind, __m256d v) {
+    (void)kind;
+    _mm256_storeu_pd((double *)(void *)p, v);
+}
+
+CSM_TILE_INLINE double csm_one_f64(const char *p, int kind) {
+    double d;
+    (void)kind;
+    memcpy(&d, p, sizeof d);
+    return d;
+}
+
+CSM_TILE_INLINE void csm_put_f64(char *p, int kind, double d) {
+    (void)kind;
+    memcpy(p, &d, sizeof d);
 }
 
 /* the 4x4 transpose of v, in place */
@@ -226,47 +214,59 @@ CSM_TILE_INLINE void csm_transpose4(__m256d v[4]) {
     v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
-/* tile[a * nb + b] for the 4x4 blocks of a float64 source whose a step is one
- * element (rows side by side); returns the b done for every a */
-static ptrdiff_t csm_pack_across_f64(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, int kind,
-                                     double *tile, ptrdiff_t na, ptrdiff_t nb) {
-    if (kind != CSM_KIND_F64 || step_a != (ptrdiff_t)sizeof(double) || na < 4) return 0;
-    const ptrdiff_t done = nb - nb % 4;
-    for (ptrdiff_t b = 0; b < done; b += 4) {
-        ptrdiff_t a = 0;
-        for (; a + 4 <= na; a += 4) {
-            __m256d v[4];
-            for (int k = 0; k < 4; k++)
-                v[k] = _mm256_loadu_pd((const double *)(const void *)(src + (b + k) * step_b + a * step_a));
-            csm_transpose4(v);
-            for (int i = 0; i < 4; i++) _mm256_storeu_pd(tile + (a + i) * nb + b, v[i]);
-        }
-        for (; a < na; a++)
-            for (ptrdiff_t k = b; k < b + 4; k++)
-                memcpy(tile + a * nb + k, src + k * step_b + a * step_a, sizeof(double));
+/*
+ * pack_across_SUF: tile[a * nb + b] for the LANES x LANES blocks of a source
+ * whose a step is one element (rows side by side), a transpose in registers
+ * per block; unpack_across_SUF the inverse. Both return the b done for every
+ * a (a multiple of LANES; 0 where `kind` is not TAKES or there are fewer than
+ * LANES rows). Rows past the last whole block go element by element.
+ */
+#define CSM_DEFINE_ACROSS(SUF, T, VT, LANES, TAKES, LOAD, STORE, TILE_LOAD, TILE_STORE,        \
+                          TRANSPOSE)                                                          \
+    static ptrdiff_t csm_pack_across_##SUF(const char *src, ptrdiff_t step_a, ptrdiff_t step_b, \
+                                           int kind, T *tile, ptrdiff_t na, ptrdiff_t nb) {   \
+        if (!(TAKES) || step_a != csm_kind_size(kind) || na < (LANES)) return 0;             \
+        const ptrdiff_t done = nb - nb % (LANES);                                             \
+        for (ptrdiff_t b = 0; b < done; b += (LANES)) {                                       \
+            ptrdiff_t a = 0;                                                                  \
+            for (; a + (LANES) <= na; a += (LANES)) {                                         \
+                VT v[LANES];                                                                  \
+                for (int k = 0; k < (LANES); k++)                                             \
+                    v[k] = LOAD(src + (b + k) * step_b + a * step_a, kind);                   \
+                TRANSPOSE(v);                                                                 \
+                for (int i = 0; i < (LANES); i++) TILE_STORE(tile + (a + i) * nb + b, v[i]);  \
+            }                                                                                 \
+            for (; a < na; a++)                                                               \
+                for (ptrdiff_t k = b; k < b + (LANES); k++)                                   \
+                    tile[a * nb + k] = csm_one_##SUF(src + k * step_b + a * step_a, kind);    \
+        }                                                                                     \
+        return done;                                                                          \
+    }                                                                                         \
+    static ptrdiff_t csm_unpack_across_##SUF(const T *tile, char *dst, ptrdiff_t step_a,      \
+                                             ptrdiff_t step_b, int kind, ptrdiff_t na,        \
+                                             ptrdiff_t nb) {                                  \
+        if (!(TAKES) || step_a != csm_kind_size(kind) || na < (LANES)) return 0;             \
+        const ptrdiff_t done = nb - nb % (LANES);                                             \
+        for (ptrdiff_t b = 0; b < done; b += (LANES)) {                                       \
+            ptrdiff_t a = 0;                                                                  \
+            for (; a + (LANES) <= na; a += (LANES)) {                                         \
+                VT v[LANES];                                                                  \
+                for (int i = 0; i < (LANES); i++) v[i] = TILE_LOAD(tile + (a + i) * nb + b);  \
+                TRANSPOSE(v);                                                                 \
+                for (int k = 0; k < (LANES); k++)                                             \
+                    STORE(dst + (b + k) * step_b + a * step_a, kind, v[k]);                   \
+            }                                                                                 \
+            for (; a < na; a++)                                                               \
+                for (ptrdiff_t k = b; k < b + (LANES); k++)                                   \
+                    csm_put_##SUF(dst + k * step_b + a * step_a, kind, tile[a * nb + k]);     \
+        }                                                                                     \
+        return done;                                                                          \
     }
-    return done;
-}
-
-static ptrdiff_t csm_unpack_across_f64(const double *tile, char *dst, ptrdiff_t step_a,
-                                       ptrdiff_t step_b, int kind, ptrdiff_t na, ptrdiff_t nb) {
-    if (kind != CSM_KIND_F64 || step_a != (ptrdiff_t)sizeof(double) || na < 4) return 0;
-    const ptrdiff_t done = nb - nb % 4;
-    for (ptrdiff_t b = 0; b < done; b += 4) {
-        ptrdiff_t a = 0;
-        for (; a + 4 <= na; a += 4) {
-            __m256d v[4];
-            for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_pd(tile + (a + i) * nb + b);
-            csm_transpose4(v);
-            for (int k = 0; k < 4; k++)
-                _mm256_storeu_pd((double *)(void *)(dst + (b + k) * step_b + a * step_a), v[k]);
-        }
-        for (; a < na; a++)
-            for (ptrdiff_t k = b; k < b + 4; k++)
-                memcpy(dst + k * step_b + a * step_a, tile + a * nb + k, sizeof(double));
-    }
-    return done;
-}
+CSM_DEFINE_ACROSS(f32, float, __m256, 8, kind != CSM_KIND_F64, csm_load8, csm_store8,
+                  _mm256_loadu_ps, _mm256_storeu_ps, csm_transpose8)
+CSM_DEFINE_ACROSS(f64, double, __m256d, 4, kind == CSM_KIND_F64, csm_load4, csm_store4,
+                  _mm256_loadu_pd, _mm256_storeu_pd, csm_transpose4)
+#undef CSM_DEFINE_ACROSS
 #endif
 
 /* ---------- per compute type: the fast paths, or none ---------- */
